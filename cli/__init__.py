@@ -1,0 +1,1 @@
+"""vraagbaak's command line: thin shells over indexer/ and search/."""

@@ -1,0 +1,56 @@
+"""What every command shares: options, exit codes, and turning errors into messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from indexer.errors import VraagbaakError
+
+EXIT_ERROR = 1  # nothing was done
+EXIT_PARTIAL = 3  # the work was done, but some input was rejected (and reported)
+
+IndexOption = Annotated[Path, typer.Option(
+    "--index", envvar="VRAAGBAAK_INDEX", help="Index directory (env VRAAGBAAK_INDEX).")]
+DEFAULT_INDEX = Path("vraagbaak-index")
+ModelOption = Annotated[str | None, typer.Option(
+    "--model", help="Sentence-transformers model: a local folder or a hub id. Default: the "
+                    "bundled multilingual-e5-small (for search: the model the index was built with).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+
+
+def print_json(data: object) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False))
+
+
+def error(message: str, hint: str | None = None) -> None:
+    typer.echo(f"error: {message}", err=True)
+    if hint:
+        typer.echo(f"hint: {hint}", err=True)
+
+
+def fail(exc: VraagbaakError) -> NoReturn:
+    error(str(exc), exc.hint)
+    raise typer.Exit(EXIT_ERROR)
+
+
+@contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn vraagbaak's own errors into a message and exit code 1, never a traceback."""
+    try:
+        yield
+    except VraagbaakError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        error("interrupted; nothing was changed")
+        raise typer.Exit(130) from None
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,81 @@
+"""`vraagbaak index`: load, chunk, embed and publish articles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import (DEFAULT_INDEX, EXIT_PARTIAL, IndexOption, JsonOption, ModelOption,
+                        handle_errors, print_json)
+
+DEFAULT_MAX_TOKENS = 128
+
+
+def index(
+    paths: Annotated[list[Path], typer.Argument(
+        help="Article files (.txt in the sample format, .jsonl one article per line) or folders "
+             "(searched recursively).", show_default=False)],
+    index_dir: IndexOption = DEFAULT_INDEX,
+    model: ModelOption = None,
+    max_tokens: Annotated[int, typer.Option(
+        "--max-tokens", min=32, max=500, help="Token budget per passage.")] = DEFAULT_MAX_TOKENS,
+    as_json: JsonOption = False,
+) -> None:
+    """Index articles: the index at --index is replaced by one built from PATHS.
+
+    Files that cannot be read are reported with the reason and left out; the rest are indexed
+    (exit code 3 then, 1 if nothing could be indexed).
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from indexer.chunking import ParagraphChunker
+    from indexer import embedding
+    from indexer.errors import IndexNotFoundError
+    from indexer.index_dir import IndexDirectory
+    from indexer.pipeline import build_index
+
+    console = Console(stderr=True)
+    with handle_errors():
+        target = IndexDirectory(index_dir)
+        try:
+            recorded = target.manifest().model if target.exists() else None
+        except IndexNotFoundError:
+            recorded = None
+        with console.status("loading the model…"):
+            embedder = embedding.load_embedder(embedding.resolve_model_for_index(recorded, model))
+        with Progress(TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("embed", total=None)
+            report = build_index(paths, target, embedder, ParagraphChunker(embedder, max_tokens),
+                                 progress=lambda done, total: bar.update(task, completed=done,
+                                                                         total=total))
+    if as_json:
+        print_json({
+            "index": str(report.index_dir), "model": embedder.spec.model_id,
+            "articles": report.articles, "chunks": report.chunks, "tokens": report.tokens,
+            "seconds": round(report.seconds, 2),
+            "problems": [{"path": p.path, "line": p.line, "message": p.message}
+                         for p in report.problems],
+            "ignored": [str(p) for p in report.ignored],
+        })
+    else:
+        _print_summary(report, embedder.spec.model_id)
+    if report.problems:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _print_summary(report, model_id: str) -> None:
+    typer.echo(f"Indexed {report.articles} articles as {report.chunks} passages "
+               f"({report.tokens:,} tokens) in {report.seconds:.1f} s into {report.index_dir}")
+    typer.echo(f"model: {model_id}")
+    if report.problems:
+        typer.echo(f"Left out ({len(report.problems)}):", err=True)
+        for problem in report.problems:
+            typer.echo(f"  {problem}", err=True)
+    if report.ignored:
+        shown = ", ".join(str(p) for p in report.ignored[:3])
+        more = f" and {len(report.ignored) - 3} more" if len(report.ignored) > 3 else ""
+        typer.echo(f"Ignored {len(report.ignored)} files that are not .txt or .jsonl: {shown}{more}")

@@ -1,0 +1,49 @@
+"""`vraagbaak info`: what an index holds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import typer
+
+from cli.common import DEFAULT_INDEX, IndexOption, JsonOption, handle_errors, print_json
+
+
+def _size_on_disk(path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) -> None:
+    """Show what is in an index: model, articles, passages, dates, chunker settings."""
+    from indexer.index_dir import STORE, IndexDirectory
+    from indexer.store import ChunkStore
+
+    with handle_errors():
+        directory = IndexDirectory(index_dir)
+        version = directory.current_version()
+        manifest = directory.manifest()
+        store = ChunkStore.open(version / STORE)
+        try:
+            first, last = store.date_range()
+        finally:
+            store.close()
+    data = asdict(manifest) | {"index": str(index_dir), "version": version.name,
+                               "first_date": first, "last_date": last,
+                               "size_bytes": _size_on_disk(version)}
+    if as_json:
+        print_json(data)
+        return
+    model = manifest.model
+    rows = [
+        ("index", f"{index_dir} (version {version.name}, format {manifest.format_version})"),
+        ("model", f"{model['model_id']} ({model['kind']}, fingerprint {model['fingerprint']})"),
+        ("articles", str(manifest.articles)),
+        ("passages", f"{manifest.chunks} ({manifest.tokens:,} tokens, {manifest.dim}-d vectors, "
+                     f"{manifest.vector_index})"),
+        ("dates", f"{first} to {last}" if first else "none"),
+        ("chunker", ", ".join(f"{k}={v}" for k, v in manifest.chunker.items())),
+        ("size", f"{data['size_bytes'] / 1e6:.1f} MB"),
+        ("created", f"{manifest.created} by vraagbaak {manifest.vraagbaak_version}"),
+    ]
+    for name, value in rows:
+        typer.echo(f"{name:>9}: {value}")

@@ -1,0 +1,22 @@
+"""The `vraagbaak` command."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import index_cmd, info_cmd, model_cmd, search_cmd
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="vraagbaak", no_args_is_help=True, add_completion=False,
+        help="Semantic search over Dutch news articles, asked in Dutch or English.")
+    app.command("index")(index_cmd.index)
+    app.command("search")(search_cmd.search)
+    app.command("info")(info_cmd.info)
+    app.add_typer(model_cmd.app, name="model")
+    return app
+
+
+def main() -> None:
+    build_app()()

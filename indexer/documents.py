@@ -1,0 +1,216 @@
+"""Articles as data, and loading them from `.txt` and `.jsonl` files.
+
+Loading never stops at the first bad file: every problem is collected with its file and line,
+and every good article of the same run is still returned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date as _date
+from pathlib import Path
+
+SUPPORTED_SUFFIXES = (".txt", ".jsonl")
+MAX_ID_LENGTH = 200
+
+# The sample format: the file opens with " date YYYY-MM" and the text follows on the same line.
+_TXT_HEADER = re.compile(r"\A[ \t]*date[ \t]+(\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?)(?=\s|\Z)")
+_DATE = re.compile(r"\A(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?\Z")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article. ``text`` is the body every chunk offset points into."""
+
+    doc_id: str
+    text: str
+    title: str | None = None
+    date: str | None = None
+    url: str | None = None
+    source: str | None = None
+    origin: str = ""  # where it came from, "path" or "path:line", for messages
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a file, or one line of it, was not indexed."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    ignored: list[Path] = field(default_factory=list)  # files in a folder that are not articles
+
+
+def parse_date(value: str) -> str:
+    """Validate YYYY, YYYY-MM or YYYY-MM-DD and return it unchanged; raise ValueError otherwise."""
+    match = _DATE.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a date (use YYYY, YYYY-MM or YYYY-MM-DD)")
+    year, month, day = (int(g) if g else None for g in match.groups())
+    try:
+        _date(year, 1 if month is None else month, 1 if day is None else day)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real calendar date") from None
+    return value.strip()
+
+
+def load_articles(paths: Iterable[Path]) -> LoadResult:
+    """Load every article under ``paths`` (files, or folders searched recursively)."""
+    result = LoadResult()
+    first_seen: dict[str, str] = {}
+    for path in paths:
+        for item in _expand(Path(path), result):
+            for doc_or_problem in _load_file(item):
+                if isinstance(doc_or_problem, Problem):
+                    result.problems.append(doc_or_problem)
+                elif doc_or_problem.doc_id in first_seen:
+                    result.problems.append(Problem(
+                        doc_or_problem.origin,  # already "path" or "path:line"
+                        f"duplicate article id {doc_or_problem.doc_id!r} (already loaded from "
+                        f"{first_seen[doc_or_problem.doc_id]}); this one is skipped",
+                    ))
+                else:
+                    first_seen[doc_or_problem.doc_id] = doc_or_problem.origin
+                    result.documents.append(doc_or_problem)
+    return result
+
+
+def _expand(path: Path, result: LoadResult) -> Iterator[Path]:
+    if not path.exists():
+        result.problems.append(Problem(str(path), "no such file or directory"))
+        return
+    if path.is_file():
+        if path.suffix.lower() in SUPPORTED_SUFFIXES:
+            yield path
+        else:
+            result.problems.append(Problem(
+                str(path), f"unsupported file type {path.suffix or '(none)'!r}; "
+                "articles must be .txt (sample format) or .jsonl (one article per line)"))
+        return
+    found = False
+    for item in sorted(path.rglob("*")):
+        if any(part.startswith(".") for part in item.relative_to(path).parts) or not item.is_file():
+            continue
+        if item.suffix.lower() in SUPPORTED_SUFFIXES:
+            found = True
+            yield item
+        else:
+            result.ignored.append(item)
+    if not found:
+        result.problems.append(Problem(str(path), "folder holds no .txt or .jsonl files"))
+
+
+def _load_file(path: Path) -> Iterator[Document | Problem]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        yield Problem(str(path), f"cannot be read ({exc.strerror or exc})")
+        return
+    if b"\x00" in raw[:8192]:
+        yield Problem(str(path), "looks like a binary file (it holds NUL bytes), not text")
+        return
+    if path.suffix.lower() == ".jsonl":
+        yield from _load_jsonl(path, raw)
+    else:
+        yield _load_txt(path, raw)
+
+
+def _decode(raw: bytes, path: Path, line_offset: int = 0) -> str | Problem:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = line_offset + raw.count(b"\n", 0, exc.start) + 1
+        return Problem(str(path), f"is not UTF-8 (byte 0x{raw[exc.start]:02x} cannot be decoded); "
+                       "convert it first, e.g. `iconv -f latin1 -t utf-8`", line)
+
+
+def _clean(text: str) -> str:
+    return _CONTROL.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _load_txt(path: Path, raw: bytes) -> Document | Problem:
+    text = _decode(raw, path)
+    if isinstance(text, Problem):
+        return text
+    text = _clean(text)
+    article_date = None
+    header = _TXT_HEADER.match(text)
+    if header:
+        try:
+            article_date = parse_date(header.group(1))
+        except ValueError as exc:
+            return Problem(str(path), f"the date line says {exc}", 1)
+        text = text[header.end():]
+    text = text.strip()
+    if not text:
+        return Problem(str(path), "is empty (no article text)")
+    return Document(doc_id=path.stem, text=text, date=article_date, origin=str(path))
+
+
+def _load_jsonl(path: Path, raw: bytes) -> Iterator[Document | Problem]:
+    any_line = False
+    for number, line_bytes in enumerate(raw.split(b"\n"), start=1):
+        if not line_bytes.strip():
+            continue
+        any_line = True
+        line = _decode(line_bytes, path, number - 1)
+        if isinstance(line, Problem):
+            yield line
+            continue
+        try:
+            yield _document_from_record(json.loads(line), path, number)
+        except json.JSONDecodeError as exc:
+            yield Problem(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", number)
+        except ValueError as exc:
+            yield Problem(str(path), str(exc), number)
+    if not any_line:
+        yield Problem(str(path), "is empty (no articles)")
+
+
+def _optional_str(record: dict, key: str) -> str | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"field {key!r} must be a string, not {type(value).__name__}")
+    return _clean(value).strip() or None
+
+
+def _document_from_record(record: object, path: Path, line: int) -> Document:
+    if not isinstance(record, dict):
+        raise ValueError(f"each line must be a JSON object, not {type(record).__name__}")
+    doc_id = record.get("id")
+    if isinstance(doc_id, int) and not isinstance(doc_id, bool):
+        doc_id = str(doc_id)
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise ValueError("missing field 'id' (a non-empty string)")
+    if len(doc_id) > MAX_ID_LENGTH or _CONTROL.search(doc_id) or "\n" in doc_id:
+        raise ValueError(f"id {doc_id[:40]!r} must be at most {MAX_ID_LENGTH} characters "
+                         "without control characters")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"article {doc_id!r}: missing field 'text' (a non-empty string)")
+    raw_date = _optional_str(record, "date")
+    try:
+        article_date = parse_date(raw_date) if raw_date else None
+    except ValueError as exc:
+        raise ValueError(f"article {doc_id!r}: field 'date': {exc}") from None
+    return Document(
+        doc_id=doc_id.strip(), text=_clean(text).strip(), title=_optional_str(record, "title"),
+        date=article_date, url=_optional_str(record, "url"), source=_optional_str(record, "source"),
+        origin=f"{path}:{line}",
+    )

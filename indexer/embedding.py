@@ -1,0 +1,145 @@
+"""Embedders: the seam between vraagbaak and a model.
+
+``resolve_model`` turns what a user typed after ``--model`` (nothing, a folder, a hub id) into a
+``ModelSpec`` with a fingerprint, so an index can refuse embeddings from another model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from indexer.bundled_model import BUNDLED_MODEL_ID, MANIFEST_NAME, ensure_bundled_model, read_manifest
+from indexer.errors import ModelError
+
+BUNDLED_ALIASES = {None, "", "bundled", "default", BUNDLED_MODEL_ID}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    model_id: str
+    kind: str  # "bundled", "folder" or "hub"
+    location: str  # a folder path or a hub id
+    fingerprint: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Embedder(Protocol):
+    spec: ModelSpec
+    dim: int
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32, L2-normalised, with the model's document prompt."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32, L2-normalised, with the model's query prompt."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+def _digest(data: object) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    """Config files by content, weights by name and size: cheap enough for every start-up."""
+    facts = {}
+    for item in sorted(folder.rglob("*")):
+        if item.is_file():
+            rel = str(item.relative_to(folder))
+            facts[rel] = item.read_text(errors="replace") if item.suffix == ".json" \
+                and item.stat().st_size < 1_000_000 else item.stat().st_size
+    return _digest(facts)
+
+
+def resolve_model(name: str | None = None, models_dir: Path | None = None) -> ModelSpec:
+    """The bundled model (default, built on first use), a local folder, or a hub id."""
+    if name in BUNDLED_ALIASES:
+        report = ensure_bundled_model(models_dir)
+        return _bundled_spec(report.path, report.manifest)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        manifest = read_manifest(path)
+        if manifest and manifest.get("model_id") == BUNDLED_MODEL_ID:
+            return _bundled_spec(path.resolve(), manifest)
+        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise ModelError(f"{path} is a folder but not a sentence-transformers model "
+                             "(no modules.json or config.json in it)")
+        return ModelSpec(str(path.resolve()), "folder", str(path.resolve()), _folder_fingerprint(path))
+    if path.exists() or name.startswith((".", "/", "~")):
+        raise ModelError(f"model folder {name} does not exist")
+    return ModelSpec(name, "hub", name, _digest({"hub": name}))
+
+
+def resolve_model_for_index(recorded: dict | None, requested: str | None) -> ModelSpec:
+    """``requested`` if given; else the model an existing index was built with; else the default."""
+    if requested is None and recorded and recorded.get("kind") != "bundled":
+        requested = recorded.get("location")
+    return resolve_model(requested)
+
+
+def _bundled_spec(path: Path, manifest: dict) -> ModelSpec:
+    fingerprint = _digest({k: manifest.get(k) for k in ("source_sha256", "converter_version")})
+    return ModelSpec(BUNDLED_MODEL_ID, "bundled", str(path), fingerprint)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, on the CPU; prompts come from the model's own config."""
+
+    def __init__(self, spec: ModelSpec, batch_size: int = 32) -> None:
+        self.spec = spec
+        self.batch_size = batch_size
+        self._model = _load_sentence_transformer(spec)
+        self.dim = int(self._model.get_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(self._model.encode_document, texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(self._model.encode_query, texts)
+
+    def _encode(self, method, texts: Sequence[str]) -> np.ndarray:
+        vectors = method(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                         convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+def load_embedder(spec: ModelSpec) -> Embedder:
+    """The one place a model is loaded; tests replace it to run the CLI on a fake model."""
+    return SentenceTransformerEmbedder(spec)
+
+
+def _load_sentence_transformer(spec: ModelSpec):
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    offline = spec.kind != "hub" or os.environ.get("HF_HUB_OFFLINE") == "1"
+    try:
+        return SentenceTransformer(spec.location, device="cpu", local_files_only=offline)
+    except Exception as exc:  # the library raises OSError, ValueError, HTTP errors...
+        where = "a model hub (it is not a local folder)" if spec.kind == "hub" else spec.location
+        raise ModelError(f"cannot load the model {spec.model_id!r} from {where}: "
+                         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                         hint="pass --model with a local sentence-transformers folder, or leave "
+                              "it out to use the bundled multilingual-e5-small") from exc

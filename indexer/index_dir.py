@@ -1,0 +1,165 @@
+"""The index directory: self-describing, and replaced atomically.
+
+Layout::
+
+    DIR/CURRENT                       name of the published version (replaced with os.replace)
+    DIR/versions/<name>/manifest.json format version, model, dimension, chunker, counts
+    DIR/versions/<name>/vectors.faiss
+    DIR/versions/<name>/chunks.sqlite
+
+A version is written completely, fsynced, and only then named in CURRENT. A run that is
+interrupted leaves at most an unnamed folder under versions/, which the next writer removes,
+so a directory never looks valid while it is not.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from indexer.errors import IndexFormatError, IndexNotFoundError, VraagbaakError
+
+FORMAT_VERSION = 1
+CURRENT, VERSIONS, LOCK = "CURRENT", "versions", ".write.lock"
+MANIFEST, VECTORS, STORE = "manifest.json", "vectors.faiss", "chunks.sqlite"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    model: dict  # id, fingerprint, kind, location
+    dim: int
+    chunker: dict
+    vector_index: str
+    articles: int
+    chunks: int
+    tokens: int
+    created: str
+    vraagbaak_version: str
+
+    @classmethod
+    def from_file(cls, path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise IndexFormatError(f"the index manifest {path} cannot be read ({exc})",
+                                   hint="re-run `vraagbaak index` to rebuild the index") from exc
+        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+            version = data.get("format_version") if isinstance(data, dict) else None
+            raise IndexFormatError(
+                f"{path} has index format {version!r}; this vraagbaak reads format {FORMAT_VERSION}",
+                hint="re-run `vraagbaak index` with this version to rebuild it")
+        try:
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        except KeyError as exc:
+            raise IndexFormatError(f"the index manifest {path} lacks the field {exc}") from exc
+
+    def write(self, path: Path) -> None:
+        _write_synced(path, json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
+
+
+def default_index_dir() -> Path:
+    """``$VRAAGBAAK_INDEX``, else ``vraagbaak-index`` in the current directory."""
+    return Path(os.environ.get("VRAAGBAAK_INDEX", "vraagbaak-index"))
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with path.open("w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class IndexDirectory:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def current_version(self) -> Path:
+        """The published version's folder; raises if there is none or it is incomplete."""
+        try:
+            name = (self.root / CURRENT).read_text().strip()
+        except FileNotFoundError:
+            raise IndexNotFoundError(
+                f"there is no index at {self.root}",
+                hint=f"build one first: vraagbaak index PATH... --index {self.root}") from None
+        version = self.root / VERSIONS / name
+        missing = [f for f in (MANIFEST, VECTORS, STORE) if not (version / f).is_file()]
+        if not name or "/" in name or missing:
+            raise IndexFormatError(f"the index at {self.root} is damaged: version {name!r} lacks "
+                                   f"{', '.join(missing) or 'a valid name'}",
+                                   hint="re-run `vraagbaak index` to rebuild it")
+        return version
+
+    def manifest(self) -> Manifest:
+        return Manifest.from_file(self.current_version() / MANIFEST)
+
+    def exists(self) -> bool:
+        return (self.root / CURRENT).is_file()
+
+    @contextmanager
+    def new_version(self) -> Iterator[Path]:
+        """Yield an empty folder to write a version into; publish it if the block succeeds."""
+        self._check_is_ours()
+        (self.root / VERSIONS).mkdir(parents=True, exist_ok=True)
+        with self._write_lock():
+            self._remove_unpublished()
+            staging = self.root / VERSIONS / f"v{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+            staging.mkdir()
+            try:
+                yield staging
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            self._publish(staging)
+            self._remove_unpublished()
+
+    def _check_is_ours(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise VraagbaakError(f"{self.root} is a file, not an index directory",
+                                 hint="choose another --index")
+        if self.root.is_dir() and any(self.root.iterdir()) and not (
+                (self.root / CURRENT).exists() or (self.root / VERSIONS).exists()):
+            raise VraagbaakError(f"{self.root} is not empty and is not a vraagbaak index; "
+                                 "refusing to write into it",
+                                 hint="choose a new or empty folder with --index")
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        with (self.root / LOCK).open("w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise VraagbaakError(f"another vraagbaak run is writing the index at {self.root}",
+                                     hint="wait for it to finish, then try again") from None
+            yield
+
+    def _publish(self, staging: Path) -> None:
+        for item in staging.iterdir():
+            _fsync_path(item)
+        _fsync_path(staging)
+        tmp = self.root / f"{CURRENT}.tmp"
+        _write_synced(tmp, staging.name + "\n")
+        os.replace(tmp, self.root / CURRENT)  # the one step that makes the new version visible
+        _fsync_path(self.root)
+
+    def _remove_unpublished(self) -> None:
+        """Old versions and leftovers of interrupted runs; only the writer holding the lock calls it."""
+        current = (self.root / CURRENT).read_text().strip() if self.exists() else None
+        for item in (self.root / VERSIONS).iterdir():
+            if item.name != current:
+                shutil.rmtree(item, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""vraagbaak's read path: embed a question, retrieve chunks, join them with their articles."""
