@@ -62,6 +62,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budgets", default="64,96,128,160,200,256,320")
     parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "dev")
+    parser.add_argument("--detail", action="store_true",
+                        help="per-question ranks on the sample, per language, for each budget")
     args = parser.parse_args()
     embedder = SentenceTransformerEmbedder(resolve_model())
     sample_docs = load_articles([ROOT / "data" / "sample"]).documents
@@ -84,6 +86,17 @@ def main() -> None:
             fr, _, _ = ranks(embedder, chunker, *flores)
             line += f" | flores: {_at(fr, 1):>5.3f} {_at(fr, 10):>5.3f} {_mrr(fr):>5.3f}"
         print(line + f" | {time.perf_counter() - started:.0f}", flush=True)
+        if args.detail:
+            _print_detail(sample_q, r)
+
+
+def _print_detail(questions, r):
+    for lang in ("nl", "en"):
+        mine = [x for q, x in zip(questions, r) if q["lang"] == lang]
+        print(f"         {lang}: {len(mine)} questions, rank 1: {sum(1 for x in mine if x == 1)}, "
+              f"top 3: {sum(1 for x in mine if x and x <= 3)}, MRR {_mrr(mine):.3f}")
+    misses = ", ".join(f"{q['id']}={x or '>10'}" for q, x in zip(questions, r) if x != 1)
+    print(f"         not at rank 1: {misses}")
 
 
 def _at(r, k):

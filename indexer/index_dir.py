@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -118,7 +119,7 @@ class IndexDirectory:
         (self.root / VERSIONS).mkdir(parents=True, exist_ok=True)
         with self._write_lock():
             self._remove_unpublished()
-            staging = self.root / VERSIONS / f"v{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+            staging = self.root / VERSIONS / f"v{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
             staging.mkdir()
             try:
                 yield staging

@@ -1,0 +1,131 @@
+"""Indexing throughput against the bare model, and single-query latency split by stage.
+
+Prints, on this machine, in one run:
+- cold start: importing the model stack and loading the model;
+- indexing: the whole `build_index` run (load, chunk, embed, write, publish) in chunks/s and
+  tokens/s, next to bare `SentenceTransformer.encode_document` on the same chunk texts with the
+  same batch size; their ratio is the pipeline's overhead;
+- single questions: p50/p95 of embedding the question and of retrieval (FAISS + SQLite join).
+
+The corpus is the sample articles, copied --copies times under new ids so the run is long
+enough to time (the chunker dedupes within an article only, so every copy is embedded).
+
+usage: python bench/bench_index_search.py [--copies 8] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def _chunk_texts(index_root: Path) -> list[str]:
+    import sqlite3
+
+    from indexer.index_dir import STORE, IndexDirectory
+
+    db = sqlite3.connect(IndexDirectory(index_root).current_version() / STORE)
+    try:
+        return [row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")]
+    finally:
+        db.close()
+
+
+def make_corpus(folder: Path, copies: int) -> None:
+    lines = []
+    for copy in range(copies):
+        for path in sorted((ROOT / "data" / "sample").glob("*.txt")):
+            text = path.read_text()
+            date, body = text.split(maxsplit=2)[1], text.split(maxsplit=2)[2]
+            lines.append(json.dumps({"id": f"{path.stem}-{copy}", "date": date, "text": body}))
+    (folder / "corpus.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=5, help="passes over the 30 questions")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    import sentence_transformers  # noqa: F401
+    import_s = time.perf_counter() - started
+
+    from indexer.chunking import ParagraphChunker
+    from indexer.embedding import SentenceTransformerEmbedder, resolve_model
+    from indexer.index_dir import IndexDirectory
+    from indexer.pipeline import build_index
+    from search.searcher import DenseSearcher
+
+    started = time.perf_counter()
+    embedder = SentenceTransformerEmbedder(resolve_model())
+    load_s = time.perf_counter() - started
+    print(f"cold start: import sentence-transformers {import_s:.2f} s, load model {load_s:.2f} s")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        make_corpus(tmp, args.copies)
+        chunker = ParagraphChunker(embedder)
+        embedder.embed_documents(["warm-up"])  # first call pays one-off setup, in neither timing
+        # Alternate the two, twice, and keep each one's best: the order and the machine's
+        # state otherwise decide more than the code does.
+        runs, bare_runs = [], []
+        for _ in range(2):
+            runs.append(build_index([tmp / "corpus.jsonl"], IndexDirectory(tmp / "idx"), embedder,
+                                    chunker))
+            texts = _chunk_texts(tmp / "idx")
+            started = time.perf_counter()
+            embedder._model.encode_document(texts, batch_size=embedder.batch_size,
+                                            normalize_embeddings=True)
+            bare_runs.append(time.perf_counter() - started)
+        report = min(runs, key=lambda r: r.seconds)
+        bare_s = min(bare_runs)
+        searcher = DenseSearcher(IndexDirectory(tmp / "idx"), embedder)
+        print(f"\nindexing (encode batch size {embedder.batch_size}) {report.articles} articles, {report.chunks} chunks, {report.tokens} tokens "
+              f"(chunk budget {chunker.max_tokens}):")
+        print(f"  whole index run : {report.seconds:6.2f} s  {report.chunks / report.seconds:6.1f} "
+              f"chunks/s  {report.tokens / report.seconds:7.0f} tokens/s")
+        print(f"  bare encode     : {bare_s:6.2f} s  {report.chunks / bare_s:6.1f} chunks/s  "
+              f"{report.tokens / bare_s:7.0f} tokens/s")
+        print(f"  ratio (index run / bare encode throughput): {bare_s / report.seconds:.2f} "
+              f"(pipeline overhead {report.seconds / bare_s - 1:+.0%})")
+
+        questions = [json.loads(line)["text"] for line in
+                     (ROOT / "tests" / "data" / "sample_questions.jsonl").open()]
+        embed_ms, retrieve_ms = [], []
+        for _ in range(args.repeats):
+            for question in questions:
+                t0 = time.perf_counter()
+                vector = embedder.embed_queries([question])
+                t1 = time.perf_counter()
+                scores, ids = searcher._vectors.search(vector, 5)
+                searcher._hits(scores[0], ids[0])
+                t2 = time.perf_counter()
+                embed_ms.append((t1 - t0) * 1000)
+                retrieve_ms.append((t2 - t1) * 1000)
+        total = [a + b for a, b in zip(embed_ms, retrieve_ms)]
+        print(f"\nsingle-question latency, {len(total)} questions, k=5, "
+              f"index of {report.chunks} chunks:")
+        for name, values in (("embed question", embed_ms), ("retrieve+join", retrieve_ms),
+                             ("total", total)):
+            print(f"  {name:15}: p50 {percentile(values, 50):7.2f} ms  p95 {percentile(values, 95):7.2f} ms"
+                  f"  mean {statistics.fmean(values):7.2f} ms")
+        print(f"  embedding share of total (p50): {percentile(embed_ms, 50) / percentile(total, 50):.1%}")
+        searcher.close()
+
+
+if __name__ == "__main__":
+    main()

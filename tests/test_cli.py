@@ -1,0 +1,170 @@
+"""The CLI as people and programs use it (CliRunner; fake model unless marked)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import build_app
+from tests.conftest import SAMPLE_DIR, write
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+    app = build_app()
+
+    def invoke(*args, input=None):
+        return runner.invoke(app, [str(a) for a in args], input=input)
+
+    return invoke
+
+
+@pytest.fixture
+def fake_index(run, fake_model, tmp_path):
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model)
+    assert result.exit_code == 0, result.output
+    return tmp_path / "idx"
+
+
+def test_index_prints_a_summary(run, fake_model, tmp_path):
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model)
+    assert result.exit_code == 0
+    assert f"Indexed 5 articles as " in result.stdout and f"into {tmp_path / 'idx'}" in result.stdout
+    assert f"model: {fake_model}" in result.stdout
+
+
+def test_index_json(run, fake_model, tmp_path):
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model, "--json")
+    data = json.loads(result.stdout)
+    assert data["articles"] == 5 and data["chunks"] > 5 and data["problems"] == []
+
+
+def test_index_with_bad_files_reports_them_indexes_the_rest_and_exits_3(run, fake_model, tmp_path):
+    write(tmp_path / "in" / "good.txt", " date 2021-06 Een goed artikel.")
+    write(tmp_path / "in" / "latin.txt", "caf\xe9".encode("latin-1"))
+    write(tmp_path / "in" / "empty.txt", "")
+    write(tmp_path / "in" / "lines.jsonl", '{"id": "j1", "text": "Goed."}\n{broken\n')
+    write(tmp_path / "in" / "readme.md", "not an article")
+    result = run("index", tmp_path / "in", tmp_path / "missing", "--index", tmp_path / "idx",
+                 "--model", fake_model)
+    assert result.exit_code == 3
+    assert "Indexed 2 articles" in result.stdout
+    assert f"{tmp_path / 'in' / 'latin.txt'}:1: is not UTF-8" in result.stderr
+    assert f"{tmp_path / 'in' / 'empty.txt'}: is empty" in result.stderr
+    assert f"{tmp_path / 'in' / 'lines.jsonl'}:2: not valid JSON" in result.stderr
+    assert f"{tmp_path / 'missing'}: no such file or directory" in result.stderr
+    assert "Ignored 1 files that are not .txt or .jsonl" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_index_with_nothing_good_exits_1_without_a_traceback(run, fake_model, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run("index", tmp_path / "empty", "--index", tmp_path / "idx", "--model", fake_model)
+    assert result.exit_code == 1
+    assert "error: nothing to index" in result.stderr
+    assert "folder holds no .txt or .jsonl files" in result.stderr
+    assert not (tmp_path / "idx" / "CURRENT").exists()
+
+
+def test_index_with_another_model_is_refused_naming_both(run, fake_index, tmp_path, monkeypatch):
+    other = tmp_path / "other-model"
+    other.mkdir()
+    (other / "modules.json").write_text('[{"other": true}]')
+    result = run("index", SAMPLE_DIR, "--index", fake_index, "--model", other)
+    assert result.exit_code == 1
+    assert "was built with the model" in result.stderr and str(other) in result.stderr
+    assert "fake-model" in result.stderr
+
+
+def test_search_readable(run, fake_index):
+    result = run("search", "Poetin Navalny opsluiting", "--index", fake_index, "-k", "2")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("1. [")
+    assert "2. [" in result.stdout and "3. [" not in result.stdout
+    assert "001_2bed4d3526be678e" in result.stdout and "2021-06" in result.stdout
+
+
+def test_search_json_has_the_stable_fields(run, fake_index):
+    result = run("search", "Poetin Navalny", "--index", fake_index, "-k", "3", "--json")
+    data = json.loads(result.stdout)
+    assert data["query"] == "Poetin Navalny"
+    assert [r["rank"] for r in data["results"]] == [1, 2, 3]
+    assert list(data["results"][0]) == ["rank", "score", "doc_id", "chunk_id", "date", "title",
+                                        "text", "start", "end"]
+
+
+def test_search_batch(run, fake_index, tmp_path):
+    batch = write(tmp_path / "q.jsonl", "\n".join([
+        '{"id": "q1", "text": "Poetin Navalny"}', '{"id": "q2", "text": "Afghanistan"}',
+        "{oops", '{"id": "q4", "text": "  "}', '{"id": "q5"}', '{"id": 6, "text": "Genève"}']))
+    result = run("search", "--batch", batch, "--index", fake_index, "-k", "2")
+    assert result.exit_code == 3
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["q1", "q2", 6]
+    assert all(len(line["results"]) == 2 for line in lines)
+    assert f"{batch}:3: not valid JSON" in result.stderr
+    assert f"{batch}:4: question 'q4': the question is empty" in result.stderr
+    assert f"{batch}:5: each line must be an object" in result.stderr
+
+
+def test_search_batch_from_stdin(run, fake_index):
+    result = run("search", "--batch", "-", "--index", fake_index, input='{"id": "a", "text": "Biden"}\n')
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["id"] == "a"
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["search", ""], 1, "error: the question is empty"),
+    (["search", "   "], 1, "error: the question is empty"),
+    (["search"], 2, "give either a QUESTION or --batch"),
+    (["search", "vraag", "-k", "0"], 2, "Invalid value"),
+    (["search", "vraag"], 1, "error: there is no index at vraagbaak-index"),
+    (["info"], 1, "error: there is no index at vraagbaak-index"),
+])
+def test_search_and_info_errors(run, args, code, message):
+    result = run(*args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_no_index_hint_says_what_to_do(run):
+    result = run("search", "vraag", "--index", "nowhere")
+    assert "hint: build one first: vraagbaak index PATH... --index nowhere" in result.stderr
+
+
+def test_info(run, fake_index):
+    result = run("info", "--index", fake_index)
+    assert result.exit_code == 0
+    assert "articles: 5" in result.stdout
+    assert "dates: 2021-04 to 2021-12" in result.stdout
+    assert "max_tokens=128" in result.stdout
+    data = json.loads(run("info", "--index", fake_index, "--json").stdout)
+    assert data["articles"] == 5 and data["format_version"] == 1 and data["size_bytes"] > 0
+
+
+def test_index_env_variable(run, fake_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("VRAAGBAAK_INDEX", str(tmp_path / "env-idx"))
+    assert run("index", SAMPLE_DIR, "--model", fake_model).exit_code == 0
+    assert "articles: 5" in run("info").stdout
+
+
+def test_model_that_does_not_exist(run, tmp_path):
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", "./no-such-model")
+    assert result.exit_code == 1
+    assert "error: model folder ./no-such-model does not exist" in result.stderr
+
+
+@pytest.mark.model
+def test_real_model_answers_the_three_required_questions_via_cli(run, use_real_embedder, real_index):
+    expectations = {  # the answer's words, in the passage at rank 1 or 2
+        "what did Biden say about cyber": "zestien",  # the sixteen critical systems
+        "Wat zei Poetin over Navalny?": "opsluiting van de belangrijkste oppositiepoliticus",
+        "how long did the Geneva meeting last": "3 uur en 21 minuten",
+    }
+    for question, evidence in expectations.items():
+        result = run("search", question, "--index", real_index, "-k", "2", "--json")
+        assert result.exit_code == 0, result.output
+        texts = [r["text"] for r in json.loads(result.stdout)["results"]]
+        assert any(evidence in t for t in texts), (question, texts)
