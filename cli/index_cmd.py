@@ -33,19 +33,18 @@ def index(
 
     from indexer.chunking import ParagraphChunker
     from indexer import embedding
-    from indexer.errors import IndexNotFoundError
     from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import build_index
+    from indexer.pipeline import build_index, check_same_model
 
     console = Console(stderr=True)
     with handle_errors():
         target = IndexDirectory(index_dir)
-        try:
-            recorded = target.manifest().model if target.exists() else None
-        except IndexNotFoundError:
-            recorded = None
+        manifest = target.manifest_if_any()
+        spec = embedding.resolve_model_for_index(manifest.model if manifest else None, model)
+        if manifest:
+            check_same_model(manifest, spec, target.root)  # before the slow part: loading the model
         with console.status("loading the model…"):
-            embedder = embedding.load_embedder(embedding.resolve_model_for_index(recorded, model))
+            embedder = embedding.load_embedder(spec)
         with Progress(TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("embed", total=None)

@@ -109,6 +109,14 @@ class IndexDirectory:
     def manifest(self) -> Manifest:
         return Manifest.from_file(self.current_version() / MANIFEST)
 
+    def manifest_if_any(self) -> Manifest | None:
+        """For writers: the current manifest, or None when there is no index or it is damaged
+        (a damaged index is what a rebuild is for, so it must not block one)."""
+        try:
+            return self.manifest()
+        except (IndexNotFoundError, IndexFormatError):
+            return None
+
     def exists(self) -> bool:
         return (self.root / CURRENT).is_file()
 

@@ -12,8 +12,8 @@ import numpy as np
 
 from indexer.chunking import Chunk, Chunker
 from indexer.documents import LoadResult, Problem, load_articles
-from indexer.embedding import Embedder
-from indexer.errors import IndexNotFoundError, InputError, ModelMismatchError
+from indexer.embedding import Embedder, ModelSpec
+from indexer.errors import InputError, ModelMismatchError
 from indexer.index_dir import FORMAT_VERSION, MANIFEST, STORE, VECTORS, IndexDirectory, Manifest
 from indexer.store import ChunkStore
 from indexer.vector_index import FlatIPIndex
@@ -39,14 +39,14 @@ def vraagbaak_version() -> str:
         return "unknown"
 
 
-def check_same_model(manifest: Manifest, embedder: Embedder, index_root: Path) -> None:
+def check_same_model(manifest: Manifest, spec: ModelSpec, index_root: Path) -> None:
     """Refuse to put embeddings of two models in one index, or to compare them at search time."""
     model = manifest.model
-    if model.get("fingerprint") != embedder.spec.fingerprint:
+    if model.get("fingerprint") != spec.fingerprint:
         raise ModelMismatchError(
             f"the index at {index_root} was built with the model {model.get('model_id')!r} "
-            f"(fingerprint {model.get('fingerprint')}), not with {embedder.spec.model_id!r} "
-            f"(fingerprint {embedder.spec.fingerprint}); embeddings of different models cannot be mixed",
+            f"(fingerprint {model.get('fingerprint')}), not with {spec.model_id!r} "
+            f"(fingerprint {spec.fingerprint}); embeddings of different models cannot be mixed",
             hint="use the index's own model, or build a separate index with --index")
 
 
@@ -63,11 +63,9 @@ def build_index(paths: Sequence[Path], index_dir: IndexDirectory, embedder: Embe
     if not loaded.documents:
         raise InputError("nothing to index: no readable article was found",
                          hint="; ".join(str(p) for p in loaded.problems[:5]) or None)
-    if index_dir.exists():
-        try:
-            check_same_model(index_dir.manifest(), embedder, index_dir.root)
-        except IndexNotFoundError:
-            pass
+    existing = index_dir.manifest_if_any()
+    if existing:
+        check_same_model(existing, embedder.spec, index_dir.root)
     chunks = [chunk for doc in loaded.documents for chunk in chunker.split(doc)]
     vectors = _embed(embedder, chunks, progress, batch_size)
     with index_dir.new_version() as staging:

@@ -72,7 +72,7 @@ class DenseSearcher:
     def __init__(self, index_dir: IndexDirectory, embedder: Embedder) -> None:
         version = index_dir.current_version()
         self.manifest = Manifest.from_file(version / MANIFEST)
-        check_same_model(self.manifest, embedder, index_dir.root)
+        check_same_model(self.manifest, embedder.spec, index_dir.root)
         self.index_dir = index_dir
         self.embedder = embedder
         self._vectors = FlatIPIndex.load(version / VECTORS)
@@ -83,7 +83,9 @@ class DenseSearcher:
              make_embedder: Callable[[ModelSpec], Embedder] | None = None) -> DenseSearcher:
         """Open ``index_root`` with ``model``, or with the model the index was built with."""
         index_dir = IndexDirectory(index_root)
-        spec = embedding.resolve_model_for_index(index_dir.manifest().model, model)
+        manifest = index_dir.manifest()
+        spec = embedding.resolve_model_for_index(manifest.model, model)
+        check_same_model(manifest, spec, index_dir.root)  # before the slow part: loading the model
         return cls(index_dir, (make_embedder or embedding.load_embedder)(spec))
 
     @property

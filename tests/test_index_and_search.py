@@ -141,6 +141,15 @@ def test_a_damaged_index_is_reported(tmp_path, fake_embedder):
         directory.current_version()
 
 
+def test_a_damaged_index_can_be_rebuilt(tmp_path, fake_embedder):
+    build(tmp_path / "idx", fake_embedder)
+    (IndexDirectory(tmp_path / "idx").current_version() / MANIFEST).write_text("{garbage")
+    with pytest.raises(IndexFormatError, match="cannot be read"):
+        IndexDirectory(tmp_path / "idx").manifest()
+    build(tmp_path / "idx", fake_embedder)
+    assert IndexDirectory(tmp_path / "idx").manifest().articles == 5
+
+
 def test_an_unknown_format_version_is_refused(tmp_path, fake_embedder):
     build(tmp_path / "idx", fake_embedder)
     path = IndexDirectory(tmp_path / "idx").current_version() / MANIFEST
