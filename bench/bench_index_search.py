@@ -67,7 +67,7 @@ def main() -> None:
     from indexer.chunking import ParagraphChunker
     from indexer.embedding import SentenceTransformerEmbedder, resolve_model
     from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import build_index
+    from indexer.pipeline import build_index, load_for_index
     from search.searcher import DenseSearcher
 
     started = time.perf_counter()
@@ -84,24 +84,25 @@ def main() -> None:
         # state otherwise decide more than the code does.
         runs, bare_runs = [], []
         for _ in range(2):
-            runs.append(build_index([tmp / "corpus.jsonl"], IndexDirectory(tmp / "idx"), embedder,
-                                    chunker))
+            started = time.perf_counter()
+            report = build_index(load_for_index([tmp / "corpus.jsonl"]),
+                                 IndexDirectory(tmp / "idx"), embedder, chunker)
+            runs.append(time.perf_counter() - started)
             texts = _chunk_texts(tmp / "idx")
             started = time.perf_counter()
             embedder._model.encode_document(texts, batch_size=embedder.batch_size,
                                             normalize_embeddings=True)
             bare_runs.append(time.perf_counter() - started)
-        report = min(runs, key=lambda r: r.seconds)
-        bare_s = min(bare_runs)
+        index_s, bare_s = min(runs), min(bare_runs)
         searcher = DenseSearcher(IndexDirectory(tmp / "idx"), embedder)
         print(f"\nindexing (encode batch size {embedder.batch_size}) {report.articles} articles, {report.chunks} chunks, {report.tokens} tokens "
               f"(chunk budget {chunker.max_tokens}):")
-        print(f"  whole index run : {report.seconds:6.2f} s  {report.chunks / report.seconds:6.1f} "
-              f"chunks/s  {report.tokens / report.seconds:7.0f} tokens/s")
+        print(f"  whole index run : {index_s:6.2f} s  {report.chunks / index_s:6.1f} "
+              f"chunks/s  {report.tokens / index_s:7.0f} tokens/s")
         print(f"  bare encode     : {bare_s:6.2f} s  {report.chunks / bare_s:6.1f} chunks/s  "
               f"{report.tokens / bare_s:7.0f} tokens/s")
-        print(f"  ratio (index run / bare encode throughput): {bare_s / report.seconds:.2f} "
-              f"(pipeline overhead {report.seconds / bare_s - 1:+.0%})")
+        print(f"  ratio (index run / bare encode throughput): {bare_s / index_s:.2f} "
+              f"(pipeline overhead {index_s / bare_s - 1:+.1%})")
 
         questions = [json.loads(line)["text"] for line in
                      (ROOT / "tests" / "data" / "sample_questions.jsonl").open()]

@@ -34,10 +34,11 @@ def index(
     from indexer.chunking import ParagraphChunker
     from indexer import embedding
     from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import build_index, check_same_model
+    from indexer.pipeline import build_index, check_same_model, load_for_index
 
     console = Console(stderr=True)
     with handle_errors():
+        loaded = load_for_index(paths)  # bad input fails before the model takes seconds to load
         target = IndexDirectory(index_dir)
         manifest = target.manifest_if_any()
         spec = embedding.resolve_model_for_index(manifest.model if manifest else None, model)
@@ -48,7 +49,7 @@ def index(
         with Progress(TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("embed", total=None)
-            report = build_index(paths, target, embedder, ParagraphChunker(embedder, max_tokens),
+            report = build_index(loaded, target, embedder, ParagraphChunker(embedder, max_tokens),
                                  progress=lambda done, total: bar.update(task, completed=done,
                                                                          total=total))
     if as_json:

@@ -50,19 +50,24 @@ def check_same_model(manifest: Manifest, spec: ModelSpec, index_root: Path) -> N
             hint="use the index's own model, or build a separate index with --index")
 
 
-def build_index(paths: Sequence[Path], index_dir: IndexDirectory, embedder: Embedder,
-                chunker: Chunker, progress: Progress | None = None,
-                batch_size: int = 64) -> IndexReport:
-    """Index every article under ``paths`` into a new version of ``index_dir`` and publish it.
-
-    Articles with problems are reported and left out; the others are indexed. The previous
-    version stays in place until the new one is complete.
-    """
-    started = time.perf_counter()
+def load_for_index(paths: Sequence[Path]) -> LoadResult:
+    """Load the articles; raise if not one of them can be indexed (before any model is loaded)."""
     loaded = load_articles(paths)
     if not loaded.documents:
         raise InputError("nothing to index: no readable article was found",
                          hint="; ".join(str(p) for p in loaded.problems[:5]) or None)
+    return loaded
+
+
+def build_index(loaded: LoadResult, index_dir: IndexDirectory, embedder: Embedder,
+                chunker: Chunker, progress: Progress | None = None,
+                batch_size: int = 64) -> IndexReport:
+    """Index the loaded articles into a new version of ``index_dir`` and publish it.
+
+    The previous version stays in place until the new one is complete. The report carries the
+    problems met while loading, so callers can show them next to what was indexed.
+    """
+    started = time.perf_counter()
     existing = index_dir.manifest_if_any()
     if existing:
         check_same_model(existing, embedder.spec, index_dir.root)

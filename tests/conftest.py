@@ -49,10 +49,11 @@ def real_index(real_embedder, tmp_path_factory) -> Path:
     """The sample articles indexed once with the real model, as `vraagbaak index` does."""
     from indexer.chunking import ParagraphChunker
     from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import build_index
+    from indexer.pipeline import build_index, load_for_index
 
     root = tmp_path_factory.mktemp("real") / "index"
-    build_index([SAMPLE_DIR], IndexDirectory(root), real_embedder, ParagraphChunker(real_embedder))
+    build_index(load_for_index([SAMPLE_DIR]), IndexDirectory(root), real_embedder,
+                ParagraphChunker(real_embedder))
     return root
 
 

@@ -9,7 +9,7 @@ from indexer.chunking import ParagraphChunker
 from indexer.errors import (IndexFormatError, IndexNotFoundError, InputError, ModelMismatchError,
                             QueryError, VraagbaakError)
 from indexer.index_dir import CURRENT, MANIFEST, VERSIONS, IndexDirectory
-from indexer.pipeline import build_index
+from indexer.pipeline import build_index, load_for_index
 from indexer.vector_index import FlatIPIndex
 from search.searcher import DenseSearcher
 from tests.conftest import SAMPLE_DIR, write
@@ -17,7 +17,7 @@ from tests.fakes import FakeEmbedder
 
 
 def build(root, embedder, paths=(SAMPLE_DIR,), max_tokens=64):
-    return build_index(list(paths), IndexDirectory(root), embedder,
+    return build_index(load_for_index(list(paths)), IndexDirectory(root), embedder,
                        ParagraphChunker(embedder, max_tokens))
 
 
