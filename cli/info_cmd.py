@@ -38,8 +38,10 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
         ("index", f"{index_dir} (version {version.name}, format {manifest.format_version})"),
         ("model", f"{model['model_id']} ({model['kind']}, fingerprint {model['fingerprint']})"),
         ("articles", str(manifest.articles)),
-        ("passages", f"{manifest.chunks} ({manifest.tokens:,} tokens, {manifest.dim}-d vectors, "
-                     f"{manifest.vector_index})"),
+        ("passages", f"{manifest.chunks} ({manifest.tokens:,} tokens, {manifest.sentences} sentences, "
+                     f"{manifest.dim}-d vectors, {manifest.vector_index})"),
+        ("keywords", ", ".join(f"{k}={v}" for k, v in manifest.keyword_index.items())),
+        ("language", manifest.language),
         ("dates", f"{first} to {last}" if first else "none"),
         ("chunker", ", ".join(f"{k}={v}" for k, v in manifest.chunker.items())),
         ("size", f"{data['size_bytes'] / 1e6:.1f} MB"),

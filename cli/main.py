@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import index_cmd, info_cmd, model_cmd, search_cmd
+from cli import eval_cmd, index_cmd, info_cmd, model_cmd, search_cmd
 
 
 def build_app() -> typer.Typer:
@@ -14,6 +14,7 @@ def build_app() -> typer.Typer:
     app.command("index")(index_cmd.index)
     app.command("search")(search_cmd.search)
     app.command("info")(info_cmd.info)
+    app.command("eval")(eval_cmd.evaluate)
     app.add_typer(model_cmd.app, name="model")
     return app
 

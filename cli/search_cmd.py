@@ -22,7 +22,21 @@ def search(
         help="The question, in Dutch or English.", show_default=False)] = None,
     index_dir: IndexOption = DEFAULT_INDEX,
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=100,
-                                   help="How many passages to return.")] = 5,
+                                   help="How many articles (or passages, with --no-group).")] = 5,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="hybrid (default: meaning and keywords), dense (meaning) or keyword.")] = "hybrid",
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only articles from this date on: YYYY, YYYY-MM or YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Only articles up to this date: YYYY, YYYY-MM or YYYY-MM-DD.")] = None,
+    question_dates: Annotated[bool, typer.Option(
+        "--question-dates/--no-question-dates",
+        help='Filter by a date written in the question ("in juni 2021") when no --since/--until '
+             "is given.")] = True,
+    group: Annotated[bool, typer.Option(
+        "--group/--no-group", help="One entry per article (default), or every passage.")] = True,
+    per_article: Annotated[int, typer.Option(
+        "--per-article", min=1, max=10, help="Passages shown per article.")] = 1,
     model: ModelOption = None,
     as_json: JsonOption = False,
     batch: Annotated[Path | None, typer.Option(
@@ -30,38 +44,72 @@ def search(
                         'stdin); prints one JSON line {"id", "results"} per question.')] = None,
 ) -> None:
     """Find the passages that answer QUESTION (or every question in --batch)."""
-    from search.searcher import DenseSearcher, validate_query
+    from search.searcher import Searcher, SearchOptions, validate_query
 
     if (question is None) == (batch is None):
         error("give either a QUESTION or --batch FILE.jsonl (not both)",
               hint='vraagbaak search "Wat zei Poetin over Navalny?"')
         raise typer.Exit(2)
     with handle_errors():
+        options = SearchOptions(k=k, mode=mode, group=group, per_article=per_article, since=since,
+                                until=until, dates_from_question=question_dates)
         if question is not None:
             validate_query(question)  # before loading the model: a bad question should fail fast
-        searcher = DenseSearcher.open(index_dir, model)
+        searcher = Searcher.open(index_dir, model)
         if batch is not None:
-            if not _run_batch(searcher, batch, k):
+            if not _run_batch(searcher, batch, options):
                 raise typer.Exit(EXIT_PARTIAL)
             return
-        result = searcher.search(question, k)
+        result = searcher.search(question, options)
     if as_json:
         print_json(result.as_dict())
     else:
-        _print_hits(result)
+        _print_result(result)
 
 
-def _print_hits(result) -> None:
+def _styled(text: str, start: int, marks: list[list[int]]) -> str:
+    """``text`` (which starts at article offset ``start``) with the marked words in bold."""
+    out, at = [], 0
+    for s, e in marks:
+        s, e = s - start, e - start
+        if 0 <= s and e <= len(text) and s >= at:
+            out += [text[at:s], typer.style(text[s:e], bold=True)]
+            at = e
+    return "".join(out + [text[at:]])
+
+
+def _print_result(result) -> None:
+    if result.date_filter:
+        f = result.date_filter
+        where = f" (from the question: {f['phrase']!r})" if f["source"] == "question" else ""
+        period = f"{f['since'] or '…'} to {f['until'] or '…'}" if not f["month"] \
+            else f"month {f['month']} of any year"
+        if f["applied"]:
+            typer.echo(f"Dates: {period}{where}\n")
+        else:
+            typer.echo(f"Dates: no article is from {period}{where}; searched all dates\n")
     if not result.hits:
-        typer.echo("No passages found: the index is empty.")
+        typer.echo("No passages found" + (" for these dates." if result.date_filter else "."))
         return
+    if not result.confident:
+        typer.echo("Not sure: the best passage may not answer this question.\n")
     for hit in result.hits:
         title = f" — {hit.title}" if hit.title else ""
-        typer.echo(f"{hit.rank}. [{hit.score:.3f}] {hit.date or 'no date'}  {hit.doc_id}{title}  "
+        score = f"{hit.dense_score:.3f}" if hit.dense_score is not None else f"{hit.score:.2f}"
+        typer.echo(f"{hit.rank}. [{score}] {hit.date or 'no date'}  {hit.doc_id}{title}  "
                    f"(characters {hit.start}–{hit.end})")
-        typer.echo(textwrap.fill(" ".join(hit.text.split()), width=96,
-                                 initial_indent="   ", subsequent_indent="   "))
+        for passage in [hit, *hit.passages]:
+            snippet = _styled(passage.snippet, passage.snippet_start, passage.highlights)
+            typer.echo(_wrap("» " + snippet, "   ", "     "))
+            typer.echo(_wrap(_styled(passage.text, passage.start, passage.highlights), "   ", "   "))
+        for dup in hit.duplicates:
+            typer.echo(f"   also in {dup.doc_id} (characters {dup.start}–{dup.end})")
         typer.echo()
+
+
+def _wrap(text: str, first: str, rest: str) -> str:
+    return textwrap.fill(" ".join(text.split()), width=96, initial_indent=first,
+                         subsequent_indent=rest)
 
 
 def _read_batch(path: Path) -> Iterator[tuple[int, dict | str]]:
@@ -86,7 +134,7 @@ def _read_batch(path: Path) -> Iterator[tuple[int, dict | str]]:
         yield number, {"id": record.get("id", number), "text": record["text"]}
 
 
-def _run_batch(searcher, path: Path, k: int) -> bool:
+def _run_batch(searcher, path: Path, options) -> bool:
     """Print a JSON line per good question; report bad ones on stderr. True if all were good."""
     from indexer.errors import QueryError
     from search.searcher import validate_query
@@ -105,13 +153,13 @@ def _run_batch(searcher, path: Path, k: int) -> bool:
             continue
         pending.append(item)
         if len(pending) == BATCH_SIZE:
-            _flush(searcher, pending, k)
-    _flush(searcher, pending, k)
+            _flush(searcher, pending, options)
+    _flush(searcher, pending, options)
     return all_good
 
 
-def _flush(searcher, pending: list[dict], k: int) -> None:
-    results = searcher.search_many([item["text"] for item in pending], k)
+def _flush(searcher, pending: list[dict], options) -> None:
+    results = searcher.search_many([item["text"] for item in pending], options)
     for item, result in zip(pending, results):
-        print_json({"id": item["id"], "results": result.as_dict()["results"]})
+        print_json({"id": item["id"]} | result.as_dict())
     pending.clear()

@@ -20,6 +20,7 @@ from indexer.documents import Document
 # a sentence. Requiring that opener keeps "o.a. de" and "3.5 miljoen" together.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+(?=[\"'“‘«(\[A-ZÀ-ÖØ-Þ0-9])")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_SENTENCE_OR_LINE_END = re.compile(_SENTENCE_END.pattern + r"|\s*\n\s*")
 _HEADING_MAX_TOKENS = 16
 _CLOSED = re.compile(r"[.!?…:;\"”’')]\s*\Z")  # how a sentence, not a heading, ends
 
@@ -138,6 +139,25 @@ class ParagraphChunker:
 
 def _is_heading(text: str, span: _Span) -> bool:
     return span.tokens <= _HEADING_MAX_TOKENS and not _CLOSED.search(text, span.start, span.end)
+
+
+def sentence_spans(text: str, start: int, end: int, min_words: int = 4) -> list[tuple[int, int]]:
+    """Sentences of ``text[start:end]`` (a line break also ends one), for sentence vectors and
+    answer snippets. A piece under ``min_words`` words (a heading, "© AP") joins the next one:
+    short texts match too many questions in dense search."""
+    pieces = _spans_between(text, _SENTENCE_OR_LINE_END, start, end)
+    merged: list[tuple[int, int]] = []
+    pending: tuple[int, int] | None = None
+    for s, e in pieces:
+        if pending:
+            s, pending = pending[0], None
+        if len(text[s:e].split()) < min_words:
+            pending = (s, e)
+            continue
+        merged.append((s, e))
+    if pending:
+        merged[-1:] = [(merged[-1][0], pending[1])] if merged else [pending]
+    return merged
 
 
 def _spans_between(text: str, separator: re.Pattern, start: int, end: int) -> list[tuple[int, int]]:

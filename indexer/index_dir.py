@@ -4,8 +4,10 @@ Layout::
 
     DIR/CURRENT                       name of the published version (replaced with os.replace)
     DIR/versions/<name>/manifest.json format version, model, dimension, chunker, counts
-    DIR/versions/<name>/vectors.faiss
-    DIR/versions/<name>/chunks.sqlite
+    DIR/versions/<name>/vectors.faiss    passage vectors, id = chunk id
+    DIR/versions/<name>/sentences.faiss  sentence vectors, id = sentence id
+    DIR/versions/<name>/chunks.sqlite    articles, passages, sentences (text and offsets)
+    DIR/versions/<name>/keywords/        BM25 over the passages (bm25s), row = chunk id
 
 A version is written completely, fsynced, and only then named in CURRENT. A run that is
 interrupted leaves at most an unnamed folder under versions/, which the next writer removes,
@@ -27,9 +29,11 @@ from pathlib import Path
 
 from indexer.errors import IndexFormatError, IndexNotFoundError, VraagbaakError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT, VERSIONS, LOCK = "CURRENT", "versions", ".write.lock"
 MANIFEST, VECTORS, STORE = "manifest.json", "vectors.faiss", "chunks.sqlite"
+SENTENCE_VECTORS, KEYWORDS = "sentences.faiss", "keywords"
+VERSION_FILES = (MANIFEST, VECTORS, SENTENCE_VECTORS, STORE, KEYWORDS)
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,11 @@ class Manifest:
     dim: int
     chunker: dict
     vector_index: str
+    keyword_index: dict  # kind and analyzer settings
+    language: str  # of the articles, as detected: decides when keyword search can help
     articles: int
     chunks: int
+    sentences: int
     tokens: int
     created: str
     vraagbaak_version: str
@@ -99,7 +106,7 @@ class IndexDirectory:
                 f"there is no index at {self.root}",
                 hint=f"build one first: vraagbaak index PATH... --index {self.root}") from None
         version = self.root / VERSIONS / name
-        missing = [f for f in (MANIFEST, VECTORS, STORE) if not (version / f).is_file()]
+        missing = [f for f in VERSION_FILES if not (version / f).exists()]
         if not name or "/" in name or missing:
             raise IndexFormatError(f"the index at {self.root} is damaged: version {name!r} lacks "
                                    f"{', '.join(missing) or 'a valid name'}",
@@ -158,7 +165,7 @@ class IndexDirectory:
             yield
 
     def _publish(self, staging: Path) -> None:
-        for item in staging.iterdir():
+        for item in staging.rglob("*"):
             _fsync_path(item)
         _fsync_path(staging)
         tmp = self.root / f"{CURRENT}.tmp"

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from indexer.chunking import Chunk
 from indexer.documents import Document
 
@@ -22,6 +24,12 @@ CREATE TABLE chunks (
     n_tokens INTEGER NOT NULL, text TEXT NOT NULL,
     UNIQUE (doc_id, ordinal)
 );
+CREATE TABLE sentences (
+    id INTEGER PRIMARY KEY,               -- the id in the sentence vector index
+    chunk_id INTEGER NOT NULL REFERENCES chunks(id),
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL
+);
+CREATE INDEX sentences_by_chunk ON sentences (chunk_id);
 """
 
 
@@ -64,6 +72,39 @@ class ChunkStore:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             ((int(i), c.doc_id, c.ordinal, c.start, c.end, c.n_tokens, c.text)
              for i, c in zip(ids, chunks)))
+
+    def add_sentences(self, rows: Sequence[tuple[int, int, int, int]]) -> None:
+        """(sentence id, chunk id, start, end) rows; offsets into the article text."""
+        self._conn.executemany('INSERT INTO sentences (id, chunk_id, start, "end") VALUES (?, ?, ?, ?)',
+                               rows)
+
+    def sentences_of(self, chunk_ids: Sequence[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """chunk id -> [(sentence id, start, end)] in text order."""
+        found: dict[int, list[tuple[int, int, int]]] = {int(c): [] for c in chunk_ids}
+        if not found:
+            return found
+        marks = ",".join("?" * len(found))
+        rows = self._conn.execute(
+            f'SELECT chunk_id, id, start, "end" FROM sentences WHERE chunk_id IN ({marks}) ORDER BY id',
+            list(found))
+        for chunk_id, sentence_id, start, end in rows:
+            found[chunk_id].append((sentence_id, start, end))
+        return found
+
+    def sentence_chunks(self) -> np.ndarray:
+        """The chunk id of every sentence, indexed by sentence id."""
+        return np.fromiter((r[0] for r in self._conn.execute(
+            "SELECT chunk_id FROM sentences ORDER BY id")), dtype=np.int64)
+
+    def chunk_ids_for_dates(self, keep) -> list[int]:
+        """Ids of the chunks whose article's date satisfies ``keep(date)``."""
+        docs = [d for d, date in self._conn.execute("SELECT doc_id, date FROM documents") if keep(date)]
+        ids: list[int] = []
+        for start in range(0, len(docs), 500):  # SQLite limits the number of parameters
+            batch = docs[start:start + 500]
+            ids += [r[0] for r in self._conn.execute(
+                f"SELECT id FROM chunks WHERE doc_id IN ({','.join('?' * len(batch))})", batch)]
+        return ids
 
     def commit(self) -> None:
         self._conn.commit()

@@ -15,9 +15,13 @@ class VectorIndex(Protocol):
         """Add float32 L2-normalised ``vectors`` (n, dim) under int64 ``ids`` (n,)."""
         ...
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (scores, ids), each (n_queries, k), best first; missing places have id -1."""
+    def search(self, queries: np.ndarray, k: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return (scores, ids), each (n_queries, k), best first; missing places have id -1.
+        With ``allowed``, only those ids are searched."""
         ...
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray: ...
 
     def __len__(self) -> int: ...
 
@@ -50,9 +54,23 @@ class FlatIPIndex:
             raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
         self._index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``allowed``: ids the search may return (a date filter); FAISS skips the others while
+        searching, so k results come back whenever k allowed vectors exist."""
+        import faiss
+
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        return self._index.search(queries, k)
+        if allowed is None:
+            return self._index.search(queries, k)
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        return self._index.search(queries, k, params=faiss.SearchParameters(sel=selector))
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``ids``, (len(ids), dim)."""
+        if len(ids) == 0:
+            return np.empty((0, self.dim), np.float32)
+        return self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
 
     def __len__(self) -> int:
         return int(self._index.ntotal)

@@ -1,54 +1,53 @@
-"""Dense search over a published index version."""
+"""Search over a published index version: dense, keyword or hybrid, grouped by article."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from indexer import embedding
 from indexer.embedding import Embedder, ModelSpec
 from indexer.errors import IndexFormatError, QueryError
-from indexer.index_dir import MANIFEST, STORE, VECTORS, IndexDirectory, Manifest
+from indexer.index_dir import KEYWORDS, MANIFEST, SENTENCE_VECTORS, STORE, VECTORS, IndexDirectory, Manifest
+from indexer.keyword_index import KeywordHits, KeywordIndex
 from indexer.pipeline import check_same_model
-from indexer.store import ChunkStore
+from indexer.store import ChunkStore, StoredChunk
+from indexer.text_analysis import detect_language
 from indexer.vector_index import FlatIPIndex
+from search.dates import effective_filter, filter_from_options
+from search.dense import DenseCandidate, DenseRetriever
+from search.fusion import FusionWeights, reciprocal_rank_fusion
+from search.results import Duplicate, Hit, Passage, SearchResult
+from search.snippets import best_snippet, highlights
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 100
+MODES = ("hybrid", "dense", "keyword")
+DUPLICATE_COSINE = 0.97  # passages this close are the same text (wire copies, repeats)
+# Calibrated on data (bench/calibrate_confidence.py, docs/benchmarks.md).
+CONFIDENCE_THRESHOLD = 0.84
 
 
 @dataclass(frozen=True)
-class Hit:
-    """One retrieved passage; the field names are the stable JSON contract."""
+class SearchOptions:
+    k: int = 5
+    mode: str = "hybrid"
+    group: bool = True  # one entry per article
+    per_article: int = 1  # passages per article entry (the best, then ``passages``)
+    since: str | None = None
+    until: str | None = None
+    dates_from_question: bool = True  # "in juni 2021" in the question filters like --since/--until
+    weights: FusionWeights = field(default_factory=FusionWeights)
 
-    rank: int
-    score: float
-    doc_id: str
-    chunk_id: str
-    date: str | None
-    title: str | None
-    text: str
-    start: int  # character offsets of ``text`` in the article's text
-    end: int
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    query: str
-    hits: list[Hit]
-
-    def as_dict(self) -> dict:
-        return {"query": self.query, "results": [asdict(h) for h in self.hits]}
-
-
-class Searcher(Protocol):
-    def search(self, query: str, k: int = 5) -> SearchResult: ...
-
-    def search_many(self, queries: Sequence[str], k: int = 5) -> list[SearchResult]: ...
+    def __post_init__(self) -> None:
+        validate_k(self.k)
+        if self.mode not in MODES:
+            raise QueryError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if not 1 <= self.per_article <= 10:
+            raise QueryError(f"per_article must be between 1 and 10, not {self.per_article}")
 
 
 def validate_query(query: str) -> str:
@@ -66,21 +65,25 @@ def validate_k(k: int) -> int:
     return k
 
 
-class DenseSearcher:
-    """Embed the question with the index's own model and return the nearest chunks."""
+class Searcher:
+    """Embed the question with the index's own model; retrieve; fuse; group; snippet."""
 
-    def __init__(self, index_dir: IndexDirectory, embedder: Embedder) -> None:
+    def __init__(self, index_dir: IndexDirectory, embedder: Embedder,
+                 sentence_weight: float = 0.5) -> None:
         version = index_dir.current_version()
         self.manifest = Manifest.from_file(version / MANIFEST)
         check_same_model(self.manifest, embedder.spec, index_dir.root)
         self.index_dir = index_dir
         self.embedder = embedder
-        self._vectors = FlatIPIndex.load(version / VECTORS)
-        self._store = ChunkStore.open(version / STORE)
+        self.store = ChunkStore.open(version / STORE)
+        self.dense = DenseRetriever(FlatIPIndex.load(version / VECTORS),
+                                    FlatIPIndex.load(version / SENTENCE_VECTORS),
+                                    self.store.sentence_chunks(), sentence_weight)
+        self.keywords = KeywordIndex.load(version / KEYWORDS)
 
     @classmethod
     def open(cls, index_root: Path, model: str | None = None,
-             make_embedder: Callable[[ModelSpec], Embedder] | None = None) -> DenseSearcher:
+             make_embedder: Callable[[ModelSpec], Embedder] | None = None) -> Searcher:
         """Open ``index_root`` with ``model``, or with the model the index was built with."""
         index_dir = IndexDirectory(index_root)
         manifest = index_dir.manifest()
@@ -88,35 +91,146 @@ class DenseSearcher:
         check_same_model(manifest, spec, index_dir.root)  # before the slow part: loading the model
         return cls(index_dir, (make_embedder or embedding.load_embedder)(spec))
 
-    @property
-    def store(self) -> ChunkStore:
-        return self._store
+    def search(self, query: str, options: SearchOptions | None = None, **overrides) -> SearchResult:
+        return self.search_many([query], options, **overrides)[0]
 
-    def search(self, query: str, k: int = 5) -> SearchResult:
-        return self.search_many([query], k)[0]
-
-    def search_many(self, queries: Sequence[str], k: int = 5) -> list[SearchResult]:
+    def search_many(self, queries: Sequence[str], options: SearchOptions | None = None,
+                    **overrides) -> list[SearchResult]:
+        options = replace(options or SearchOptions(), **overrides)
         cleaned = [validate_query(q) for q in queries]
-        validate_k(k)
         if not cleaned:
             return []
-        scores, ids = self._vectors.search(self.embedder.embed_queries(cleaned), k)
-        return [SearchResult(q, self._hits(s, i)) for q, s, i in zip(cleaned, scores, ids)]
+        vectors = self.embedder.embed_queries(cleaned)
+        return [self._search_one(q, v, options) for q, v in zip(cleaned, vectors)]
 
-    def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
-        found = [(float(s), int(i)) for s, i in zip(scores, ids) if i >= 0]
-        stored = self._store.get_chunks([i for _, i in found])
-        hits = []
-        for score, chunk_id in found:
-            row = stored.get(chunk_id)
-            if row is None:
-                raise IndexFormatError(f"the index at {self.index_dir.root} is damaged: vector "
-                                       f"{chunk_id} has no chunk in the store",
+    def _search_one(self, query: str, vector: np.ndarray, options: SearchOptions) -> SearchResult:
+        language = detect_language(query)
+        date_filter = effective_filter(filter_from_options(options.since, options.until),
+                                       query if options.dates_from_question else "")
+        allowed, filter_info = None, None
+        if date_filter is not None:
+            allowed = np.asarray(self.store.chunk_ids_for_dates(date_filter.matches), np.int64)
+            # A date in the question may be an event's date, not the article's ("what happened
+            # in 1988"): when no article is from that period, search without it, and say so.
+            # Dates given as options are the user's explicit choice and always apply.
+            applied = date_filter.source == "options" or len(allowed) > 0
+            filter_info = date_filter.as_dict() | {"applied": applied}
+            if not applied:
+                allowed = None
+        ranked, dense, keyword = self._rank(query, vector, options, language, allowed)
+        hits = self._hits(ranked, dense, keyword, options)
+        confident = bool(hits) and (hits[0].dense_score or 0.0) >= CONFIDENCE_THRESHOLD
+        return SearchResult(query, options.mode, hits, confident, filter_info, language)
+
+    def _rank(self, query: str, vector: np.ndarray, options: SearchOptions, language: str | None,
+              allowed: np.ndarray | None):
+        total = len(self.dense.passages)
+        if total == 0 or (allowed is not None and len(allowed) == 0):
+            return [], {}, KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32), ())
+        n = min(total, max(50, 4 * options.k * options.per_article))
+        mask = None
+        if allowed is not None:
+            mask = np.zeros(total, np.float32)
+            mask[allowed] = 1.0
+        if options.mode == "dense":  # only the terms, to highlight them
+            keyword = KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32),
+                                  self.keywords.terms(query))
+        else:
+            keyword = self.keywords.search(query, n, mask)
+        if options.mode == "keyword":
+            dense = {c.chunk_id: c for c in self.dense.score(vector, keyword.ids)}
+            return list(zip(keyword.ids.tolist(), keyword.scores.tolist())), dense, keyword
+        candidates = self.dense.search(vector, n, allowed, also=keyword.ids)
+        dense = {c.chunk_id: c for c in candidates}
+        if options.mode == "dense":
+            return [(c.chunk_id, c.score) for c in candidates], dense, keyword
+        weight = options.weights.keyword_weight(language, self.manifest.language)
+        fused = reciprocal_rank_fusion([([c.chunk_id for c in candidates], options.weights.dense),
+                                        (keyword.ids.tolist(), weight)], options.weights.rrf_k)
+        return fused, dense, keyword
+
+    def _hits(self, ranked: list[tuple[int, float]], dense: dict[int, DenseCandidate],
+              keyword: KeywordHits, options: SearchOptions) -> list[Hit]:
+        scores = dict(ranked)
+        order = [chunk_id for chunk_id, _ in ranked]
+        groups = _group(order, self._doc_of(order), options)
+        chunk_ids = [c for group in groups for c in group]
+        stored = self.store.get_chunks(chunk_ids)
+        sentences = self.store.sentences_of(chunk_ids)
+        keyword_scores = dict(zip(keyword.ids.tolist(), keyword.scores.tolist()))
+        passages = {}
+        for chunk_id in chunk_ids:
+            if chunk_id not in stored:
+                raise IndexFormatError(f"the index at {self.index_dir.root} is damaged: passage "
+                                       f"{chunk_id} is missing from the store",
                                        hint="re-run `vraagbaak index` to rebuild it")
-            hits.append(Hit(rank=len(hits) + 1, score=round(score, 4), doc_id=row.chunk.doc_id,
-                            chunk_id=row.chunk.chunk_id, date=row.date, title=row.title,
-                            text=row.chunk.text, start=row.chunk.start, end=row.chunk.end))
+            passages[chunk_id] = self._passage(stored[chunk_id], dense[chunk_id],
+                                               sentences[chunk_id], keyword.terms,
+                                               round(scores[chunk_id], 6))
+        groups = _fold_duplicates(groups, self.dense.passages.vectors(np.asarray(
+            [g[0] for g in groups], np.int64)), stored)
+        hits = []
+        for rank, (group, dupes) in enumerate(groups, start=1):
+            best, row = passages[group[0]], stored[group[0]]
+            hits.append(Hit(
+                rank=rank, score=best.score, doc_id=row.chunk.doc_id, chunk_id=best.chunk_id,
+                date=row.date, title=row.title, text=best.text, start=best.start, end=best.end,
+                snippet=best.snippet, snippet_start=best.snippet_start,
+                snippet_end=best.snippet_end, highlights=best.highlights,
+                dense_score=round(dense[group[0]].score, 4),
+                keyword_score=_rounded(keyword_scores.get(group[0])),
+                passages=[passages[c] for c in group[1:]],
+                duplicates=[Duplicate(stored[c].chunk.doc_id, stored[c].chunk.chunk_id,
+                                      stored[c].chunk.start, stored[c].chunk.end) for c in dupes]))
         return hits
 
+    def _doc_of(self, ranked: list[int]) -> dict[int, str]:
+        return {c: row.chunk.doc_id for c, row in self.store.get_chunks(ranked).items()}
+
+    def _passage(self, row: StoredChunk, candidate: DenseCandidate,
+                 sentence_rows: list[tuple[int, int, int]], terms, score: float) -> Passage:
+        chunk = row.chunk
+        marks = highlights(chunk.text, 0, len(chunk.text), terms, self.keywords.analyzer)
+        marks = [[s + chunk.start, e + chunk.start] for s, e in marks]
+        spans = [(s, e) for _, s, e in sentence_rows] or [(chunk.start, chunk.end)]
+        scores = candidate.sentence_scores if len(candidate.sentence_scores) == len(spans) \
+            else np.zeros(len(spans))
+        s, e = best_snippet(spans, scores, marks, chunk.text, chunk.start)
+        return Passage(chunk_id=chunk.chunk_id, score=score, text=chunk.text, start=chunk.start,
+                       end=chunk.end, snippet=chunk.text[s - chunk.start:e - chunk.start],
+                       snippet_start=s, snippet_end=e, highlights=marks)
+
     def close(self) -> None:
-        self._store.close()
+        self.store.close()
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _group(ranked: list[int], doc_of: dict[int, str], options: SearchOptions) -> list[list[int]]:
+    """Chunk ids per entry, best first: one entry per article (its best passages), or per passage."""
+    if not options.group:
+        return [[c] for c in ranked[:options.k]]
+    entries: dict[str, list[int]] = {}
+    for chunk_id in ranked:
+        doc = doc_of[chunk_id]
+        if doc not in entries and len(entries) == options.k:
+            continue
+        entries.setdefault(doc, [])
+        if len(entries[doc]) < options.per_article:
+            entries[doc].append(chunk_id)
+    return list(entries.values())
+
+
+def _fold_duplicates(groups: list[list[int]], vectors: np.ndarray,
+                     stored: dict[int, StoredChunk]) -> list[tuple[list[int], list[int]]]:
+    """Entries whose best passage repeats a better entry's are folded into it as duplicates."""
+    kept: list[tuple[list[int], list[int], int]] = []  # (group, duplicates, row in vectors)
+    for row, group in enumerate(groups):
+        twin = next((k for k in kept if float(vectors[k[2]] @ vectors[row]) >= DUPLICATE_COSINE), None)
+        if twin is not None:
+            twin[1].append(group[0])
+        else:
+            kept.append((group, [], row))
+    return [(group, dupes) for group, dupes, _ in kept]

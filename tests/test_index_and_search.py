@@ -11,7 +11,7 @@ from indexer.errors import (IndexFormatError, IndexNotFoundError, InputError, Mo
 from indexer.index_dir import CURRENT, MANIFEST, VERSIONS, IndexDirectory
 from indexer.pipeline import build_index, load_for_index
 from indexer.vector_index import FlatIPIndex
-from search.searcher import DenseSearcher
+from search.searcher import Searcher
 from tests.conftest import SAMPLE_DIR, write
 from tests.fakes import FakeEmbedder
 
@@ -25,7 +25,9 @@ def test_index_directory_describes_itself(tmp_path, fake_embedder):
     report = build(tmp_path / "idx", fake_embedder)
     directory = IndexDirectory(tmp_path / "idx")
     manifest = directory.manifest()
-    assert manifest.format_version == 1
+    assert manifest.format_version == 2
+    assert manifest.language == "nl" and manifest.sentences > manifest.chunks
+    assert manifest.keyword_index["language"] == "nl"
     assert manifest.model == {"model_id": "test/fake", "kind": "folder",
                               "location": "/nonexistent/fake", "fingerprint": "fp-fake-64"}
     assert manifest.dim == 64
@@ -33,38 +35,50 @@ def test_index_directory_describes_itself(tmp_path, fake_embedder):
     assert (manifest.articles, manifest.chunks) == (5, report.chunks) and report.chunks > 5
     assert manifest.tokens == report.tokens
     version = directory.current_version()
-    assert sorted(p.name for p in version.iterdir()) == ["chunks.sqlite", "manifest.json", "vectors.faiss"]
+    assert sorted(p.name for p in version.iterdir()) == [
+        "chunks.sqlite", "keywords", "manifest.json", "sentences.faiss", "vectors.faiss"]
     assert len(FlatIPIndex.load(version / "vectors.faiss")) == report.chunks
 
 
-def test_search_matches_a_brute_force_oracle(tmp_path, fake_embedder):
+def test_dense_search_matches_a_brute_force_oracle(tmp_path, fake_embedder):
+    """Dense score = 0.5 * passage cosine + 0.5 * best sentence cosine, over every passage."""
     build(tmp_path / "idx", fake_embedder, max_tokens=48)
-    searcher = DenseSearcher(IndexDirectory(tmp_path / "idx"), fake_embedder)
-    rows = searcher.store._conn.execute('SELECT id, text FROM chunks ORDER BY id').fetchall()
-    vectors = fake_embedder.embed_documents([t for _, t in rows])
+    searcher = Searcher(IndexDirectory(tmp_path / "idx"), fake_embedder)
+    conn = searcher.store._conn
+    chunks = conn.execute("SELECT id, text, start FROM chunks ORDER BY id").fetchall()
+    articles = dict(conn.execute("SELECT doc_id, text FROM documents"))
+    owner = dict(conn.execute("SELECT id, doc_id FROM chunks"))
+    sentences = conn.execute('SELECT chunk_id, start, "end" FROM sentences ORDER BY id').fetchall()
     for question in ["Poetin Navalny opsluiting", "cyberveiligheid zestien systemen", "Genève"]:
-        expected = np.argsort(-(vectors @ fake_embedder.embed_queries([question])[0]), kind="stable")[:7]
-        result = searcher.search(question, k=7)
-        assert [round(h.score, 3) for h in result.hits] == \
-            [round(float(vectors[i] @ fake_embedder.embed_queries([question])[0]), 3) for i in expected]
-        assert [h.rank for h in result.hits] == list(range(1, 8))
+        q = fake_embedder.embed_queries([question])[0]
+        best_sentence = {}
+        for chunk_id, s, e in sentences:
+            cos = float(fake_embedder.embed_documents([articles[owner[chunk_id]][s:e]])[0] @ q)
+            best_sentence[chunk_id] = max(best_sentence.get(chunk_id, -1.0), cos)
+        expected = sorted(((0.5 * float(fake_embedder.embed_documents([t])[0] @ q)
+                            + 0.5 * best_sentence[i], i) for i, t, _ in chunks), reverse=True)[:7]
+        hits = searcher.search(question, k=7, mode="dense", group=False).hits
+        assert [h.dense_score for h in hits] == pytest.approx([round(sc, 4) for sc, _ in expected],
+                                                              abs=1e-4)
+        assert [h.rank for h in hits] == list(range(1, 8))
 
 
 def test_hits_carry_article_metadata_and_exact_offsets(tmp_path, fake_embedder):
     build(tmp_path / "idx", fake_embedder)
-    searcher = DenseSearcher(IndexDirectory(tmp_path / "idx"), fake_embedder)
+    searcher = Searcher(IndexDirectory(tmp_path / "idx"), fake_embedder)
     for hit in searcher.search("Villa La Grange Genève", k=5).hits:
         doc = searcher.store.get_document(hit.doc_id)
         assert doc.text[hit.start:hit.end] == hit.text
         assert hit.date == doc.date and hit.chunk_id.startswith(hit.doc_id + "#")
-    assert set(searcher.search("x", k=1).as_dict()["results"][0]) == {
-        "rank", "score", "doc_id", "chunk_id", "date", "title", "text", "start", "end"}
+    assert set(searcher.search("Biden", k=1).as_dict()["results"][0]) >= {
+        "rank", "score", "doc_id", "chunk_id", "date", "title", "text", "start", "end",
+        "snippet", "snippet_start", "snippet_end", "highlights"}
 
 
 def test_k_larger_than_the_index_returns_what_there_is(tmp_path, fake_embedder):
     write(tmp_path / "one.txt", "Eén korte alinea.")
     build(tmp_path / "idx", fake_embedder, paths=[tmp_path / "one.txt"])
-    hits = DenseSearcher(IndexDirectory(tmp_path / "idx"), fake_embedder).search("alinea", k=50).hits
+    hits = Searcher(IndexDirectory(tmp_path / "idx"), fake_embedder).search("alinea", k=50).hits
     assert len(hits) == 1
 
 
@@ -76,7 +90,7 @@ def test_k_larger_than_the_index_returns_what_there_is(tmp_path, fake_embedder):
 def test_bad_questions_are_refused(tmp_path, fake_embedder, query, k, message):
     build(tmp_path / "idx", fake_embedder)
     with pytest.raises(QueryError, match=message):
-        DenseSearcher(IndexDirectory(tmp_path / "idx"), fake_embedder).search(query, k)
+        Searcher(IndexDirectory(tmp_path / "idx"), fake_embedder).search(query, k=k)
 
 
 def test_bad_files_are_reported_and_good_ones_indexed(tmp_path, fake_embedder):
@@ -120,7 +134,7 @@ def test_a_failed_write_leaves_the_previous_version_intact(tmp_path, fake_embedd
         build(tmp_path / "idx", fake_embedder)
     assert directory.current_version() == before
     assert list((tmp_path / "idx" / VERSIONS).iterdir()) == [before]
-    assert DenseSearcher(directory, fake_embedder).search("Poetin").hits
+    assert Searcher(directory, fake_embedder).search("Poetin").hits
 
 
 def test_leftovers_of_an_interrupted_run_are_never_taken_for_an_index(tmp_path, fake_embedder):
@@ -178,17 +192,17 @@ def test_embeddings_of_different_models_are_never_mixed(tmp_path, fake_embedder)
     with pytest.raises(ModelMismatchError, match="built with the model 'test/fake'.*not with 'test/other'"):
         build(tmp_path / "idx", other)
     with pytest.raises(ModelMismatchError, match="'test/fake'.*'test/other'"):
-        DenseSearcher(IndexDirectory(tmp_path / "idx"), other)
+        Searcher(IndexDirectory(tmp_path / "idx"), other)
 
 
 def test_no_index_yet(tmp_path, fake_embedder):
     with pytest.raises(IndexNotFoundError) as info:
-        DenseSearcher(IndexDirectory(tmp_path / "nowhere"), fake_embedder)
+        Searcher(IndexDirectory(tmp_path / "nowhere"), fake_embedder)
     assert "vraagbaak index PATH... --index" in info.value.hint
 
 
 def test_search_many_matches_single_searches(tmp_path, fake_embedder):
     build(tmp_path / "idx", fake_embedder)
-    searcher = DenseSearcher(IndexDirectory(tmp_path / "idx"), fake_embedder)
+    searcher = Searcher(IndexDirectory(tmp_path / "idx"), fake_embedder)
     questions = ["Poetin", "Biden cyber", "Afghanistan troepen"]
-    assert searcher.search_many(questions, 3) == [searcher.search(q, 3) for q in questions]
+    assert searcher.search_many(questions, k=3) == [searcher.search(q, k=3) for q in questions]
