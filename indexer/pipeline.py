@@ -32,6 +32,7 @@ class IndexReport:
     chunks: int
     tokens: int
     seconds: float
+    sentences: int = 0
     problems: list[Problem] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)
 
@@ -85,7 +86,7 @@ def build_index(loaded: LoadResult, index_dir: IndexDirectory, embedder: Embedde
                        embedder, chunker, language)
     return IndexReport(index_dir.root, len(loaded.documents), len(chunks),
                        sum(c.n_tokens for c in chunks), time.perf_counter() - started,
-                       loaded.problems, loaded.ignored)
+                       sentences=len(sentences), problems=loaded.problems, ignored=loaded.ignored)
 
 
 def corpus_language(documents: Sequence[Document]) -> str:

@@ -170,3 +170,51 @@ def test_real_model_answers_the_three_required_questions_via_cli(run, use_real_e
         assert result.exit_code == 0, result.output
         texts = [r["text"] for r in json.loads(result.stdout)["results"]]
         assert any(evidence in t for t in texts), (question, texts)
+
+
+def test_search_options_reach_the_searcher(run, fake_index):
+    data = json.loads(run("search", "Poetin", "--index", fake_index, "--mode", "keyword",
+                          "--since", "2021-06", "--until", "2021-06", "--no-group", "-k", "4",
+                          "--json").stdout)
+    assert data["mode"] == "keyword"
+    assert data["filter"]["since"] == "2021-06-01" and data["filter"]["until"] == "2021-06-30"
+    assert {r["date"] for r in data["results"]} == {"2021-06"}
+    assert len(data["results"]) == 4 and len({r["doc_id"] for r in data["results"]}) < 4
+
+
+def test_per_article_and_question_dates(run, fake_index):
+    data = json.loads(run("search", "Biden Poetin in april 2021", "--index", fake_index,
+                          "--per-article", "2", "--json").stdout)
+    assert data["filter"]["phrase"] == "in april 2021" and data["filter"]["applied"]
+    assert [r["date"] for r in data["results"]] == ["2021-04"]
+    assert len(data["results"][0]["passages"]) == 1
+    off = json.loads(run("search", "Biden Poetin in april 2021", "--index", fake_index,
+                         "--no-question-dates", "--json").stdout)
+    assert off["filter"] is None and len(off["results"]) == 5
+
+
+def test_readable_output_names_the_date_filter(run, fake_index):
+    result = run("search", "Poetin in juni 2021", "--index", fake_index)
+    assert "Dates: 2021-06-01 to 2021-06-30 (from the question: 'in juni 2021')" in result.stdout
+    result = run("search", "Poetin in 1988", "--index", fake_index)
+    assert "no article is from 1988-01-01 to 1988-12-31" in result.stdout
+    assert "searched all dates" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--mode", "magic"], "mode must be one of hybrid, dense, keyword"),
+    (["--since", "juni"], "juni"),
+    (["--since", "2021-07", "--until", "2021-06"], "is after --until"),
+])
+def test_bad_search_options(run, fake_index, args, message):
+    result = run("search", "Poetin", "--index", fake_index, *args)
+    assert result.exit_code == 1
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_eval_with_the_fake_model(run, fake_index, tmp_path):
+    questions = write(tmp_path / "q.jsonl", '{"id": "a", "text": "Navalny opsluiting", '
+                                            '"relevant": ["001_2bed4d3526be678e"], "lang": "nl"}\n')
+    data = json.loads(run("eval", questions, "--index", fake_index, "--mode", "keyword",
+                          "--json").stdout)
+    assert data["overall"]["n"] == 1 and data["overall"]["recall_at_1"] == 1.0
