@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from indexer.bundled_model import BUNDLED_MODEL_ID, MANIFEST_NAME, ensure_bundled_model, read_manifest
+from indexer.bundled_model import BUNDLED_MODEL_ID, ensure_bundled_model, read_manifest
 from indexer.errors import ModelError
 
 BUNDLED_ALIASES = {None, "", "bundled", "default", BUNDLED_MODEL_ID}

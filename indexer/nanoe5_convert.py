@@ -80,7 +80,8 @@ def parse_e5_file(path: Path) -> E5File:
     tensors = {}
     for _ in range(r.take("<i")):
         name = r.raw(r.take("<H")).decode()
-        _dtype, _n, offset, nbytes = r.take("<B"), r.take("<I"), r.take("<Q"), r.take("<Q")
+        r.take("<B"), r.take("<I")  # dtype and element count: the size alone tells the format
+        offset, nbytes = r.take("<Q"), r.take("<Q")
         tensors[name] = (offset, nbytes)
     return E5File(header, pieces, scores, specials, norm, tensors, buf)
 

@@ -63,6 +63,30 @@ def use_real_embedder(monkeypatch, real_embedder):
     monkeypatch.setattr("indexer.embedding.load_embedder", lambda spec: real_embedder)
 
 
+@pytest.fixture
+def run():
+    """The CLI in-process: run("search", "vraag", "--json") -> click Result."""
+    from typer.testing import CliRunner
+
+    from cli.main import build_app
+
+    runner = CliRunner()
+    app = build_app()
+
+    def invoke(*args, input=None):
+        return runner.invoke(app, [str(a) for a in args], input=input)
+
+    return invoke
+
+
+@pytest.fixture
+def fake_index(run, fake_model, tmp_path):
+    """The sample articles indexed with the fake model through the CLI."""
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model)
+    assert result.exit_code == 0, result.output
+    return tmp_path / "idx"
+
+
 def sample_questions() -> list[dict]:
     return [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
 

@@ -3,34 +3,14 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import build_app
 from tests.conftest import SAMPLE_DIR, write
-
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-    app = build_app()
-
-    def invoke(*args, input=None):
-        return runner.invoke(app, [str(a) for a in args], input=input)
-
-    return invoke
-
-
-@pytest.fixture
-def fake_index(run, fake_model, tmp_path):
-    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model)
-    assert result.exit_code == 0, result.output
-    return tmp_path / "idx"
 
 
 def test_index_prints_a_summary(run, fake_model, tmp_path):
     result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model)
     assert result.exit_code == 0
-    assert f"Indexed 5 articles as " in result.stdout and f"into {tmp_path / 'idx'}" in result.stdout
+    assert "Indexed 5 articles as " in result.stdout and f"into {tmp_path / 'idx'}" in result.stdout
     assert f"model: {fake_model}" in result.stdout
 
 

@@ -5,14 +5,12 @@ import json
 import math
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import build_app
 from indexer.errors import InputError
 from search.evaluation import (EvalQuery, evaluate, first_occurrences, load_eval_queries, mrr_at,
                                ndcg_at, percentile, recall_at)
 from search.searcher import validate_query
-from tests.conftest import QUESTIONS, SAMPLE_DIR, write
+from tests.conftest import QUESTIONS, write
 
 LOG2_3 = math.log2(3)  # 1.5849625; 1 / LOG2_3 = 0.6309298
 LOG2_5 = math.log2(5)  # 2.3219281; 1 / LOG2_5 = 0.4306766
@@ -206,24 +204,6 @@ def test_loader_raises_input_error_for_an_unreadable_file(tmp_path, content):
 
 
 # --- the command (fake model) ----------------------------------------------------------------
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-    app = build_app()
-
-    def invoke(*args, input=None):
-        return runner.invoke(app, [str(a) for a in args], input=input)
-
-    return invoke
-
-
-@pytest.fixture
-def fake_index(run, fake_model, tmp_path):
-    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model)
-    assert result.exit_code == 0, result.output
-    return tmp_path / "idx"
-
 
 METRICS = ["n", "recall_at_1", "recall_at_10", "mrr_at_10", "ndcg_at_10", "p50_ms", "p95_ms"]
 

@@ -2,13 +2,12 @@
 
 import json
 
-import numpy as np
 import pytest
 
 from indexer.chunking import ParagraphChunker
 from indexer.errors import (IndexFormatError, IndexNotFoundError, InputError, ModelMismatchError,
                             QueryError, VraagbaakError)
-from indexer.index_dir import CURRENT, MANIFEST, VERSIONS, IndexDirectory
+from indexer.index_dir import MANIFEST, VERSIONS, IndexDirectory
 from indexer.pipeline import build_index, load_for_index
 from indexer.vector_index import FlatIPIndex
 from search.searcher import Searcher
