@@ -152,18 +152,19 @@ class Searcher:
     def _hits(self, ranked: list[tuple[int, float]], dense: dict[int, DenseCandidate],
               keyword: KeywordHits, options: SearchOptions) -> list[Hit]:
         scores = dict(ranked)
-        order = [chunk_id for chunk_id, _ in ranked]
-        groups = _group(order, self._doc_of(order), options)
+        stored = self.store.get_chunks(list(scores))
+        missing = set(scores) - set(stored)
+        if missing:
+            raise IndexFormatError(f"the index at {self.index_dir.root} is damaged: passages "
+                                   f"{sorted(missing)[:5]} are missing from the store",
+                                   hint="re-run `vraagbaak index` to rebuild it")
+        groups = _group([c for c, _ in ranked], {c: row.chunk.doc_id for c, row in stored.items()},
+                        options)
         chunk_ids = [c for group in groups for c in group]
-        stored = self.store.get_chunks(chunk_ids)
         sentences = self.store.sentences_of(chunk_ids)
         keyword_scores = dict(zip(keyword.ids.tolist(), keyword.scores.tolist()))
         passages = {}
         for chunk_id in chunk_ids:
-            if chunk_id not in stored:
-                raise IndexFormatError(f"the index at {self.index_dir.root} is damaged: passage "
-                                       f"{chunk_id} is missing from the store",
-                                       hint="re-run `vraagbaak index` to rebuild it")
             passages[chunk_id] = self._passage(stored[chunk_id], dense[chunk_id],
                                                sentences[chunk_id], keyword.terms,
                                                round(scores[chunk_id], 6))
@@ -184,14 +185,10 @@ class Searcher:
                                       stored[c].chunk.start, stored[c].chunk.end) for c in dupes]))
         return hits
 
-    def _doc_of(self, ranked: list[int]) -> dict[int, str]:
-        return {c: row.chunk.doc_id for c, row in self.store.get_chunks(ranked).items()}
-
     def _passage(self, row: StoredChunk, candidate: DenseCandidate,
                  sentence_rows: list[tuple[int, int, int]], terms, score: float) -> Passage:
         chunk = row.chunk
-        marks = highlights(chunk.text, 0, len(chunk.text), terms, self.keywords.analyzer)
-        marks = [[s + chunk.start, e + chunk.start] for s, e in marks]
+        marks = highlights(chunk.text, chunk.start, terms, self.keywords.analyzer)
         spans = [(s, e) for _, s, e in sentence_rows] or [(chunk.start, chunk.end)]
         scores = candidate.sentence_scores if len(candidate.sentence_scores) == len(spans) \
             else np.zeros(len(spans))

@@ -12,15 +12,13 @@ from indexer.text_analysis import Analyzer
 KEYWORD_BONUS = 0.02  # per matched question term: breaks near-ties between sentences
 
 
-def highlights(article_text: str, start: int, end: int, terms: Sequence[str],
-               analyzer: Analyzer) -> list[list[int]]:
-    """[start, end] article offsets of the words in ``article_text[start:end]`` whose index term
-    is one of ``terms``."""
+def highlights(text: str, offset: int, terms: Sequence[str], analyzer: Analyzer) -> list[list[int]]:
+    """[start, end] article offsets of the words of ``text`` (which starts at article offset
+    ``offset``) whose index term is one of ``terms``."""
     if not terms:
         return []
     wanted = set(terms)
-    return [[start + s, start + e] for term, s, e in analyzer.term_spans(article_text[start:end])
-            if term in wanted]
+    return [[offset + s, offset + e] for term, s, e in analyzer.term_spans(text) if term in wanted]
 
 
 def best_snippet(sentence_spans: Sequence[tuple[int, int]], sentence_scores: np.ndarray,
