@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -67,18 +67,33 @@ def search(
         _print_result(result)
 
 
-def _styled(text: str, start: int, marks: list[list[int]]) -> str:
-    """``text`` (which starts at article offset ``start``) with the marked words in bold."""
-    out, at = [], 0
-    for s, e in marks:
-        s, e = s - start, e - start
-        if 0 <= s and e <= len(text) and s >= at:
-            out += [text[at:s], typer.style(text[s:e], bold=True)]
-            at = e
-    return "".join(out + [text[at:]])
+def _marked(passage):
+    """The passage as rich Text: whitespace runs as one space, the snippet between » and «, the
+    question's keywords in bold (rich drops the styling when output is not a terminal)."""
+    from rich.text import Text
+
+    text, base = passage.text, passage.start
+    snippet = (passage.snippet_start - base, passage.snippet_end - base)
+    cuts = sorted({0, len(text), *snippet, *(p - base for mark in passage.highlights for p in mark)})
+    bold = {s - base for s, _ in passage.highlights}
+    out = Text()
+    for s, e in zip(cuts, cuts[1:]):
+        if s == snippet[0]:
+            out.append("»")
+        piece = re.sub(r"\s+", " ", text[s:e])
+        if out.plain.endswith(" ") and piece.startswith(" "):
+            piece = piece[1:]
+        out.append(piece, style="bold" if s in bold else None)
+        if e == snippet[1]:
+            out.append("«")
+    return out
 
 
 def _print_result(result) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
     if result.date_filter:
         f = result.date_filter
         where = f" (from the question: {f['phrase']!r})" if f["source"] == "question" else ""
@@ -99,17 +114,12 @@ def _print_result(result) -> None:
         typer.echo(f"{hit.rank}. [{score}] {hit.date or 'no date'}  {hit.doc_id}{title}  "
                    f"(characters {hit.start}–{hit.end})")
         for passage in [hit, *hit.passages]:
-            snippet = _styled(passage.snippet, passage.snippet_start, passage.highlights)
-            typer.echo(_wrap("» " + snippet, "   ", "     "))
-            typer.echo(_wrap(_styled(passage.text, passage.start, passage.highlights), "   ", "   "))
+            for line in _marked(passage).wrap(console, max(console.width - 3, 40)):
+                line.rstrip()
+                console.print(Text("   ") + line, soft_wrap=True)
         for dup in hit.duplicates:
             typer.echo(f"   also in {dup.doc_id} (characters {dup.start}–{dup.end})")
         typer.echo()
-
-
-def _wrap(text: str, first: str, rest: str) -> str:
-    return textwrap.fill(" ".join(text.split()), width=96, initial_indent=first,
-                         subsequent_indent=rest)
 
 
 def _read_batch(path: Path) -> Iterator[tuple[int, dict | str]]:

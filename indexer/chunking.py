@@ -18,7 +18,8 @@ from indexer.documents import Document
 
 # Sentence ends: . ! ? … (plus closing quotes/brackets), whitespace, then something that can open
 # a sentence. Requiring that opener keeps "o.a. de" and "3.5 miljoen" together.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+(?=[\"'“‘«(\[A-ZÀ-ÖØ-Þ0-9])")
+# The closing quote or bracket stays with its sentence: the separator is only the whitespace.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’»)\]]))\s+(?=[\"'“‘«(\[A-ZÀ-ÖØ-Þ0-9])")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _SENTENCE_OR_LINE_END = re.compile(_SENTENCE_END.pattern + r"|\s*\n\s*")
 _HEADING_MAX_TOKENS = 16

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from indexer.chunking import ParagraphChunker
+from indexer.chunking import ParagraphChunker, sentence_spans
 from indexer.documents import Document, load_articles
 from tests.conftest import SAMPLE_DIR
 from tests.fakes import FakeEmbedder
@@ -97,3 +97,21 @@ def test_real_tokenizer_budget_holds_on_the_sample(real_embedder):
     # Packing adds unit counts; the joined text may differ by a token at each seam.
     assert all(chunk.n_tokens <= 128 + 3 for chunk in chunks)
     assert max(chunk.n_tokens for chunk in chunks) > 64, "chunks are packed, not one per sentence"
+
+
+def test_closing_quotes_stay_with_their_sentence():
+    text = ('Hij zei: "We gaan het merken." De VS beschuldigt Rusland. Poetin: ‘Absurd.’ '
+            "(Zie ook: de top.) Einde van het verhaal hier.")
+    spans = sentence_spans(text, 0, len(text), min_words=1)
+    assert [text[s:e] for s, e in spans] == [
+        'Hij zei: "We gaan het merken."', "De VS beschuldigt Rusland.", "Poetin: ‘Absurd.’",
+        "(Zie ook: de top.)", "Einde van het verhaal hier."]
+
+
+def test_no_character_falls_between_chunks_when_a_paragraph_is_split():
+    paragraph = " ".join(f'Zin {i} zegt "iets belangrijks over nummer {i}."' for i in range(30))
+    doc = Document("d", paragraph)
+    chunks = chunker(40).split(doc)
+    assert len(chunks) > 1
+    covered = {i for c in chunks for i in range(c.start, c.end)}
+    assert all(i in covered for i, ch in enumerate(doc.text) if not ch.isspace())

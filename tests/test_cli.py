@@ -63,6 +63,8 @@ def test_search_readable(run, fake_index):
     assert "\n1. [" in "\n" + result.stdout
     assert "2. [" in result.stdout and "3. [" not in result.stdout
     assert "001_2bed4d3526be678e" in result.stdout and "2021-06" in result.stdout
+    assert result.stdout.count("»") == result.stdout.count("«") == 2, "each snippet is marked once"
+    assert not any(line.endswith(" ") for line in result.stdout.splitlines())
 
 
 def test_search_json_has_the_stable_fields(run, fake_index):
