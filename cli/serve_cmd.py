@@ -1,0 +1,37 @@
+"""`vraagbaak serve`: the web API under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import DEFAULT_INDEX, IndexOption, ModelOption, handle_errors
+
+
+def serve(
+    index_dir: IndexOption = DEFAULT_INDEX,
+    model: ModelOption = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; 127.0.0.1 keeps it "
+                                                     "to this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+) -> None:
+    """Run the web API on HOST:PORT (docs at /docs). VRAAGBAAK_API_KEY protects it."""
+    import logging
+
+    import uvicorn
+
+    from indexer.index_dir import IndexDirectory
+    from search.web.app import create_app
+    from search.web.settings import ServerSettings
+
+    with handle_errors():
+        IndexDirectory(index_dir).manifest()  # no index: say so now, not in a server log
+    settings = ServerSettings.from_env(index_dir=index_dir, model=model)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
+    for chatty in ("faiss", "sentence_transformers", "bm25s"):  # their INFO is load-time detail
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    if settings.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"warning: listening on {host} without VRAAGBAAK_API_KEY: anyone who can "
+                   "reach it can search", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

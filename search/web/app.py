@@ -1,0 +1,207 @@
+"""The FastAPI app: `create_app(settings, searcher=None)`.
+
+The model and index load once, in the lifespan (or come in as ``searcher``, for tests). Searches
+run one at a time behind a lock: the tokenizer is not safe to share between threads, and two
+cores gain nothing from running two forward passes at once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from indexer.errors import (IndexFormatError, IndexNotFoundError, InputError, ModelError,
+                            ModelMismatchError, QueryError, VraagbaakError)
+from search.context import pack_context
+from search.searcher import Searcher, SearchOptions, SearchResult
+from search.web.models import (BatchItem, BatchRequest, BatchResponse, DocumentOut, ErrorResponse,
+                               Health, SearchOptionsIn, SearchRequest, SearchResponse, Stats)
+from search.web.settings import ServerSettings
+
+log = logging.getLogger("vraagbaak.web")
+
+_STATUS = {QueryError: 400, InputError: 400, IndexNotFoundError: 503, IndexFormatError: 503,
+           ModelError: 503, ModelMismatchError: 503}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.hint = status, code, hint
+
+
+def _error(status: int, code: str, message: str, hint: str | None = None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "hint": hint}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.searcher, app.state.not_ready = searcher, None
+        if searcher is None:
+            try:
+                app.state.searcher = Searcher.open(settings.index_dir, settings.model)
+            except VraagbaakError as exc:  # the server still answers /health, with the reason
+                app.state.not_ready = f"{exc}" + (f" ({exc.hint})" if exc.hint else "")
+                log.error("not ready: %s", app.state.not_ready)
+        if app.state.searcher is not None:
+            m = app.state.searcher.manifest
+            log.info("model %s, index %s: %d articles, %d passages", m.model["model_id"],
+                     settings.index_dir, m.articles, m.chunks)
+        yield
+        if app.state.searcher is not None and searcher is None:
+            app.state.searcher.close()
+
+    app = FastAPI(title="vraagbaak", version="0.1.0", lifespan=lifespan,
+                  description="Semantic search over Dutch news, asked in Dutch or English.",
+                  responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse},
+                             413: {"model": ErrorResponse}, 422: {"model": ErrorResponse},
+                             503: {"model": ErrorResponse}})
+    app.state.settings = settings
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+    _add_error_handlers(app)
+    _add_body_limit(app, settings.max_body_bytes)
+    app.include_router(_health_router())
+    app.include_router(_api_router(settings), dependencies=[Depends(_require_key)])
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_, exc: ApiError):
+        return _error(exc.status, exc.code, str(exc), exc.hint)
+
+    @app.exception_handler(VraagbaakError)
+    async def vraagbaak_error(_, exc: VraagbaakError):
+        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+        return _error(status, type(exc).__name__, str(exc), exc.hint)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return _error(422, "invalid_request", f"{where}: {first.get('msg', 'invalid request')}",
+                      hint="see /docs for the accepted fields and limits")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_, exc: StarletteHTTPException):
+        return _error(exc.status_code, "http_error", str(exc.detail))
+
+
+def _add_body_limit(app: FastAPI, limit: int) -> None:
+    @app.middleware("http")
+    async def body_limit(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit:
+            return _error(413, "body_too_large", f"the request body is {length} bytes; the limit "
+                          f"is {limit}")
+        return await call_next(request)
+
+
+def _require_key(request: Request) -> None:
+    key = request.app.state.settings.api_key
+    if key is None:
+        return
+    given = request.headers.get("authorization", "")
+    scheme, _, token = given.partition(" ")
+    # compare_digest: the time taken must not tell how much of the key was right
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), key.encode()):
+        raise ApiError(401, "unauthorized", "a valid API key is needed",
+                       hint="send the header 'Authorization: Bearer <VRAAGBAAK_API_KEY>'")
+
+
+def get_searcher(request: Request) -> Searcher:
+    if request.app.state.searcher is None:
+        raise ApiError(503, "not_ready", f"the server is not ready: {request.app.state.not_ready}")
+    return request.app.state.searcher
+
+
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["service"])
+
+    @router.get("/health", response_model=Health, responses={503: {"model": Health}})
+    def health(request: Request):
+        if request.app.state.searcher is None:
+            return JSONResponse({"status": "not ready", "reason": request.app.state.not_ready},
+                                status_code=503)
+        return Health(status="ready")
+
+    return router
+
+
+def _api_router(settings: ServerSettings) -> APIRouter:
+    router = APIRouter()
+    lock = threading.Lock()  # one search (or store read) at a time: see the module's docstring
+
+    @router.get("/search", response_model=SearchResponse, tags=["search"])
+    def search_get(searcher: SearcherDep, options: Annotated[SearchRequest, Query()]):
+        return _search(searcher, options, [options.q])[0]
+
+    @router.post("/search", response_model=SearchResponse, tags=["search"])
+    def search_post(searcher: SearcherDep, body: SearchRequest):
+        return _search(searcher, body, [body.q])[0]
+
+    @router.post("/search/batch", response_model=BatchResponse, tags=["search"])
+    def search_batch(searcher: SearcherDep, body: BatchRequest):
+        if len(body.queries) > settings.max_batch:
+            raise ApiError(413, "batch_too_large", f"{len(body.queries)} questions in one batch; "
+                           f"the limit is {settings.max_batch}")
+        results = _search(searcher, body, [q.q for q in body.queries])
+        return BatchResponse(results=[BatchItem(id=q.id, **r) for q, r in zip(body.queries, results)])
+
+    # :path, because article ids from JSONL may contain slashes ("nos/2021/123")
+    @router.get("/documents/{doc_id:path}", response_model=DocumentOut, tags=["documents"])
+    def document(searcher: SearcherDep, doc_id: str):
+        with lock:
+            doc = searcher.store.get_document(doc_id)
+        if doc is None:
+            raise ApiError(404, "not_found", f"no article with id {doc_id!r}")
+        return DocumentOut(doc_id=doc.doc_id, title=doc.title, date=doc.date, url=doc.url,
+                           source=doc.source, text=doc.text)
+
+    @router.get("/stats", response_model=Stats, tags=["service"])
+    def stats(searcher: SearcherDep):
+        m = searcher.manifest
+        with lock:
+            first, last = searcher.store.date_range()
+        return Stats(index=str(settings.index_dir), version=searcher.index_dir.current_version().name,
+                     model=m.model["model_id"], model_fingerprint=m.model["fingerprint"],
+                     articles=m.articles, passages=m.chunks, sentences=m.sentences,
+                     language=m.language, first_date=first, last_date=last,
+                     format_version=m.format_version)
+
+    def _search(searcher: Searcher, options: SearchOptionsIn, questions: list[str]) -> list[dict]:
+        search_options = SearchOptions(
+            k=options.k, mode=options.mode, since=options.since, until=options.until,
+            dates_from_question=options.question_dates, group=options.group,
+            per_article=options.per_article)
+        with lock:
+            results = searcher.search_many(questions, search_options)
+        return [_response(r, options) for r in results]
+
+    return router
+
+
+def _response(result: SearchResult, options: SearchOptionsIn) -> dict:
+    data = result.as_dict()
+    if options.context:
+        data["context"], citations = pack_context(result.hits, options.max_chars)
+        for hit in data["results"]:
+            hit["citation"] = citations.get(hit["rank"])
+    return data

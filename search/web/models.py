@@ -1,0 +1,143 @@
+"""Request and response models: they are the OpenAPI schema at /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from search.searcher import MAX_K, MAX_QUERY_CHARS
+
+
+class SearchOptionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(5, ge=1, le=MAX_K, description="Articles to return (passages with group=false).")
+    mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
+    since: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD, inclusive.")
+    until: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD, inclusive.")
+    question_dates: bool = Field(True, description='Filter by a date in the question ("in juni 2021").')
+    group: bool = Field(True, description="One entry per article.")
+    per_article: int = Field(1, ge=1, le=10)
+    context: bool = Field(False, description="Add a prompt-ready context with numbered citations.")
+    max_chars: int = Field(4000, ge=200, le=50_000, description="Budget of the context.")
+
+
+class SearchRequest(SearchOptionsIn):
+    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The question.")
+
+
+class BatchQuestion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | int
+    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+
+
+class BatchRequest(SearchOptionsIn):
+    queries: list[BatchQuestion] = Field(min_length=1)
+
+
+class PassageOut(BaseModel):
+    chunk_id: str
+    score: float
+    text: str
+    start: int
+    end: int
+    snippet: str
+    snippet_start: int
+    snippet_end: int
+    highlights: list[list[int]]
+
+
+class DuplicateOut(BaseModel):
+    doc_id: str
+    chunk_id: str
+    start: int
+    end: int
+
+
+class HitOut(BaseModel):
+    rank: int
+    score: float
+    doc_id: str
+    chunk_id: str
+    date: str | None
+    title: str | None
+    text: str
+    start: int
+    end: int
+    snippet: str
+    snippet_start: int
+    snippet_end: int
+    highlights: list[list[int]]
+    dense_score: float | None
+    keyword_score: float | None
+    passages: list[PassageOut]
+    duplicates: list[DuplicateOut]
+    citation: int | None = Field(None, description="Its number in `context`, when it is there.")
+
+
+class DateFilterOut(BaseModel):
+    since: str | None
+    until: str | None
+    month: int | None
+    source: Literal["options", "question"]
+    phrase: str | None
+    applied: bool
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    language: str | None
+    filter: DateFilterOut | None
+    confident: bool
+    results: list[HitOut]
+    context: str | None = None
+
+
+class BatchItem(SearchResponse):
+    id: str | int
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchItem]
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str | None
+    date: str | None
+    url: str | None
+    source: str | None
+    text: str
+
+
+class Health(BaseModel):
+    status: Literal["ready", "not ready"]
+    reason: str | None = None
+
+
+class Stats(BaseModel):
+    index: str
+    version: str
+    model: str
+    model_fingerprint: str
+    articles: int
+    passages: int
+    sentences: int
+    language: str
+    first_date: str | None
+    last_date: str | None
+    format_version: int
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    hint: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

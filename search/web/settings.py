@@ -1,0 +1,29 @@
+"""Server settings: from the command line or the environment, fixed for the app's life."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_BATCH = 32
+MAX_BODY_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    index_dir: Path = Path("vraagbaak-index")
+    model: str | None = None
+    api_key: str | None = None  # when set, every endpoint but /health needs "Bearer <key>"
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)  # none: CORS off
+    max_batch: int = MAX_BATCH
+    max_body_bytes: int = MAX_BODY_BYTES
+
+    @classmethod
+    def from_env(cls, **overrides) -> ServerSettings:
+        origins = tuple(o.strip() for o in os.environ.get("VRAAGBAAK_CORS_ORIGINS", "").split(",")
+                        if o.strip())
+        values = {"index_dir": Path(os.environ.get("VRAAGBAAK_INDEX", "vraagbaak-index")),
+                  "api_key": os.environ.get("VRAAGBAAK_API_KEY") or None,
+                  "cors_origins": origins}
+        return cls(**(values | {k: v for k, v in overrides.items() if v is not None}))
