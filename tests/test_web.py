@@ -1,10 +1,7 @@
 """The web API: TestClient for shapes, errors and auth; a real uvicorn server on loopback for the
 search, batch and auth paths (fake model), and once with the real model."""
 
-import socket
 import threading
-import time
-from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -18,6 +15,7 @@ from search.web.app import create_app
 from search.web.settings import ServerSettings
 from tests.conftest import SAMPLE_DIR
 from tests.fakes import FakeEmbedder
+from tests.server import running
 
 KEY = "s3cret-key"
 
@@ -157,31 +155,6 @@ def test_cors_is_off_unless_configured(client):
 
 
 # --- a real server on loopback ------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def running(app):
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
 
 def test_real_server_search_batch_and_auth(searcher, tmp_path):
     app = create_app(ServerSettings(index_dir=tmp_path / "idx", api_key=KEY), searcher)

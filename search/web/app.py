@@ -11,12 +11,14 @@ import hmac
 import logging
 import threading
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexer.errors import (IndexFormatError, IndexNotFoundError, InputError, ModelError,
@@ -74,6 +76,13 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
     _add_error_handlers(app)
     _add_body_limit(app, settings.max_body_bytes)
+    static = Path(__file__).parent / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(static / "index.html")
+
     app.include_router(_health_router())
     app.include_router(_api_router(settings), dependencies=[Depends(_require_key)])
     return app
