@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import eval_cmd, index_cmd, info_cmd, model_cmd, search_cmd, serve_cmd
+from cli import eval_cmd, index_cmd, info_cmd, mcp_cmd, model_cmd, search_cmd, serve_cmd
 
 
 def build_app() -> typer.Typer:
@@ -16,6 +16,7 @@ def build_app() -> typer.Typer:
     app.command("info")(info_cmd.info)
     app.command("eval")(eval_cmd.evaluate)
     app.command("serve")(serve_cmd.serve)
+    app.command("mcp")(mcp_cmd.mcp)
     app.add_typer(model_cmd.app, name="model")
     return app
 

@@ -27,7 +27,7 @@ def serve(
 
     with handle_errors():
         IndexDirectory(index_dir).manifest()  # no index: say so now, not in a server log
-    settings = ServerSettings.from_env(index_dir=index_dir, model=model)
+    settings = ServerSettings.from_env(index_dir=index_dir, model=model, host=host)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
     for chatty in ("faiss", "sentence_transformers", "bm25s"):  # their INFO is load-time detail
         logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -20,13 +20,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from indexer.errors import (IndexFormatError, IndexNotFoundError, InputError, ModelError,
                             ModelMismatchError, QueryError, VraagbaakError)
-from search.context import pack_context
-from search.searcher import Searcher, SearchOptions, SearchResult
+from search.searcher import Searcher
+from search.web.mcp_server import build_mcp
 from search.web.models import (BatchItem, BatchRequest, BatchResponse, DocumentOut, ErrorResponse,
-                               Health, SearchOptionsIn, SearchRequest, SearchResponse, Stats)
+                               Health, SearchRequest, SearchResponse, Stats)
+from search.web.service import run_search
 from search.web.settings import ServerSettings
 
 log = logging.getLogger("vraagbaak.web")
@@ -48,6 +50,9 @@ def _error(status: int, code: str, message: str, hint: str | None = None) -> JSO
 
 
 def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> FastAPI:
+    lock = threading.Lock()  # one search (or store read) at a time: see the module's docstring
+    mcp = build_mcp(lambda: get_searcher_of(app), lock)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.searcher, app.state.not_ready = searcher, None
@@ -61,7 +66,8 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
             m = app.state.searcher.manifest
             log.info("model %s, index %s: %d articles, %d passages", m.model["model_id"],
                      settings.index_dir, m.articles, m.chunks)
-        yield
+        async with mcp.session_manager.run():
+            yield
         if app.state.searcher is not None and searcher is None:
             app.state.searcher.close()
 
@@ -84,8 +90,32 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
         return FileResponse(static / "index.html")
 
     app.include_router(_health_router())
-    app.include_router(_api_router(settings), dependencies=[Depends(_require_key)])
+    app.include_router(_api_router(settings, lock), dependencies=[Depends(_require_key)])
+    _add_mcp_route(app, mcp, settings)
     return app
+
+
+def _add_mcp_route(app: FastAPI, mcp, settings: ServerSettings) -> None:
+    """The SDK's streamable-HTTP endpoint at /mcp, behind the same API key as the rest."""
+    sdk_app = mcp.streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
+                                      json_response=True, host=settings.host)
+    endpoint = next(r.endpoint for r in sdk_app.routes if getattr(r, "path", None) == "/mcp")
+    app.router.routes.append(Route("/mcp", endpoint=_KeyGuard(endpoint, settings.api_key)))
+
+
+class _KeyGuard:
+    """An ASGI app (a class, so Starlette passes every method through) that checks the key."""
+
+    def __init__(self, inner, key: str | None) -> None:
+        self.inner, self.key = inner, key
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            _check_key(Request(scope).headers.get("authorization", ""), self.key)
+        except ApiError as exc:
+            await _error(exc.status, exc.code, str(exc), exc.hint)(scope, receive, send)
+            return
+        await self.inner(scope, receive, send)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -121,10 +151,12 @@ def _add_body_limit(app: FastAPI, limit: int) -> None:
 
 
 def _require_key(request: Request) -> None:
-    key = request.app.state.settings.api_key
+    _check_key(request.headers.get("authorization", ""), request.app.state.settings.api_key)
+
+
+def _check_key(given: str, key: str | None) -> None:
     if key is None:
         return
-    given = request.headers.get("authorization", "")
     scheme, _, token = given.partition(" ")
     # compare_digest: the time taken must not tell how much of the key was right
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), key.encode()):
@@ -132,10 +164,14 @@ def _require_key(request: Request) -> None:
                        hint="send the header 'Authorization: Bearer <VRAAGBAAK_API_KEY>'")
 
 
+def get_searcher_of(app: FastAPI) -> Searcher:
+    if app.state.searcher is None:
+        raise ApiError(503, "not_ready", f"the server is not ready: {app.state.not_ready}")
+    return app.state.searcher
+
+
 def get_searcher(request: Request) -> Searcher:
-    if request.app.state.searcher is None:
-        raise ApiError(503, "not_ready", f"the server is not ready: {request.app.state.not_ready}")
-    return request.app.state.searcher
+    return get_searcher_of(request.app)
 
 
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
@@ -154,24 +190,23 @@ def _health_router() -> APIRouter:
     return router
 
 
-def _api_router(settings: ServerSettings) -> APIRouter:
+def _api_router(settings: ServerSettings, lock: threading.Lock) -> APIRouter:
     router = APIRouter()
-    lock = threading.Lock()  # one search (or store read) at a time: see the module's docstring
 
     @router.get("/search", response_model=SearchResponse, tags=["search"])
     def search_get(searcher: SearcherDep, options: Annotated[SearchRequest, Query()]):
-        return _search(searcher, options, [options.q])[0]
+        return run_search(searcher, lock, options, [options.q])[0]
 
     @router.post("/search", response_model=SearchResponse, tags=["search"])
     def search_post(searcher: SearcherDep, body: SearchRequest):
-        return _search(searcher, body, [body.q])[0]
+        return run_search(searcher, lock, body, [body.q])[0]
 
     @router.post("/search/batch", response_model=BatchResponse, tags=["search"])
     def search_batch(searcher: SearcherDep, body: BatchRequest):
         if len(body.queries) > settings.max_batch:
             raise ApiError(413, "batch_too_large", f"{len(body.queries)} questions in one batch; "
                            f"the limit is {settings.max_batch}")
-        results = _search(searcher, body, [q.q for q in body.queries])
+        results = run_search(searcher, lock, body, [q.q for q in body.queries])
         return BatchResponse(results=[BatchItem(id=q.id, **r) for q, r in zip(body.queries, results)])
 
     # :path, because article ids from JSONL may contain slashes ("nos/2021/123")
@@ -195,22 +230,4 @@ def _api_router(settings: ServerSettings) -> APIRouter:
                      language=m.language, first_date=first, last_date=last,
                      format_version=m.format_version)
 
-    def _search(searcher: Searcher, options: SearchOptionsIn, questions: list[str]) -> list[dict]:
-        search_options = SearchOptions(
-            k=options.k, mode=options.mode, since=options.since, until=options.until,
-            dates_from_question=options.question_dates, group=options.group,
-            per_article=options.per_article)
-        with lock:
-            results = searcher.search_many(questions, search_options)
-        return [_response(r, options) for r in results]
-
     return router
-
-
-def _response(result: SearchResult, options: SearchOptionsIn) -> dict:
-    data = result.as_dict()
-    if options.context:
-        data["context"], citations = pack_context(result.hits, options.max_chars)
-        for hit in data["results"]:
-            hit["citation"] = citations.get(hit["rank"])
-    return data

@@ -14,6 +14,7 @@ MAX_BODY_BYTES = 256 * 1024
 class ServerSettings:
     index_dir: Path = Path("vraagbaak-index")
     model: str | None = None
+    host: str = "127.0.0.1"  # the MCP endpoint guards against DNS rebinding on loopback hosts
     api_key: str | None = None  # when set, every endpoint but /health needs "Bearer <key>"
     cors_origins: tuple[str, ...] = field(default_factory=tuple)  # none: CORS off
     max_batch: int = MAX_BATCH

@@ -1,0 +1,51 @@
+"""The MCP server: one tool, `search_news`, over the same searcher as the web API.
+
+Served by the web app at /mcp (streamable HTTP) and by `vraagbaak mcp` on stdio.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from indexer.errors import VraagbaakError
+from search.searcher import Searcher
+from search.web.models import SearchOptionsIn
+from search.web.service import run_search
+
+INSTRUCTIONS = (
+    "Search a collection of Dutch news articles with a question in Dutch or English. Each result "
+    "has the article id, its date, the passage, and the snippet that best answers; with "
+    "context=true, a ready-to-quote context with [n] citations. When `confident` is false, the "
+    "best passage probably does not answer the question.")
+
+
+def build_mcp(get_searcher: Callable[[], Searcher], lock: threading.Lock):
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    server = MCPServer("vraagbaak", instructions=INSTRUCTIONS)
+
+    @server.tool(name="search_news", description="Find the news passages that answer a question.",
+                 structured_output=True)
+    def search_news(question: str, k: int = 5, mode: Literal["hybrid", "dense", "keyword"] = "hybrid",
+                    since: str | None = None, until: str | None = None, context: bool = True,
+                    max_chars: int = 4000) -> dict[str, Any]:
+        """question: Dutch or English. since/until: YYYY, YYYY-MM or YYYY-MM-DD (inclusive).
+        A date in the question itself ("in juni 2021") also filters."""
+        # The model on the other side needs the reason to correct its call; the SDK shows only
+        # the message of a ToolError.
+        try:
+            options = SearchOptionsIn(k=k, mode=mode, since=since, until=until, context=context,
+                                      max_chars=max_chars)
+            return run_search(get_searcher(), lock, options, [question])[0]
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ToolError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        except VraagbaakError as exc:
+            raise ToolError(f"{exc}" + (f" ({exc.hint})" if exc.hint else "")) from None
+
+    return server

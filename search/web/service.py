@@ -1,0 +1,30 @@
+"""One way to run a search for the web: shared by the REST endpoints and the MCP tool."""
+
+from __future__ import annotations
+
+import threading
+
+from search.context import pack_context
+from search.searcher import Searcher, SearchOptions, SearchResult
+from search.web.models import SearchOptionsIn
+
+
+def run_search(searcher: Searcher, lock: threading.Lock, options: SearchOptionsIn,
+               questions: list[str]) -> list[dict]:
+    """Search under ``lock`` (one search at a time; see search.web.app) and add the context."""
+    search_options = SearchOptions(
+        k=options.k, mode=options.mode, since=options.since, until=options.until,
+        dates_from_question=options.question_dates, group=options.group,
+        per_article=options.per_article)
+    with lock:
+        results = searcher.search_many(questions, search_options)
+    return [_response(result, options) for result in results]
+
+
+def _response(result: SearchResult, options: SearchOptionsIn) -> dict:
+    data = result.as_dict()
+    if options.context:
+        data["context"], citations = pack_context(result.hits, options.max_chars)
+        for hit in data["results"]:
+            hit["citation"] = citations.get(hit["rank"])
+    return data
