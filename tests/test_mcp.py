@@ -63,7 +63,9 @@ def test_streamable_http_tool(app_for):
             _search({"question": "   "}), _search({"question": "Poetin", "k": 0})]))
     assert [t.name for t in tools.tools] == ["search_news"]
     schema = tools.tools[0].input_schema
-    assert set(schema["properties"]) >= {"question", "k", "mode", "since", "until", "context"}
+    # the same options as POST /search
+    assert set(schema["properties"]) == {"question", "k", "mode", "since", "until", "question_dates",
+                                         "group", "per_article", "context", "max_chars"}
     assert result.is_error is False
     data = result.structured_content
     assert len(data["results"]) == 2 and data["context"].startswith("[1] ")

@@ -32,15 +32,18 @@ def build_mcp(get_searcher: Callable[[], Searcher], lock: threading.Lock):
     @server.tool(name="search_news", description="Find the news passages that answer a question.",
                  structured_output=True)
     def search_news(question: str, k: int = 5, mode: Literal["hybrid", "dense", "keyword"] = "hybrid",
-                    since: str | None = None, until: str | None = None, context: bool = True,
-                    max_chars: int = 4000) -> dict[str, Any]:
-        """question: Dutch or English. since/until: YYYY, YYYY-MM or YYYY-MM-DD (inclusive).
-        A date in the question itself ("in juni 2021") also filters."""
+                    since: str | None = None, until: str | None = None,
+                    question_dates: bool = True, group: bool = True, per_article: int = 1,
+                    context: bool = True, max_chars: int = 4000) -> dict[str, Any]:
+        """question: Dutch or English. since/until: YYYY, YYYY-MM or YYYY-MM-DD (inclusive). A
+        date in the question itself ("in juni 2021") also filters, unless question_dates=false.
+        group: one result per article, with per_article passages."""
         # The model on the other side needs the reason to correct its call; the SDK shows only
         # the message of a ToolError.
         try:
-            options = SearchOptionsIn(k=k, mode=mode, since=since, until=until, context=context,
-                                      max_chars=max_chars)
+            options = SearchOptionsIn(k=k, mode=mode, since=since, until=until,
+                                      question_dates=question_dates, group=group,
+                                      per_article=per_article, context=context, max_chars=max_chars)
             return run_search(get_searcher(), lock, options, [question])[0]
         except ValidationError as exc:
             first = exc.errors()[0]
