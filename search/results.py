@@ -49,6 +49,7 @@ class Hit:
     keyword_score: float | None  # BM25, None when no question word occurs in the passage
     passages: list[Passage] = field(default_factory=list)  # more passages of the same article
     duplicates: list[Duplicate] = field(default_factory=list)
+    citation: int | None = None  # its number in the web API's prompt context, when it is there
 
 
 @dataclass(frozen=True)

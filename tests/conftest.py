@@ -86,6 +86,20 @@ def fake_index(run, fake_model, tmp_path):
     return tmp_path / "idx"
 
 
+@pytest.fixture
+def fake_searcher(tmp_path):
+    """The sample articles indexed with the fake model at tmp_path/"idx", opened for search."""
+    from indexer.chunking import ParagraphChunker
+    from indexer.index_dir import IndexDirectory
+    from indexer.pipeline import build_index, load_for_index
+    from search.searcher import Searcher
+
+    embedder = FakeEmbedder()
+    build_index(load_for_index([SAMPLE_DIR]), IndexDirectory(tmp_path / "idx"), embedder,
+                ParagraphChunker(embedder))
+    return Searcher(IndexDirectory(tmp_path / "idx"), embedder)
+
+
 def sample_questions() -> list[dict]:
     return [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
 

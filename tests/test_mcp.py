@@ -9,28 +9,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from indexer.chunking import ParagraphChunker
-from indexer.index_dir import IndexDirectory
-from indexer.pipeline import build_index, load_for_index
-from search.searcher import Searcher
 from search.web.app import create_app
 from search.web.settings import ServerSettings
-from tests.conftest import SAMPLE_DIR
-from tests.fakes import FakeEmbedder
 from tests.server import running
 
 KEY = "mcp-key"
 
 
 @pytest.fixture
-def app_for(tmp_path):
-    embedder = FakeEmbedder()
-    build_index(load_for_index([SAMPLE_DIR]), IndexDirectory(tmp_path / "idx"), embedder,
-                ParagraphChunker(embedder))
-
+def app_for(fake_searcher, tmp_path):
     def make(api_key=None):
-        return create_app(ServerSettings(index_dir=tmp_path / "idx", api_key=api_key),
-                          Searcher(IndexDirectory(tmp_path / "idx"), embedder))
+        return create_app(ServerSettings(index_dir=tmp_path / "idx", api_key=api_key), fake_searcher)
 
     return make
 

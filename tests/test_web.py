@@ -13,7 +13,6 @@ from indexer.pipeline import build_index, load_for_index
 from search.searcher import Searcher
 from search.web.app import create_app
 from search.web.settings import ServerSettings
-from tests.conftest import SAMPLE_DIR
 from tests.fakes import FakeEmbedder
 from tests.server import running
 
@@ -21,11 +20,8 @@ KEY = "s3cret-key"
 
 
 @pytest.fixture
-def searcher(tmp_path):
-    embedder = FakeEmbedder()
-    build_index(load_for_index([SAMPLE_DIR]), IndexDirectory(tmp_path / "idx"), embedder,
-                ParagraphChunker(embedder))
-    return Searcher(IndexDirectory(tmp_path / "idx"), embedder)
+def searcher(fake_searcher):
+    return fake_searcher
 
 
 @pytest.fixture

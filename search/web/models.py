@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from search.results import Hit
 from search.searcher import MAX_K, MAX_QUERY_CHARS
 
 
@@ -38,46 +39,6 @@ class BatchRequest(SearchOptionsIn):
     queries: list[BatchQuestion] = Field(min_length=1)
 
 
-class PassageOut(BaseModel):
-    chunk_id: str
-    score: float
-    text: str
-    start: int
-    end: int
-    snippet: str
-    snippet_start: int
-    snippet_end: int
-    highlights: list[list[int]]
-
-
-class DuplicateOut(BaseModel):
-    doc_id: str
-    chunk_id: str
-    start: int
-    end: int
-
-
-class HitOut(BaseModel):
-    rank: int
-    score: float
-    doc_id: str
-    chunk_id: str
-    date: str | None
-    title: str | None
-    text: str
-    start: int
-    end: int
-    snippet: str
-    snippet_start: int
-    snippet_end: int
-    highlights: list[list[int]]
-    dense_score: float | None
-    keyword_score: float | None
-    passages: list[PassageOut]
-    duplicates: list[DuplicateOut]
-    citation: int | None = Field(None, description="Its number in `context`, when it is there.")
-
-
 class DateFilterOut(BaseModel):
     since: str | None
     until: str | None
@@ -93,7 +54,7 @@ class SearchResponse(BaseModel):
     language: str | None
     filter: DateFilterOut | None
     confident: bool
-    results: list[HitOut]
+    results: list[Hit]  # the dataclass the CLI prints as JSON: one schema for both
     context: str | None = None
 
 
