@@ -64,6 +64,13 @@ def test_streamable_http_tool(app_for):
     assert bad_k.content[0].text.endswith("k: Input should be greater than or equal to 1")
 
 
+def test_mcp_says_why_it_is_not_ready(tmp_path):
+    with running(create_app(ServerSettings(index_dir=tmp_path / "none"))) as url:
+        [result] = asyncio.run(_session(url + "/mcp", [_search({"question": "Poetin"})]))
+    assert result.is_error is True
+    assert "not ready: there is no index at" in result.content[0].text
+
+
 def test_mcp_needs_the_api_key_when_one_is_set(app_for):
     with running(app_for(api_key=KEY)) as url:
         refused = httpx.post(url + "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})

@@ -37,10 +37,12 @@ _STATUS = {QueryError: 400, InputError: 400, IndexNotFoundError: 503, IndexForma
            ModelError: 503, ModelMismatchError: 503}
 
 
-class ApiError(Exception):
+class ApiError(VraagbaakError):
+    """An error the web layer raises itself, with its HTTP status and stable code."""
+
     def __init__(self, status: int, code: str, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.hint = status, code, hint
+        super().__init__(message, hint)
+        self.status, self.code = status, code
 
 
 def _error(status: int, code: str, message: str, hint: str | None = None) -> JSONResponse:
