@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,7 +49,3 @@ def handle_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         error("interrupted; nothing was changed")
         raise typer.Exit(130) from None
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()

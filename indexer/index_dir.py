@@ -73,11 +73,6 @@ class Manifest:
         _write_synced(path, json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
 
 
-def default_index_dir() -> Path:
-    """``$VRAAGBAAK_INDEX``, else ``vraagbaak-index`` in the current directory."""
-    return Path(os.environ.get("VRAAGBAAK_INDEX", "vraagbaak-index"))
-
-
 def _write_synced(path: Path, text: str) -> None:
     with path.open("w") as fh:
         fh.write(text)
