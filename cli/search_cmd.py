@@ -96,13 +96,10 @@ def _print_result(result) -> None:
     console = Console(highlight=False)
     if result.date_filter:
         f = result.date_filter
-        where = f" (from the question: {f['phrase']!r})" if f["source"] == "question" else ""
-        period = f"{f['since'] or '…'} to {f['until'] or '…'}" if not f["month"] \
-            else f"month {f['month']} of any year"
         if f["applied"]:
-            typer.echo(f"Dates: {period}{where}\n")
+            typer.echo(f"Dates: {f['description']}\n")
         else:
-            typer.echo(f"Dates: no article is from {period}{where}; searched all dates\n")
+            typer.echo(f"Dates: no article is from {f['description']}; searched all dates\n")
     if not result.hits:
         typer.echo("No passages found" + (" for these dates." if result.date_filter else "."))
         return

@@ -81,8 +81,7 @@ class DateFilter:
     def describe(self) -> str:
         parts = []
         if self.since and self.until:
-            parts.append(_span_label(self.since, self.until)
-                         or f"{_start_label(self.since)} to {_end_label(self.until)}")
+            parts.append(_span_label(self.since, self.until) or _range_label(self.since, self.until))
         elif self.since:
             parts.append(f"from {_start_label(self.since)} on")
         elif self.until:
@@ -96,7 +95,8 @@ class DateFilter:
     def as_dict(self) -> dict:
         return {"since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None,
-                "month": self.month, "source": self.source, "phrase": self.phrase}
+                "month": self.month, "source": self.source, "phrase": self.phrase,
+                "description": self.describe()}
 
 
 def date_bound(value: str, end: bool) -> date:
@@ -343,6 +343,15 @@ def _span_label(start: date, end: date) -> str | None:
     if (start, end) == _bounds(start.year, start.month):
         return _month_label(start)
     return _day_label(start) if start == end else None
+
+
+def _range_label(start: date, end: date) -> str:
+    """Both ends at the same granularity: "April 2021 to December 2021", not "April 2021 to 2021"."""
+    if (start.month, start.day) == (1, 1) and (end.month, end.day) == (12, 31):
+        return f"{start.year} to {end.year}"
+    first = _month_label(start) if start.day == 1 else _day_label(start)
+    last = _month_label(end) if end == _bounds(end.year, end.month)[1] else _day_label(end)
+    return f"{first} to {last}"
 
 
 def _start_label(day: date) -> str:

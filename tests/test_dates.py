@@ -260,11 +260,13 @@ def test_describe_option_filters():
 def test_as_dict():
     assert filter_from_question("Wat zei Biden in juni 2021?").as_dict() == {
         "since": "2021-06-01", "until": "2021-06-30", "month": None, "source": "question",
-        "phrase": "in juni 2021"}
+        "phrase": "in juni 2021", "description": "June 2021 (from the question: 'in juni 2021')"}
     assert filter_from_question("What happened in April?").as_dict() == {
-        "since": None, "until": None, "month": 4, "source": "question", "phrase": "in April"}
+        "since": None, "until": None, "month": 4, "source": "question", "phrase": "in April",
+        "description": "April of any year (from the question: 'in April')"}
     assert filter_from_options(None, "2021").as_dict() == {
-        "since": None, "until": "2021-12-31", "month": None, "source": "options", "phrase": None}
+        "since": None, "until": "2021-12-31", "month": None, "source": "options", "phrase": None,
+        "description": "up to and including 2021 (from --since/--until)"}
 
 
 @pytest.mark.parametrize("kwargs", [

@@ -66,7 +66,8 @@ def test_options_filter_keeps_k_results_inside_the_range(searcher):
     assert {h.doc_id for h in result.hits} <= {"apr", "jun-a", "jun-b", "dec"}
     assert len(result.hits) == 3, "filtering happens in retrieval, not after it"
     assert result.date_filter == {"since": "2021-04-01", "until": "2021-12-31", "month": None,
-                                  "source": "options", "phrase": None, "applied": True}
+                                  "source": "options", "phrase": None, "applied": True,
+                                  "description": "April 2021 to December 2021 (from --since/--until)"}
 
 
 def test_a_day_inside_a_month_dated_article(searcher):

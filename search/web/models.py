@@ -45,6 +45,7 @@ class DateFilterOut(BaseModel):
     month: int | None
     source: Literal["options", "question"]
     phrase: str | None
+    description: str  # for people: "June 2021 (from the question: 'in juni 2021')"
     applied: bool
 
 

@@ -55,8 +55,8 @@
     }
     const f = data.filter;
     const parts = [`${data.results.length} artikelen`];
-    if (f && f.applied) parts.push(`datum: ${f.since || "…"} – ${f.until || "…"}${f.phrase ? ` (uit de vraag: “${f.phrase}”)` : ""}`);
-    if (f && !f.applied) parts.push(`geen artikel uit die periode (“${f.phrase}”); alle data doorzocht`);
+    if (f && f.applied) parts.push(`dates: ${f.description}`);
+    if (f && !f.applied) parts.push(`no article from ${f.description}; all dates searched`);
     status.textContent = parts.join(" · ");
     document.getElementById("notice").hidden = data.confident || !data.results.length;
     for (const hit of data.results) list.append(hitItem(hit));
