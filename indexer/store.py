@@ -97,13 +97,15 @@ class ChunkStore:
             "SELECT chunk_id FROM sentences ORDER BY id")), dtype=np.int64)
 
     def chunk_ids_for_dates(self, keep) -> list[int]:
-        """Ids of the chunks whose article's date satisfies ``keep(date)``."""
-        docs = [d for d, date in self._conn.execute("SELECT doc_id, date FROM documents") if keep(date)]
-        ids: list[int] = []
-        for start in range(0, len(docs), 500):  # SQLite limits the number of parameters
-            batch = docs[start:start + 500]
-            ids += [r[0] for r in self._conn.execute(
-                f"SELECT id FROM chunks WHERE doc_id IN ({','.join('?' * len(batch))})", batch)]
+        """Ids of the chunks whose article's date satisfies ``keep(date)``, in id order."""
+        verdicts: dict[str | None, bool] = {}  # few distinct dates: judge each once
+        ids = []
+        for chunk_id, date in self._conn.execute(
+                "SELECT c.id, d.date FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.id"):
+            if date not in verdicts:
+                verdicts[date] = keep(date)
+            if verdicts[date]:
+                ids.append(chunk_id)
         return ids
 
     def commit(self) -> None:
@@ -125,12 +127,6 @@ class ChunkStore:
             "SELECT doc_id, text, title, date, url, source, origin FROM documents WHERE doc_id = ?",
             (doc_id,)).fetchone()
         return Document(*row) if row else None
-
-    def counts(self) -> tuple[int, int]:
-        """(articles, chunks)."""
-        docs = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-        chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        return docs, chunks
 
     def date_range(self) -> tuple[str | None, str | None]:
         return self._conn.execute("SELECT min(date), max(date) FROM documents").fetchone()
