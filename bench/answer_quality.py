@@ -33,9 +33,9 @@ CONFIGS = [  # name, search options, sentence weight
 def build(paths, root, embedder):
     from indexer.chunking import ParagraphChunker
     from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import build_index, load_for_index
+    from indexer.pipeline import update_index, load_for_index
 
-    build_index(load_for_index(paths), IndexDirectory(root), embedder, ParagraphChunker(embedder))
+    update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder), load_for_index(paths))
     return IndexDirectory(root)
 
 

@@ -2,7 +2,7 @@
 
 Prints, on this machine, in one run:
 - cold start: importing the model stack and loading the model;
-- indexing: the whole `build_index` run (load, chunk, embed, write, publish) in chunks/s and
+- indexing: the whole `update_index` run (load, chunk, embed, write, publish) in chunks/s and
   tokens/s, next to bare `SentenceTransformer.encode_document` on the same chunk texts with the
   same batch size; their ratio is the pipeline's overhead;
 - single questions: p50/p95 of embedding the question and of retrieval (FAISS + SQLite join).
@@ -74,7 +74,7 @@ def main() -> None:
     from indexer.text_analysis import detect_language
     from indexer.embedding import SentenceTransformerEmbedder, resolve_model
     from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import build_index, load_for_index
+    from indexer.pipeline import update_index, load_for_index
     from search.searcher import Searcher, SearchOptions
 
     started = time.perf_counter()
@@ -92,8 +92,8 @@ def main() -> None:
         runs, bare_runs = [], []
         for _ in range(2):
             started = time.perf_counter()
-            report = build_index(load_for_index([tmp / "corpus.jsonl"]),
-                                 IndexDirectory(tmp / "idx"), embedder, chunker)
+            report = update_index(IndexDirectory(tmp / "idx"), embedder, chunker,
+                                  load_for_index([tmp / "corpus.jsonl"]))
             runs.append(time.perf_counter() - started)
             texts = _embedded_texts(tmp / "idx")
             started = time.perf_counter()

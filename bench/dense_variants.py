@@ -50,14 +50,15 @@ def main() -> None:
     from indexer.chunking import ParagraphChunker
     from indexer.embedding import SentenceTransformerEmbedder, resolve_model
     from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import build_index, load_for_index
+    from indexer.pipeline import update_index, load_for_index
     from search.searcher import Searcher
 
     embedder = SentenceTransformerEmbedder(resolve_model())
     questions = [json.loads(line) for line in (ROOT / "tests" / "data" / "sample_questions.jsonl").open()]
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = IndexDirectory(Path(tmp) / "sample")
-        build_index(load_for_index([ROOT / "data" / "sample"]), index_dir, embedder, ParagraphChunker(embedder))
+        update_index(index_dir, embedder, ParagraphChunker(embedder),
+                     load_for_index([ROOT / "data" / "sample"]))
         searcher = Searcher(index_dir, embedder)
         n = len(searcher.dense.passages)
         chunks = searcher.store.get_chunks(list(range(n)))

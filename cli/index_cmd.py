@@ -21,12 +21,16 @@ def index(
     model: ModelOption = None,
     max_tokens: Annotated[int, typer.Option(
         "--max-tokens", min=32, max=500, help="Token budget per passage.")] = DEFAULT_MAX_TOKENS,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Also remove indexed articles whose source file under PATHS is gone or "
+                        "no longer holds them.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Index articles: the index at --index is replaced by one built from PATHS.
+    """Index articles: add new ones, update changed ones, skip unchanged ones.
 
-    Files that cannot be read are reported with the reason and left out; the rest are indexed
-    (exit code 3 then, 1 if nothing could be indexed).
+    Only new or changed text is embedded. Articles already in the index that PATHS do not hold
+    stay, unless --prune (or `vraagbaak remove`). Files that cannot be read are reported with the
+    reason and left out; the rest are indexed (exit code 3 then, 1 if nothing could be indexed).
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -34,7 +38,7 @@ def index(
     from indexer.chunking import ParagraphChunker
     from indexer import embedding
     from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import build_index, check_same_model, load_for_index
+    from indexer.pipeline import check_same_model, load_for_index, update_index
 
     console = Console(stderr=True)
     with handle_errors():
@@ -49,28 +53,42 @@ def index(
         with Progress(TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("embed", total=None)
-            report = build_index(loaded, target, embedder, ParagraphChunker(embedder, max_tokens),
-                                 progress=lambda done, total: bar.update(task, completed=done,
-                                                                         total=total))
+            report = update_index(target, embedder, ParagraphChunker(embedder, max_tokens), loaded,
+                                  prune_under=paths if prune else (),
+                                  progress=lambda done, total: bar.update(task, completed=done,
+                                                                          total=total))
     if as_json:
-        print_json({
-            "index": str(report.index_dir), "model": embedder.spec.model_id,
-            "articles": report.articles, "chunks": report.chunks, "tokens": report.tokens,
-            "seconds": round(report.seconds, 2),
-            "problems": [{"path": p.path, "line": p.line, "message": p.message}
-                         for p in report.problems],
-            "ignored": [str(p) for p in report.ignored],
-        })
+        print_json(report_json(report, embedder.spec.model_id))
     else:
-        _print_summary(report, embedder.spec.model_id)
+        print_summary(report, embedder.spec.model_id)
     if report.problems:
         raise typer.Exit(EXIT_PARTIAL)
 
 
-def _print_summary(report, model_id: str) -> None:
-    typer.echo(f"Indexed {report.articles} articles as {report.chunks} passages "
-               f"({report.tokens:,} tokens) in {report.seconds:.1f} s into {report.index_dir}")
-    typer.echo(f"model: {model_id}")
+def report_json(report, model_id: str | None) -> dict:
+    return {
+        "index": str(report.index_dir), "model": model_id, "articles": report.articles,
+        "chunks": report.chunks, "tokens": report.tokens, "seconds": round(report.seconds, 2),
+        "added": report.added, "updated": report.updated, "unchanged": report.unchanged,
+        "removed": report.removed, "kept": report.kept, "embedded": report.embedded,
+        "reused": report.reused, "published": report.published, "unknown": report.unknown,
+        "problems": [{"path": p.path, "line": p.line, "message": p.message} for p in report.problems],
+        "ignored": [str(p) for p in report.ignored],
+    }
+
+
+def print_summary(report, model_id: str | None) -> None:
+    changes = (f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+               f"{report.removed} removed")
+    if not report.published:
+        typer.echo(f"Nothing changed ({changes}); the index at {report.index_dir} stays as it was")
+    else:
+        typer.echo(f"Indexed into {report.index_dir}: {changes} ({report.seconds:.1f} s; "
+                   f"embedded {report.embedded} texts, reused {report.reused})")
+    typer.echo(f"The index holds {report.articles} articles as {report.chunks} passages "
+               f"({report.tokens:,} tokens)" + (f"; model: {model_id}" if model_id else ""))
+    if report.unknown:
+        typer.echo(f"Not in the index ({len(report.unknown)}): {', '.join(report.unknown)}", err=True)
     if report.problems:
         typer.echo(f"Left out ({len(report.problems)}):", err=True)
         for problem in report.problems:

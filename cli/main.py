@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from cli import eval_cmd, index_cmd, info_cmd, mcp_cmd, model_cmd, search_cmd, serve_cmd
+from cli import (backup_cmd, eval_cmd, index_cmd, info_cmd, mcp_cmd, model_cmd, remove_cmd, search_cmd,
+                 serve_cmd)
 
 
 def build_app() -> typer.Typer:
@@ -12,8 +13,10 @@ def build_app() -> typer.Typer:
         name="vraagbaak", no_args_is_help=True, add_completion=False,
         help="Semantic search over Dutch news articles, asked in Dutch or English.")
     app.command("index")(index_cmd.index)
+    app.command("remove")(remove_cmd.remove)
     app.command("search")(search_cmd.search)
     app.command("info")(info_cmd.info)
+    app.command("backup")(backup_cmd.backup)
     app.command("eval")(eval_cmd.evaluate)
     app.command("serve")(serve_cmd.serve)
     app.command("mcp")(mcp_cmd.mcp)

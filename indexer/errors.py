@@ -37,3 +37,15 @@ class ModelError(VraagbaakError):
 
 class ModelMismatchError(VraagbaakError):
     """An index would mix or compare embeddings of two different models."""
+
+
+class IndexBusyError(VraagbaakError):
+    """Another writer holds the index's write lock."""
+
+
+class IndexWriteError(VraagbaakError):
+    """A new index version could not be written (disk full, permissions); the old one stands."""
+
+
+class UnknownArticleError(VraagbaakError):
+    """An article id that the index does not hold."""

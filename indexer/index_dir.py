@@ -27,13 +27,25 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from indexer.errors import IndexFormatError, IndexNotFoundError, VraagbaakError
+from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
+                            VraagbaakError)
 
-FORMAT_VERSION = 2
-CURRENT, VERSIONS, LOCK = "CURRENT", "versions", ".write.lock"
+FORMAT_VERSION = 3  # 3: content and text hashes for incremental indexing
+CURRENT, PREVIOUS, VERSIONS, LOCK = "CURRENT", "PREVIOUS", "versions", ".write.lock"
 MANIFEST, VECTORS, STORE = "manifest.json", "vectors.faiss", "chunks.sqlite"
 SENTENCE_VECTORS, KEYWORDS = "sentences.faiss", "keywords"
 VERSION_FILES = (MANIFEST, VECTORS, SENTENCE_VECTORS, STORE, KEYWORDS)
+
+
+class VersionWriter:
+    def __init__(self, previous: Path | None, staging: Path) -> None:
+        self.previous = previous  # the published version's folder, to build on
+        self.staging = staging  # where the next version is written
+        self.discarded = False
+
+    def discard(self) -> None:
+        """Publish nothing (nothing changed): CURRENT stays as it is."""
+        self.discarded = True
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,12 @@ def _write_synced(path: Path, text: str) -> None:
         os.fsync(fh.fileno())
 
 
+def _replace_synced(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    _write_synced(tmp, text)
+    os.replace(tmp, path)
+
+
 def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -123,21 +141,72 @@ class IndexDirectory:
         return (self.root / CURRENT).is_file()
 
     @contextmanager
-    def new_version(self) -> Iterator[Path]:
-        """Yield an empty folder to write a version into; publish it if the block succeeds."""
+    def writer(self) -> Iterator[VersionWriter]:
+        """Hold the write lock; yield the published version to build on (None when there is
+        none, or it is damaged: a damaged index is what a rebuild is for) and an empty folder to
+        write the next version into; publish it if the block succeeds.
+
+        The previous version is read under the same lock the new one is published under, so two
+        writers can never both build on one version and lose the other's change.
+        """
         self._check_is_ours()
-        (self.root / VERSIONS).mkdir(parents=True, exist_ok=True)
+        try:
+            (self.root / VERSIONS).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexWriteError(f"cannot create the index at {self.root} ({exc.strerror or exc})",
+                                  hint="choose a writable --index") from exc
         with self._write_lock():
             self._remove_unpublished()
-            staging = self.root / VERSIONS / f"v{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-            staging.mkdir()
+            previous = None
             try:
-                yield staging
-            except BaseException:
+                previous = self.current_version()
+                Manifest.from_file(previous / MANIFEST)
+            except (IndexNotFoundError, IndexFormatError):
+                previous = None
+            staging = self.root / VERSIONS / f"v{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+            try:
+                staging.mkdir()
+                writer = VersionWriter(previous, staging)
+                yield writer
+                if writer.discarded:
+                    shutil.rmtree(staging)
+                else:
+                    self._publish(staging)
+            except BaseException as exc:
                 shutil.rmtree(staging, ignore_errors=True)
+                if isinstance(exc, OSError):  # disk full, quota, permissions: the old version stands
+                    raise IndexWriteError(
+                        f"writing a new version of the index at {self.root} failed "
+                        f"({exc.strerror or exc}); the previous version is unchanged",
+                        hint="free some disk space (or fix the permissions) and run it again") from exc
                 raise
-            self._publish(staging)
             self._remove_unpublished()
+
+    def backup(self, dest: Path, attempts: int = 3) -> Path:
+        """Copy the published version into ``dest``, a new index directory; safe while a server
+        reads and a writer writes, because published versions are never changed in place."""
+        dest = Path(dest)
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise VraagbaakError(f"{dest} already exists and is not an empty folder",
+                                 hint="give a new folder for the backup")
+        for attempt in range(attempts):
+            version = self.current_version()
+            target = dest / VERSIONS / version.name
+            try:
+                shutil.copytree(version, target)
+                Manifest.from_file(target / MANIFEST)
+            except (FileNotFoundError, IndexFormatError):
+                # A writer removed the version while it was being copied: copy the newer one.
+                shutil.rmtree(dest / VERSIONS, ignore_errors=True)
+                continue
+            except OSError as exc:
+                shutil.rmtree(dest / VERSIONS, ignore_errors=True)
+                raise IndexWriteError(f"cannot write the backup to {dest} ({exc.strerror or exc})",
+                                      hint="free some disk space or choose another folder") from exc
+            _write_synced(dest / CURRENT, version.name + "\n")
+            return target
+        raise IndexBusyError(f"the index at {self.root} changed {attempts} times while it was "
+                             "being copied", hint="try again when fewer updates are running")
 
     def _check_is_ours(self) -> None:
         if self.root.exists() and not self.root.is_dir():
@@ -155,7 +224,7 @@ class IndexDirectory:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise VraagbaakError(f"another vraagbaak run is writing the index at {self.root}",
+                raise IndexBusyError(f"another vraagbaak run is writing the index at {self.root}",
                                      hint="wait for it to finish, then try again") from None
             yield
 
@@ -163,14 +232,24 @@ class IndexDirectory:
         for item in staging.rglob("*"):
             _fsync_path(item)
         _fsync_path(staging)
-        tmp = self.root / f"{CURRENT}.tmp"
-        _write_synced(tmp, staging.name + "\n")
-        os.replace(tmp, self.root / CURRENT)  # the one step that makes the new version visible
+        if self.exists():  # remember the outgoing version, which readers may still be opening
+            _replace_synced(self.root / PREVIOUS, (self.root / CURRENT).read_text())
+        # The one step that makes the new version visible:
+        _replace_synced(self.root / CURRENT, staging.name + "\n")
         _fsync_path(self.root)
 
     def _remove_unpublished(self) -> None:
-        """Old versions and leftovers of interrupted runs; only the writer holding the lock calls it."""
+        """Leftovers of interrupted runs, and versions older than the one before CURRENT; only
+        the writer holding the lock calls it. The version before stays so that a reader that
+        read CURRENT just before a publish can still open what it read."""
         current = (self.root / CURRENT).read_text().strip() if self.exists() else None
+        keep = {current, self._previous_name()}
         for item in (self.root / VERSIONS).iterdir():
-            if item.name != current:
+            if item.name not in keep:
                 shutil.rmtree(item, ignore_errors=True)
+
+    def _previous_name(self) -> str | None:
+        try:
+            return (self.root / PREVIOUS).read_text().strip() or None
+        except FileNotFoundError:
+            return None

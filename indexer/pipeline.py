@@ -7,19 +7,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from indexer.changes import Plan, plan_changes, text_hash
 from indexer.chunking import Chunk, Chunker, sentence_spans
-from indexer.documents import Document, LoadResult, Problem, load_articles
+from indexer.documents import LoadResult, Problem, load_articles
 from indexer.embedding import Embedder, ModelSpec
 from indexer.errors import InputError, ModelMismatchError
 from indexer.index_dir import (FORMAT_VERSION, KEYWORDS, MANIFEST, SENTENCE_VECTORS, STORE, VECTORS,
                                IndexDirectory, Manifest)
 from indexer.keyword_index import KeywordIndex
-from indexer.store import ChunkStore
-from indexer.text_analysis import Analyzer, detect_language
+from indexer.store import ChunkStore, StoredDocument
+from indexer.text_analysis import Analyzer
 from indexer.vector_index import FlatIPIndex
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
@@ -28,11 +30,20 @@ Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
 @dataclass(frozen=True)
 class IndexReport:
     index_dir: Path
-    articles: int
+    articles: int  # in the index now
     chunks: int
     tokens: int
     seconds: float
     sentences: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    kept: int = 0  # articles already in the index that this run did not touch
+    embedded: int = 0  # texts (passages and sentences) that went through the model
+    reused: int = 0  # texts whose vector came from the previous version
+    published: bool = True  # False when nothing changed, so no new version was written
+    unknown: list[str] = field(default_factory=list)  # ids to remove that the index lacks
     problems: list[Problem] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)
 
@@ -64,93 +75,191 @@ def load_for_index(paths: Sequence[Path]) -> LoadResult:
     return loaded
 
 
-def build_index(loaded: LoadResult, index_dir: IndexDirectory, embedder: Embedder,
-                chunker: Chunker, progress: Progress | None = None,
-                batch_size: int = 64) -> IndexReport:
-    """Index the loaded articles into a new version of ``index_dir`` and publish it.
+def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: Chunker | None,
+                 loaded: LoadResult | None = None, remove: Sequence[str] = (),
+                 prune_under: Sequence[Path] = (), progress: Progress | None = None,
+                 batch_size: int = 16) -> IndexReport:
+    """The one write path: add or update the loaded articles, remove the others asked for, and
+    publish the result as a new version of ``index_dir`` (or nothing, when nothing changed).
 
-    The previous version stays in place until the new one is complete. The report carries the
-    problems met while loading, so callers can show them next to what was indexed.
+    Articles whose text and metadata are unchanged keep their passages and vectors; a passage or
+    sentence whose text the previous version already embedded keeps its vector, so no text is
+    embedded twice by one model. ``embedder`` and ``chunker`` may be None for a run that only
+    removes. The previous version stays readable until the new one is complete.
     """
     started = time.perf_counter()
-    existing = index_dir.manifest_if_any()
-    if existing:
-        check_same_model(existing, embedder.spec, index_dir.root)
-    texts = {doc.doc_id: doc.text for doc in loaded.documents}
-    chunks = [chunk for doc in loaded.documents for chunk in chunker.split(doc)]
-    sentences = _sentences(chunks, texts)
-    chunk_vectors, sentence_vectors = _embed(embedder, chunks, sentences, texts, progress, batch_size)
-    language = corpus_language(loaded.documents)
-    with index_dir.new_version() as staging:
-        _write_version(staging, loaded, chunks, sentences, chunk_vectors, sentence_vectors,
-                       embedder, chunker, language)
-    return IndexReport(index_dir.root, len(loaded.documents), len(chunks),
-                       sum(c.n_tokens for c in chunks), time.perf_counter() - started,
-                       sentences=len(sentences), problems=loaded.problems, ignored=loaded.ignored)
+    loaded = loaded or LoadResult()
+    with index_dir.writer() as writer:
+        previous = _Previous(writer.previous)
+        try:
+            spec = _check_model(previous, embedder, index_dir.root)
+            settings = chunker.settings() if chunker else previous.manifest.chunker
+            same_chunker = previous.manifest is None or previous.manifest.chunker == settings
+            plan = plan_changes(previous.documents, loaded.documents, remove, prune_under,
+                                loaded.problems, same_chunker)
+            report = partial(IndexReport, index_dir.root, added=len(plan.added),
+                             updated=len(plan.updated), unchanged=len(plan.unchanged),
+                             removed=len(plan.removed), kept=plan.kept, unknown=plan.unknown,
+                             problems=loaded.problems, ignored=loaded.ignored)
+            if previous.manifest is not None and same_chunker and not plan.changes_anything:
+                writer.discard()
+                m = previous.manifest
+                return report(m.articles, m.chunks, m.tokens, time.perf_counter() - started,
+                              sentences=m.sentences, published=False)
+            content = _chunk(plan, previous, chunker)
+            vectors, embedded, reused = _vectors(content, previous, embedder, progress, batch_size)
+            language = corpus_language(plan.documents)
+            _write_version(writer.staging, content, vectors, spec, settings, language)
+        finally:
+            previous.close()
+    return report(len(plan.documents), len(content.chunks), sum(c.n_tokens for c in content.chunks),
+                  time.perf_counter() - started, sentences=len(content.sentences),
+                  embedded=embedded, reused=reused)
 
 
-def corpus_language(documents: Sequence[Document]) -> str:
+def corpus_language(documents: Sequence[StoredDocument]) -> str:
     """The language most articles are in ('nl' when it cannot be told: vraagbaak's default)."""
-    votes = Counter(detect_language(doc.text[:2000]) for doc in documents)
+    votes = Counter(doc.language for doc in documents)
     votes.pop(None, None)
     return votes.most_common(1)[0][0] if votes else "nl"
 
 
-def _sentences(chunks: list[Chunk], texts: dict[str, str]) -> list[tuple[int, int, int]]:
-    """(chunk id, start, end) of every sentence; the sentence id is the position in this list."""
-    return [(chunk_id, s, e) for chunk_id, c in enumerate(chunks)
-            for s, e in sentence_spans(texts[c.doc_id], c.start, c.end)]
+class _Previous:
+    """The published version a run builds on (everything empty when there is none)."""
+
+    def __init__(self, version: Path | None) -> None:
+        self.manifest = Manifest.from_file(version / MANIFEST) if version else None
+        self.store = ChunkStore.open(version / STORE) if version else None
+        self.passages = FlatIPIndex.load(version / VECTORS) if version else None
+        self.sentences = FlatIPIndex.load(version / SENTENCE_VECTORS) if version else None
+        self.documents = self.store.documents() if self.store else []
+
+    def close(self) -> None:
+        if self.store:
+            self.store.close()
 
 
-def _embed(embedder: Embedder, chunks: list[Chunk], sentences: list[tuple[int, int, int]],
-           texts: dict[str, str], progress: Progress | None,
-           batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors of every passage and every sentence. A sentence that is its whole passage reuses
-    the passage's vector instead of being embedded twice."""
-    own = [i for i, (chunk_id, s, e) in enumerate(sentences)
-           if (s, e) != (chunks[chunk_id].start, chunks[chunk_id].end)]
-    jobs = [c.text for c in chunks] + [texts[chunks[sentences[i][0]].doc_id][sentences[i][1]:sentences[i][2]]
-                                       for i in own]
+def _check_model(previous: _Previous, embedder: Embedder | None, root: Path) -> dict:
+    """The model the new version records: the embedder's, which must be the index's own."""
+    if embedder is not None:
+        if previous.manifest:
+            check_same_model(previous.manifest, embedder.spec, root)
+        return embedder.spec.as_dict()
+    if previous.manifest is None:
+        raise InputError(f"there is no index at {root} to change")
+    return previous.manifest.model
+
+
+@dataclass
+class _Content:
+    """The next version's rows: articles, passages and sentences, ids by position."""
+
+    documents: list[StoredDocument]
+    chunks: list[Chunk] = field(default_factory=list)
+    sentences: list[tuple[int, int, int]] = field(default_factory=list)  # (chunk id, start, end)
+    chunk_hashes: list[str] = field(default_factory=list)
+    sentence_hashes: list[str] = field(default_factory=list)
+
+
+def _chunk(plan: Plan, previous: _Previous, chunker: Chunker | None) -> _Content:
+    """Passages and sentences of every article: copied for untouched articles, split anew for the
+    rest (all of them when the chunker's settings changed)."""
+    content = _Content(plan.documents)
+    old_chunks = previous.store.chunks_by_document() if previous.store and plan.reuse_chunks else {}
+    old_sentences = _sentences_by_chunk(previous) if old_chunks else {}
+    for doc in plan.documents:
+        text = doc.document.text
+        if doc.document.doc_id in plan.reuse_chunks:
+            pieces = [(c, old_sentences.get(old_id, [])) for old_id, c in old_chunks[doc.document.doc_id]]
+        else:
+            if chunker is None:
+                raise InputError("articles need splitting, but no chunker was given")
+            pieces = [(c, sentence_spans(text, c.start, c.end)) for c in chunker.split(doc.document)]
+        for chunk, spans in pieces:
+            chunk_id = len(content.chunks)
+            content.chunks.append(chunk)
+            content.chunk_hashes.append(text_hash(chunk.text))
+            for s, e in spans:
+                content.sentences.append((chunk_id, s, e))
+                content.sentence_hashes.append(text_hash(text[s:e]))
+    return content
+
+
+def _sentences_by_chunk(previous: _Previous) -> dict[int, list[tuple[int, int]]]:
+    found: dict[int, list[tuple[int, int]]] = {}
+    for _, chunk_id, start, end, _ in previous.store.sentence_rows():
+        found.setdefault(chunk_id, []).append((start, end))
+    return found
+
+
+def _vectors(content: _Content, previous: _Previous, embedder: Embedder | None,
+             progress: Progress | None, batch_size: int) -> tuple[tuple[np.ndarray, np.ndarray], int, int]:
+    """Passage and sentence vectors: from the previous version where it holds the same text,
+    from the model for the rest, each distinct text embedded once."""
+    hashes = content.chunk_hashes + content.sentence_hashes
+    old_chunk, old_sentence = previous.store.text_hashes() if previous.store else ({}, {})
+    texts = {}
+    for h, text in zip(hashes, [c.text for c in content.chunks] + _sentence_texts(content)):
+        if h not in old_chunk and h not in old_sentence:
+            texts.setdefault(h, text)
+    dim = previous.manifest.dim if previous.manifest else embedder.dim
+    found = dict(zip(texts, _embed(embedder, list(texts.values()), dim, progress, batch_size)))
+    for index, known in ((previous.passages, old_chunk), (previous.sentences, old_sentence)):
+        wanted = [h for h in dict.fromkeys(hashes) if h not in found and h in known]
+        if wanted:
+            found.update(zip(wanted, index.vectors(np.array([known[h] for h in wanted], np.int64))))
+    matrix = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, dim), np.float32)
+    n = len(content.chunks)
+    return (matrix[:n], matrix[n:]), len(texts), len(set(hashes)) - len(texts)
+
+
+def _sentence_texts(content: _Content) -> list[str]:
+    texts = {d.document.doc_id: d.document.text for d in content.documents}
+    return [texts[content.chunks[c].doc_id][s:e] for c, s, e in content.sentences]
+
+
+def _embed(embedder: Embedder | None, texts: list[str], dim: int, progress: Progress | None,
+           batch_size: int) -> np.ndarray:
+    if not texts:
+        return np.empty((0, dim), np.float32)
+    if embedder is None:
+        raise InputError("new texts need embedding, but no model was given")
     # Longest first, so batches hold texts of similar length (less padding) and the progress
     # bar's estimate is pessimistic rather than optimistic.
-    order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i]))
-    vectors = np.empty((len(jobs), embedder.dim), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    vectors = np.empty((len(texts), embedder.dim), dtype=np.float32)
     for begin in range(0, len(order), batch_size):
         batch = order[begin:begin + batch_size]
-        vectors[batch] = embedder.embed_documents([jobs[i] for i in batch])
+        vectors[batch] = embedder.embed_documents([texts[i] for i in batch])
         if progress:
             progress(min(begin + batch_size, len(order)), len(order))
-    chunk_vectors = vectors[:len(chunks)]
-    sentence_vectors = chunk_vectors[[chunk_id for chunk_id, _, _ in sentences]].copy() \
-        if sentences else np.empty((0, embedder.dim), np.float32)
-    sentence_vectors[own] = vectors[len(chunks):]
-    return chunk_vectors, sentence_vectors
+    return vectors
 
 
-def _write_version(staging: Path, loaded: LoadResult, chunks: list[Chunk],
-                   sentences: list[tuple[int, int, int]], chunk_vectors: np.ndarray,
-                   sentence_vectors: np.ndarray, embedder: Embedder, chunker: Chunker,
-                   language: str) -> None:
-    ids = np.arange(len(chunks), dtype=np.int64)
+def _write_version(staging: Path, content: _Content, vectors: tuple[np.ndarray, np.ndarray],
+                   model: dict, chunker_settings: dict, language: str) -> None:
+    chunk_vectors, sentence_vectors = vectors
+    dim = chunk_vectors.shape[1]
     store = ChunkStore.create(staging / STORE)
     try:
-        store.add_documents(loaded.documents)
-        store.add_chunks(ids.tolist(), chunks)
-        store.add_sentences([(i, c, s, e) for i, (c, s, e) in enumerate(sentences)])
+        store.add_documents(content.documents)
+        store.add_chunks(range(len(content.chunks)), content.chunks, content.chunk_hashes)
+        store.add_sentences([(i, c, s, e, h) for i, ((c, s, e), h)
+                             in enumerate(zip(content.sentences, content.sentence_hashes))])
         store.commit()
     finally:
         store.close()
-    for name, vectors in ((VECTORS, chunk_vectors), (SENTENCE_VECTORS, sentence_vectors)):
-        index = FlatIPIndex(embedder.dim)
-        index.add(np.arange(len(vectors), dtype=np.int64), vectors)
+    for name, matrix in ((VECTORS, chunk_vectors), (SENTENCE_VECTORS, sentence_vectors)):
+        index = FlatIPIndex(dim)
+        index.add(np.arange(len(matrix), dtype=np.int64), matrix)
         index.save(staging / name)
-    keywords = KeywordIndex.build([c.text for c in chunks], Analyzer(language))
+    keywords = KeywordIndex.build([c.text for c in content.chunks], Analyzer(language))
     keywords.save(staging / KEYWORDS)
     Manifest(
-        format_version=FORMAT_VERSION, model=embedder.spec.as_dict(),
-        dim=embedder.dim, chunker=chunker.settings(), vector_index=FlatIPIndex.kind,
+        format_version=FORMAT_VERSION, model=model, dim=dim, chunker=chunker_settings,
+        vector_index=FlatIPIndex.kind,
         keyword_index={"kind": KeywordIndex.kind, **keywords.analyzer.settings()},
-        language=language, articles=len(loaded.documents), chunks=len(chunks),
-        sentences=len(sentences), tokens=sum(c.n_tokens for c in chunks),
+        language=language, articles=len(content.documents), chunks=len(content.chunks),
+        sentences=len(content.sentences), tokens=sum(c.n_tokens for c in content.chunks),
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), vraagbaak_version=vraagbaak_version(),
     ).write(staging / MANIFEST)

@@ -15,22 +15,37 @@ from indexer.documents import Document
 _SCHEMA = """
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, title TEXT, date TEXT, url TEXT, source TEXT, origin TEXT,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,           -- of text and metadata: unchanged articles are skipped
+    source_file TEXT,                     -- resolved path it was loaded from (for --prune)
+    language TEXT                         -- detected, for the corpus language
 );
 CREATE TABLE chunks (
     id INTEGER PRIMARY KEY,               -- the id in the vector index
     doc_id TEXT NOT NULL REFERENCES documents(doc_id),
     ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
     n_tokens INTEGER NOT NULL, text TEXT NOT NULL,
+    text_hash TEXT NOT NULL,              -- a text with a known hash is never embedded again
     UNIQUE (doc_id, ordinal)
 );
 CREATE TABLE sentences (
     id INTEGER PRIMARY KEY,               -- the id in the sentence vector index
     chunk_id INTEGER NOT NULL REFERENCES chunks(id),
-    start INTEGER NOT NULL, "end" INTEGER NOT NULL
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    text_hash TEXT NOT NULL
 );
 CREATE INDEX sentences_by_chunk ON sentences (chunk_id);
 """
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """An article as the store keeps it, with what incremental indexing compares."""
+
+    document: Document
+    content_hash: str
+    source_file: str | None
+    language: str | None
 
 
 @dataclass(frozen=True)
@@ -60,23 +75,51 @@ class ChunkStore:
                                check_same_thread=False)
         return cls(conn)
 
-    def add_documents(self, docs: Iterable[Document]) -> None:
+    def add_documents(self, docs: Iterable[StoredDocument]) -> None:
         self._conn.executemany(
-            "INSERT INTO documents (doc_id, title, date, url, source, origin, text) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((d.doc_id, d.title, d.date, d.url, d.source, d.origin, d.text) for d in docs))
+            "INSERT INTO documents (doc_id, title, date, url, source, origin, text, content_hash, "
+            "source_file, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((s.document.doc_id, s.document.title, s.document.date, s.document.url,
+              s.document.source, s.document.origin, s.document.text, s.content_hash,
+              s.source_file, s.language) for s in docs))
 
-    def add_chunks(self, ids: Sequence[int], chunks: Sequence[Chunk]) -> None:
+    def add_chunks(self, ids: Sequence[int], chunks: Sequence[Chunk], hashes: Sequence[str]) -> None:
         self._conn.executemany(
-            'INSERT INTO chunks (id, doc_id, ordinal, start, "end", n_tokens, text) '
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((int(i), c.doc_id, c.ordinal, c.start, c.end, c.n_tokens, c.text)
-             for i, c in zip(ids, chunks)))
+            'INSERT INTO chunks (id, doc_id, ordinal, start, "end", n_tokens, text, text_hash) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ((int(i), c.doc_id, c.ordinal, c.start, c.end, c.n_tokens, c.text, h)
+             for i, c, h in zip(ids, chunks, hashes)))
 
-    def add_sentences(self, rows: Sequence[tuple[int, int, int, int]]) -> None:
-        """(sentence id, chunk id, start, end) rows; offsets into the article text."""
-        self._conn.executemany('INSERT INTO sentences (id, chunk_id, start, "end") VALUES (?, ?, ?, ?)',
-                               rows)
+    def add_sentences(self, rows: Sequence[tuple[int, int, int, int, str]]) -> None:
+        """(sentence id, chunk id, start, end, text hash) rows; offsets into the article text."""
+        self._conn.executemany(
+            'INSERT INTO sentences (id, chunk_id, start, "end", text_hash) VALUES (?, ?, ?, ?, ?)', rows)
+
+    def documents(self) -> list[StoredDocument]:
+        """Every article, in the order they were added."""
+        rows = self._conn.execute(
+            "SELECT doc_id, text, title, date, url, source, origin, content_hash, source_file, "
+            "language FROM documents ORDER BY rowid")
+        return [StoredDocument(Document(*row[:7]), row[7], row[8], row[9]) for row in rows]
+
+    def chunks_by_document(self) -> dict[str, list[tuple[int, Chunk]]]:
+        """doc id -> [(chunk id, chunk)] in text order."""
+        found: dict[str, list[tuple[int, Chunk]]] = {}
+        for row in self._conn.execute(
+                'SELECT id, doc_id, ordinal, start, "end", text, n_tokens FROM chunks ORDER BY id'):
+            found.setdefault(row[1], []).append((row[0], Chunk(*row[1:])))
+        return found
+
+    def sentence_rows(self) -> list[tuple[int, int, int, int, str]]:
+        """(sentence id, chunk id, start, end, text hash) of every sentence, by id."""
+        return self._conn.execute(
+            'SELECT id, chunk_id, start, "end", text_hash FROM sentences ORDER BY id').fetchall()
+
+    def text_hashes(self) -> tuple[dict[str, int], dict[str, int]]:
+        """text hash -> a chunk id, and -> a sentence id, holding a vector of that text."""
+        chunks = dict(self._conn.execute("SELECT text_hash, id FROM chunks"))
+        sentences = dict(self._conn.execute("SELECT text_hash, id FROM sentences"))
+        return chunks, sentences
 
     def sentences_of(self, chunk_ids: Sequence[int]) -> dict[int, list[tuple[int, int, int]]]:
         """chunk id -> [(sentence id, start, end)] in text order."""

@@ -48,11 +48,11 @@ def real_index(real_embedder, tmp_path_factory) -> Path:
     """The sample articles indexed once with the real model, as `vraagbaak index` does."""
     from indexer.chunking import ParagraphChunker
     from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import build_index, load_for_index
+    from indexer.pipeline import update_index, load_for_index
 
     root = tmp_path_factory.mktemp("real") / "index"
-    build_index(load_for_index([SAMPLE_DIR]), IndexDirectory(root), real_embedder,
-                ParagraphChunker(real_embedder))
+    update_index(IndexDirectory(root), real_embedder, ParagraphChunker(real_embedder),
+                 load_for_index([SAMPLE_DIR]))
     return root
 
 
@@ -91,12 +91,12 @@ def fake_searcher(tmp_path):
     """The sample articles indexed with the fake model at tmp_path/"idx", opened for search."""
     from indexer.chunking import ParagraphChunker
     from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import build_index, load_for_index
+    from indexer.pipeline import update_index, load_for_index
     from search.searcher import Searcher
 
     embedder = FakeEmbedder()
-    build_index(load_for_index([SAMPLE_DIR]), IndexDirectory(tmp_path / "idx"), embedder,
-                ParagraphChunker(embedder))
+    update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder),
+                 load_for_index([SAMPLE_DIR]))
     return Searcher(IndexDirectory(tmp_path / "idx"), embedder)
 
 

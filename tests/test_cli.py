@@ -10,7 +10,8 @@ from tests.conftest import SAMPLE_DIR, write
 def test_index_prints_a_summary(run, fake_model, tmp_path):
     result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model)
     assert result.exit_code == 0
-    assert "Indexed 5 articles as " in result.stdout and f"into {tmp_path / 'idx'}" in result.stdout
+    assert f"Indexed into {tmp_path / 'idx'}: 5 added, 0 updated, 0 unchanged, 0 removed" in result.stdout
+    assert "The index holds 5 articles as " in result.stdout
     assert f"model: {fake_model}" in result.stdout
 
 
@@ -29,7 +30,7 @@ def test_index_with_bad_files_reports_them_indexes_the_rest_and_exits_3(run, fak
     result = run("index", tmp_path / "in", tmp_path / "missing", "--index", tmp_path / "idx",
                  "--model", fake_model)
     assert result.exit_code == 3
-    assert "Indexed 2 articles" in result.stdout
+    assert ": 2 added, 0 updated, 0 unchanged, 0 removed" in result.stdout
     assert f"{tmp_path / 'in' / 'latin.txt'}:1: is not UTF-8" in result.stderr
     assert f"{tmp_path / 'in' / 'empty.txt'}: is empty" in result.stderr
     assert f"{tmp_path / 'in' / 'lines.jsonl'}:2: not valid JSON" in result.stderr
@@ -125,7 +126,7 @@ def test_info(run, fake_index):
     assert "dates: 2021-04 to 2021-12" in result.stdout
     assert "max_tokens=128" in result.stdout
     data = json.loads(run("info", "--index", fake_index, "--json").stdout)
-    assert data["articles"] == 5 and data["format_version"] == 2 and data["size_bytes"] > 0
+    assert data["articles"] == 5 and data["format_version"] == 3 and data["size_bytes"] > 0
 
 
 def test_index_env_variable(run, fake_model, tmp_path, monkeypatch):

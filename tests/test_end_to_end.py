@@ -26,7 +26,8 @@ def vraagbaak(*args, check=True):
 def test_index_then_search_in_fresh_processes(tmp_path):
     index = tmp_path / "idx"
     indexed = vraagbaak("index", SAMPLE_DIR, "--index", index)
-    assert "Indexed 5 articles" in indexed.stdout
+    assert ": 5 added, 0 updated, 0 unchanged, 0 removed" in indexed.stdout
+    assert "The index holds 5 articles" in indexed.stdout
     found = vraagbaak("search", "Wat zei Poetin over Navalny?", "--index", index, "-k", "2", "--json")
     results = json.loads(found.stdout)["results"]
     assert any("opsluiting" in r["text"] and r["doc_id"] == "001_2bed4d3526be678e" for r in results)

@@ -5,10 +5,10 @@ import json
 import pytest
 
 from indexer.chunking import ParagraphChunker
-from indexer.errors import (IndexFormatError, IndexNotFoundError, InputError, ModelMismatchError,
-                            QueryError, VraagbaakError)
-from indexer.index_dir import MANIFEST, VERSIONS, IndexDirectory
-from indexer.pipeline import build_index, load_for_index
+from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
+                            InputError, ModelMismatchError, QueryError, VraagbaakError)
+from indexer.index_dir import FORMAT_VERSION, MANIFEST, VERSIONS, IndexDirectory
+from indexer.pipeline import load_for_index, update_index
 from indexer.vector_index import FlatIPIndex
 from search.searcher import Searcher
 from tests.conftest import SAMPLE_DIR, write
@@ -16,15 +16,15 @@ from tests.fakes import FakeEmbedder
 
 
 def build(root, embedder, paths=(SAMPLE_DIR,), max_tokens=64):
-    return build_index(load_for_index(list(paths)), IndexDirectory(root), embedder,
-                       ParagraphChunker(embedder, max_tokens))
+    return update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder, max_tokens),
+                        load_for_index(list(paths)))
 
 
 def test_index_directory_describes_itself(tmp_path, fake_embedder):
     report = build(tmp_path / "idx", fake_embedder)
     directory = IndexDirectory(tmp_path / "idx")
     manifest = directory.manifest()
-    assert manifest.format_version == 2
+    assert manifest.format_version == FORMAT_VERSION == 3
     assert manifest.language == "nl" and manifest.sentences > manifest.chunks
     assert manifest.keyword_index["language"] == "nl"
     assert manifest.model == {"model_id": "test/fake", "kind": "folder",
@@ -111,13 +111,18 @@ def test_nothing_to_index_is_an_error_and_the_old_index_stays(tmp_path, fake_emb
     assert IndexDirectory(tmp_path / "idx").current_version() == before
 
 
-def test_rebuilding_replaces_the_index_and_removes_the_old_version(tmp_path, fake_embedder):
+def test_each_change_is_a_new_version_and_only_the_one_before_is_kept(tmp_path, fake_embedder):
     build(tmp_path / "idx", fake_embedder)
-    write(tmp_path / "one.txt", "Eén artikel.")
-    build(tmp_path / "idx", fake_embedder, paths=[tmp_path / "one.txt"])
     directory = IndexDirectory(tmp_path / "idx")
-    assert directory.manifest().articles == 1
-    assert [p.name for p in (tmp_path / "idx" / VERSIONS).iterdir()] == [directory.current_version().name]
+    names = [directory.current_version().name]
+    for n in range(3):
+        write(tmp_path / f"new{n}.txt", f"Nieuw artikel nummer {n}.")
+        build(tmp_path / "idx", fake_embedder, paths=[tmp_path / f"new{n}.txt"])
+        names.append(directory.current_version().name)
+    assert directory.manifest().articles == 8  # added to, not replaced
+    assert len(set(names)) == 4
+    assert sorted(p.name for p in (tmp_path / "idx" / VERSIONS).iterdir()) == sorted(names[-2:])
+    assert (tmp_path / "idx" / "PREVIOUS").read_text().strip() == names[-2]
 
 
 def test_a_failed_write_leaves_the_previous_version_intact(tmp_path, fake_embedder, monkeypatch):
@@ -129,8 +134,9 @@ def test_a_failed_write_leaves_the_previous_version_intact(tmp_path, fake_embedd
         raise OSError("disk full")
 
     monkeypatch.setattr(FlatIPIndex, "save", crash)
-    with pytest.raises(OSError):
-        build(tmp_path / "idx", fake_embedder)
+    write(tmp_path / "new.txt", "Een nieuw artikel, dat niet meer past.")
+    with pytest.raises(IndexWriteError, match="failed .*disk full.*the previous version is unchanged"):
+        build(tmp_path / "idx", fake_embedder, paths=[tmp_path / "new.txt"])
     assert directory.current_version() == before
     assert list((tmp_path / "idx" / VERSIONS).iterdir()) == [before]
     assert Searcher(directory, fake_embedder).search("Poetin").hits
@@ -180,8 +186,8 @@ def test_a_folder_that_is_not_an_index_is_never_overwritten(tmp_path, fake_embed
 
 def test_two_writers_at_once_the_second_is_refused(tmp_path, fake_embedder):
     build(tmp_path / "idx", fake_embedder)
-    with IndexDirectory(tmp_path / "idx").new_version():
-        with pytest.raises(VraagbaakError, match="another vraagbaak run is writing"):
+    with IndexDirectory(tmp_path / "idx").writer():
+        with pytest.raises(IndexBusyError, match="another vraagbaak run is writing"):
             build(tmp_path / "idx", fake_embedder)
 
 

@@ -7,7 +7,7 @@ import pytest
 from indexer.chunking import ParagraphChunker
 from indexer.errors import QueryError
 from indexer.index_dir import IndexDirectory
-from indexer.pipeline import build_index, load_for_index
+from indexer.pipeline import update_index, load_for_index
 from search.searcher import Searcher
 from tests.conftest import write
 from tests.fakes import FakeEmbedder
@@ -30,8 +30,8 @@ ARTICLES = [
 def searcher(tmp_path):
     path = write(tmp_path / "a.jsonl", "\n".join(json.dumps(a) for a in ARTICLES))
     embedder = FakeEmbedder()
-    build_index(load_for_index([path]), IndexDirectory(tmp_path / "idx"), embedder,
-                ParagraphChunker(embedder, 16))
+    update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder, 16),
+                 load_for_index([path]))
     return Searcher(IndexDirectory(tmp_path / "idx"), embedder)
 
 

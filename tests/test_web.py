@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from indexer.chunking import ParagraphChunker
 from indexer.index_dir import IndexDirectory
-from indexer.pipeline import build_index, load_for_index
+from indexer.pipeline import update_index, load_for_index
 from search.searcher import Searcher
 from search.web.app import create_app
 from search.web.settings import ServerSettings
@@ -198,8 +198,8 @@ def test_document_ids_may_contain_slashes(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text('{"id": "nos/2021/123", "text": "Een artikel met een pad als id."}\n')
     embedder = FakeEmbedder()
-    build_index(load_for_index([path]), IndexDirectory(tmp_path / "idx"), embedder,
-                ParagraphChunker(embedder))
+    update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder),
+                 load_for_index([path]))
     with TestClient(create_app(ServerSettings(index_dir=tmp_path / "idx"),
                                Searcher(IndexDirectory(tmp_path / "idx"), embedder))) as c:
         assert c.get("/documents/nos/2021/123").json()["doc_id"] == "nos/2021/123"
