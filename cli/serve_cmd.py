@@ -15,8 +15,15 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on; 127.0.0.1 keeps it "
                                                      "to this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    read_only: Annotated[bool, typer.Option(
+        "--read-only", help="Refuse POST/DELETE /documents even with an API key.")] = False,
 ) -> None:
-    """Run the web API on HOST:PORT (docs at /docs). VRAAGBAAK_API_KEY protects it."""
+    """Run the web API on HOST:PORT (docs at /docs). VRAAGBAAK_API_KEY protects it.
+
+    Writes over the API (POST/DELETE /documents) are enabled only with an API key and without
+    --read-only. The server follows the index: a version published by `index`, `remove` or an
+    API write is used from the next request on, without a restart.
+    """
     import logging
 
     import uvicorn
@@ -27,7 +34,8 @@ def serve(
 
     with handle_errors():
         IndexDirectory(index_dir).manifest()  # no index: say so now, not in a server log
-    settings = ServerSettings.from_env(index_dir=index_dir, model=model, host=host)
+    settings = ServerSettings.from_env(index_dir=index_dir, model=model, host=host,
+                                       read_only=read_only or None)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
     for chatty in ("faiss", "sentence_transformers", "bm25s"):  # their INFO is load-time detail
         logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -214,3 +214,10 @@ def _document_from_record(record: object, path: Path, line: int) -> Document:
         date=article_date, url=_optional_str(record, "url"), source=_optional_str(record, "source"),
         origin=f"{path}:{line}",
     )
+
+
+def document_from_record(record: object, origin: str = "") -> Document:
+    """One article from a JSONL-style record, checked and cleaned as the loader does; raises
+    ValueError with the reason. For articles that come from elsewhere than a file (the web API)."""
+    doc = _document_from_record(record, Path(""), 0)
+    return Document(doc.doc_id, doc.text, doc.title, doc.date, doc.url, doc.source, origin)

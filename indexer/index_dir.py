@@ -126,6 +126,12 @@ class IndexDirectory:
                                    hint="re-run `vraagbaak index` to rebuild it")
         return version
 
+    def current_name(self) -> str | None:
+        try:
+            return (self.root / CURRENT).read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
     def manifest(self) -> Manifest:
         return Manifest.from_file(self.current_version() / MANIFEST)
 

@@ -29,6 +29,7 @@ MODES = ("hybrid", "dense", "keyword")
 DUPLICATE_COSINE = 0.97  # passages this close are the same text (wire copies, repeats)
 # Calibrated on data (bench/calibrate_confidence.py, docs/benchmarks.md).
 CONFIDENCE_THRESHOLD = 0.84
+_OPEN_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,37 @@ class Searcher:
 
     def __init__(self, index_dir: IndexDirectory, embedder: Embedder,
                  sentence_weight: float = 0.5) -> None:
-        version = index_dir.current_version()
+        for attempt in range(_OPEN_ATTEMPTS):
+            version = index_dir.current_version()
+            try:
+                self._load(version, embedder, index_dir, sentence_weight)
+                break
+            except (OSError, RuntimeError, IndexFormatError):
+                # A writer may publish, and remove the version we read in CURRENT, while we
+                # open it: read CURRENT again. A version that stays broken is reported.
+                if attempt == _OPEN_ATTEMPTS - 1 or index_dir.current_version() == version:
+                    raise
+
+    def _load(self, version: Path, embedder: Embedder, index_dir: IndexDirectory,
+              sentence_weight: float) -> None:
         self.manifest = Manifest.from_file(version / MANIFEST)
         check_same_model(self.manifest, embedder.spec, index_dir.root)
         self.index_dir = index_dir
+        self.version = version.name
         self.embedder = embedder
         self.store = ChunkStore.open(version / STORE)
         self.dense = DenseRetriever(FlatIPIndex.load(version / VECTORS),
                                     FlatIPIndex.load(version / SENTENCE_VECTORS),
                                     self.store.sentence_chunks(), sentence_weight)
         self.keywords = KeywordIndex.load(version / KEYWORDS)
+
+    def is_current(self) -> bool:
+        """Whether this is still the published version (a cheap read of CURRENT)."""
+        return self.index_dir.current_name() == self.version
+
+    def reopened(self) -> Searcher:
+        """The published version, with the same model (already loaded)."""
+        return Searcher(self.index_dir, self.embedder, self.dense.sentence_weight)
 
     @classmethod
     def open(cls, index_root: Path, model: str | None = None,

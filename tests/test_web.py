@@ -112,7 +112,11 @@ def test_errors_have_one_shape_and_the_right_status(client, method, path, kwargs
 
 def test_the_openapi_schema_describes_every_endpoint(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert set(paths) == {"/search", "/search/batch", "/documents/{doc_id}", "/health", "/stats"}
+    assert set(paths) == {"/search", "/search/batch", "/documents", "/documents/{doc_id}", "/health", "/stats"}
+    assert set(paths["/documents/{doc_id}"]) == {"get", "delete"} and set(paths["/documents"]) == {"post"}
+    for path, operations in paths.items():  # a response model everywhere
+        for operation in operations.values():
+            assert operation["responses"]["200"]["content"]["application/json"]["schema"], path
     assert "200" in paths["/search"]["post"]["responses"]
 
 

@@ -22,27 +22,24 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from indexer.errors import (IndexFormatError, IndexNotFoundError, InputError, ModelError,
-                            ModelMismatchError, QueryError, VraagbaakError)
+from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
+                            InputError, ModelError, ModelMismatchError, QueryError,
+                            UnknownArticleError, VraagbaakError)
 from search.searcher import Searcher
+from search.web.errors import ApiError
+from search.web.live import LiveSearcher, get_live_of
 from search.web.mcp_server import build_mcp
 from search.web.models import (BatchItem, BatchRequest, BatchResponse, DocumentOut, ErrorResponse,
                                Health, SearchRequest, SearchResponse, Stats)
 from search.web.service import run_search
 from search.web.settings import ServerSettings
+from search.web.writes import writes_router
 
 log = logging.getLogger("vraagbaak.web")
 
-_STATUS = {QueryError: 400, InputError: 400, IndexNotFoundError: 503, IndexFormatError: 503,
-           ModelError: 503, ModelMismatchError: 503}
-
-
-class ApiError(VraagbaakError):
-    """An error the web layer raises itself, with its HTTP status and stable code."""
-
-    def __init__(self, status: int, code: str, message: str, hint: str | None = None) -> None:
-        super().__init__(message, hint)
-        self.status, self.code = status, code
+_STATUS = {QueryError: 400, InputError: 400, UnknownArticleError: 404, IndexBusyError: 409,
+           IndexNotFoundError: 503, IndexFormatError: 503, ModelError: 503, ModelMismatchError: 503,
+           IndexWriteError: 507}
 
 
 def _error(status: int, code: str, message: str, hint: str | None = None) -> JSONResponse:
@@ -57,21 +54,22 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.searcher, app.state.not_ready = searcher, None
-        if searcher is None:
+        app.state.live, app.state.not_ready = None, None
+        opened = searcher
+        if opened is None:
             try:
-                app.state.searcher = Searcher.open(settings.index_dir, settings.model)
+                opened = Searcher.open(settings.index_dir, settings.model)
             except VraagbaakError as exc:  # the server still answers /health, with the reason
                 app.state.not_ready = f"{exc}" + (f" ({exc.hint})" if exc.hint else "")
                 log.error("not ready: %s", app.state.not_ready)
-        if app.state.searcher is not None:
-            m = app.state.searcher.manifest
-            log.info("model %s, index %s: %d articles, %d passages", m.model["model_id"],
-                     settings.index_dir, m.articles, m.chunks)
+        if opened is not None:
+            app.state.live = LiveSearcher(opened)
+            m = opened.manifest
+            log.info("model %s, index %s: %d articles, %d passages; writes %s", m.model["model_id"],
+                     settings.index_dir, m.articles, m.chunks,
+                     "enabled" if settings.writes_enabled else "disabled (read-only)")
         async with mcp.session_manager.run():
             yield
-        if app.state.searcher is not None and searcher is None:
-            app.state.searcher.close()
 
     app = FastAPI(title="vraagbaak", version="0.1.0", lifespan=lifespan,
                   description="Semantic search over Dutch news, asked in Dutch or English.",
@@ -83,7 +81,7 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
     _add_error_handlers(app)
-    _add_body_limit(app, settings.max_body_bytes)
+    _add_body_limit(app, settings.max_body_bytes, settings.max_write_bytes)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 
@@ -93,6 +91,7 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
 
     app.include_router(_health_router())
     app.include_router(_api_router(settings, lock), dependencies=[Depends(_require_key)])
+    app.include_router(writes_router(lock), dependencies=[Depends(_require_key)])
     _add_mcp_route(app, mcp, settings)
     return app
 
@@ -142,9 +141,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, "http_error", str(exc.detail))
 
 
-def _add_body_limit(app: FastAPI, limit: int) -> None:
+def _add_body_limit(app: FastAPI, search_limit: int, write_limit: int) -> None:
     @app.middleware("http")
     async def body_limit(request: Request, call_next):
+        writing = request.method == "POST" and request.url.path == "/documents"
+        limit = write_limit if writing else search_limit  # articles are longer than questions
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > limit:
             return _error(413, "body_too_large", f"the request body is {length} bytes; the limit "
@@ -167,9 +168,8 @@ def _check_key(given: str, key: str | None) -> None:
 
 
 def get_searcher_of(app: FastAPI) -> Searcher:
-    if app.state.searcher is None:
-        raise ApiError(503, "not_ready", f"the server is not ready: {app.state.not_ready}")
-    return app.state.searcher
+    """The newest published version of the index (see search.web.live)."""
+    return get_live_of(app).current()
 
 
 def get_searcher(request: Request) -> Searcher:
@@ -184,7 +184,7 @@ def _health_router() -> APIRouter:
 
     @router.get("/health", response_model=Health, responses={503: {"model": Health}})
     def health(request: Request):
-        if request.app.state.searcher is None:
+        if request.app.state.live is None:
             return JSONResponse({"status": "not ready", "reason": request.app.state.not_ready},
                                 status_code=503)
         return Health(status="ready")
@@ -226,7 +226,7 @@ def _api_router(settings: ServerSettings, lock: threading.Lock) -> APIRouter:
         m = searcher.manifest
         with lock:
             first, last = searcher.store.date_range()
-        return Stats(index=str(settings.index_dir), version=searcher.index_dir.current_version().name,
+        return Stats(index=str(settings.index_dir), version=searcher.version,
                      model=m.model["model_id"], model_fingerprint=m.model["fingerprint"],
                      articles=m.articles, passages=m.chunks, sentences=m.sentences,
                      language=m.language, first_date=first, last_date=last,

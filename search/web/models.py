@@ -103,3 +103,29 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+class ArticleIn(BaseModel):
+    """One article, with the fields of a JSONL line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, description="Unique; an existing id is updated.")
+    text: str = Field(min_length=1)
+    title: str | None = None
+    date: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD.")
+    url: str | None = None
+    source: str | None = None
+
+
+class WriteResult(BaseModel):
+    """What a write changed, and the index after it."""
+
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    articles: int
+    passages: int
+    embedded: int
+    version: str

@@ -8,6 +8,7 @@ from pathlib import Path
 
 MAX_BATCH = 32
 MAX_BODY_BYTES = 256 * 1024
+MAX_WRITE_BYTES = 32 * 1024 * 1024  # POST /documents: articles, not questions
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,13 @@ class ServerSettings:
     cors_origins: tuple[str, ...] = field(default_factory=tuple)  # none: CORS off
     max_batch: int = MAX_BATCH
     max_body_bytes: int = MAX_BODY_BYTES
+    max_write_bytes: int = MAX_WRITE_BYTES
+    read_only: bool = False  # refuse writes even with an API key
+
+    @property
+    def writes_enabled(self) -> bool:
+        """POST/DELETE /documents: only behind an API key, never on a read-only server."""
+        return self.api_key is not None and not self.read_only
 
     @classmethod
     def from_env(cls, **overrides) -> ServerSettings:
