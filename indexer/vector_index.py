@@ -78,4 +78,7 @@ class FlatIPIndex:
     def save(self, path: Path) -> None:
         import faiss
 
-        faiss.write_index(self._index, str(path))
+        try:
+            faiss.write_index(self._index, str(path))
+        except RuntimeError as exc:  # FAISS reports a failed write (disk full) as RuntimeError
+            raise OSError(f"cannot write {path}: {str(exc).splitlines()[0]}") from exc

@@ -3,7 +3,6 @@
 import json
 import shutil
 
-import numpy as np
 import pytest
 
 from indexer.chunking import ParagraphChunker
@@ -11,38 +10,16 @@ from indexer.errors import InputError
 from indexer.index_dir import IndexDirectory
 from indexer.pipeline import load_for_index, update_index
 from indexer.store import ChunkStore
-from indexer.vector_index import FlatIPIndex
 from search.searcher import Searcher
 from tests.conftest import SAMPLE_DIR, write
 from tests.fakes import FakeEmbedder
+from tests.index_state import snapshot
 
 
 def index(root, embedder, *paths, max_tokens=64, **kwargs):
     loaded = load_for_index(list(paths)) if paths else None
     return update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder, max_tokens),
                         loaded, **kwargs)
-
-
-def snapshot(root) -> dict:
-    """Everything a search can see, independent of ids: article rows, passages, vectors."""
-    version = IndexDirectory(root).current_version()
-    store = ChunkStore.open(version / "chunks.sqlite")
-    try:
-        passages = FlatIPIndex.load(version / "vectors.faiss")
-        sentences = FlatIPIndex.load(version / "sentences.faiss")
-        docs = {d.document.doc_id: (d.document.text, d.document.date, d.content_hash)
-                for d in store.documents()}
-        chunks = store.get_chunks(list(range(len(passages))))
-        by_text = {}
-        vectors = passages.vectors(np.arange(len(passages)))
-        for i, row in chunks.items():
-            by_text[(row.chunk.doc_id, row.chunk.ordinal, row.chunk.start, row.chunk.end)] = \
-                vectors[i].round(5).tobytes()
-        spans = sorted((chunks[c].chunk.doc_id, s, e) for _, c, s, e, _ in store.sentence_rows())
-        assert len(sentences) == len(spans) and len(passages) == len(chunks)
-        return {"docs": docs, "chunks": by_text, "sentences": spans}
-    finally:
-        store.close()
 
 
 @pytest.fixture

@@ -1,0 +1,39 @@
+"""Runs the real `vraagbaak` CLI in its own process with the fast fake model, for the crash and
+disk-full tests: `python -m tests.crash_worker [--fsize BYTES] ARGS...`.
+
+The fake model sleeps a little per batch so that a kill at a random moment lands in every phase of
+a run (loading, embedding, writing, publishing), not only in the writing.
+"""
+
+from __future__ import annotations
+
+import resource
+import signal
+import sys
+import time
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--fsize"]:
+        # A size-limited file system where a tmpfs cannot be mounted: writes past the limit fail
+        # with EFBIG, as they would with ENOSPC on a full disk.
+        limit = int(argv[1])
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        argv = argv[2:]
+    import indexer.embedding
+    from tests.fakes import FakeEmbedder
+
+    class SlowFakeEmbedder(FakeEmbedder):
+        def embed_documents(self, texts):
+            time.sleep(0.002)
+            return super().embed_documents(texts)
+
+    indexer.embedding.load_embedder = lambda spec: SlowFakeEmbedder(spec=spec)
+    from cli.main import build_app
+
+    build_app()(args=argv, prog_name="vraagbaak")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,163 @@
+"""Interrupted and failing writes: SIGKILL at random moments, a full disk, a file size limit.
+
+Each run is the real `vraagbaak index` in its own process (tests/crash_worker.py, fake model).
+VRAAGBAAK_CRASH_KILLS sets the number of kills (default 24; `make crash` runs more).
+"""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from indexer.index_dir import VERSIONS, IndexDirectory
+from search.searcher import Searcher
+from tests.conftest import ROOT, SAMPLE_DIR, write
+from tests.index_state import snapshot
+
+KILLS = int(os.environ.get("VRAAGBAAK_CRASH_KILLS", "24"))
+WORDS = ("kabinet Kamer minister Rutte begroting klimaat stikstof boeren zorg woningbouw "
+         "gemeente provincie Europa Brussel NAVO Oekraïne Poetin Biden verkiezingen").split()
+
+
+def corpus(folder: Path, rng: random.Random, n: int) -> None:
+    """The sample articles plus ``n`` generated ones in a JSONL file."""
+    shutil.copytree(SAMPLE_DIR, folder)
+    lines = []
+    for i in range(n):
+        paragraphs = ["\n".join(" ".join(rng.choices(WORDS, k=12)).capitalize() + "."
+                                for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(1, 5))]
+        lines.append(json.dumps({"id": f"gen-{i}", "text": "\n\n".join(paragraphs),
+                                 "date": f"2021-{rng.randint(1, 12):02d}"}))
+    write(folder / "generated.jsonl", "\n".join(lines) + "\n")
+
+
+def change(folder: Path, rng: random.Random) -> None:
+    """The folder's second state: one file gone, one article edited, new articles."""
+    next(folder.glob("002_*.txt")).unlink()
+    article = next(folder.glob("003_*.txt"))
+    article.write_text(article.read_text() + "\n\nNaschrift: het gesprek werd later samengevat.\n")
+    with (folder / "generated.jsonl").open("a") as fh:
+        for i in range(10):
+            fh.write(json.dumps({"id": f"late-{i}", "text": " ".join(rng.choices(WORDS, k=40))}) + "\n")
+
+
+def worker(*args, fsize: int | None = None) -> subprocess.Popen:
+    limit = ["--fsize", str(fsize)] if fsize else []
+    return subprocess.Popen([sys.executable, "-m", "tests.crash_worker", *limit, *map(str, args)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=os.environ | {"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+def finish(*args, fsize: int | None = None) -> subprocess.CompletedProcess:
+    process = worker(*args, fsize=fsize)
+    out, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+@pytest.fixture(scope="module")
+def states(tmp_path_factory):
+    """The folder `articles` in its second state; the indexes of its first state (ref1), of its
+    second (ref2), and of the first updated to the second with --prune (ref1-2). Built once: each
+    is a few real `vraagbaak index` processes."""
+    tmp_path = tmp_path_factory.mktemp("crash")
+    fake_model = tmp_path / "fake-model"  # what the fake_model fixture makes, for this module
+    write(fake_model / "modules.json", json.dumps([{"fake": True}]))
+    rng = random.Random(7)
+    articles = tmp_path / "articles"
+    corpus(articles, rng, 60)
+    done = finish("index", articles, "--index", tmp_path / "ref1", "--model", fake_model)
+    assert done.returncode == 0, done.stderr
+    change(articles, rng)
+    done = finish("index", articles, "--index", tmp_path / "ref2", "--model", fake_model)
+    assert done.returncode == 0, done.stderr
+    shutil.copytree(tmp_path / "ref1", tmp_path / "ref1-2")
+    started = time.monotonic()
+    done = finish("index", articles, "--index", tmp_path / "ref1-2", "--model", fake_model, "--prune")
+    assert done.returncode == 0, done.stderr
+    return {"v1": snapshot(tmp_path / "ref1"), "v2": snapshot(tmp_path / "ref2"),
+            "v1-then-v2": snapshot(tmp_path / "ref1-2"), "seconds": time.monotonic() - started,
+            "root": tmp_path, "model": fake_model}
+
+
+def test_an_update_is_the_same_as_a_fresh_build(states):
+    assert states["v1-then-v2"] == states["v2"]
+
+
+def test_sigkill_at_random_moments_never_leaves_a_broken_or_mixed_index(tmp_path, fake_model, states,
+                                                                         run, capsys):
+    rng = random.Random(2026)
+    outcomes = {"no index yet": 0, "previous version": 0, "new version": 0}
+    for kill in range(KILLS):
+        index = tmp_path / f"kill{kill}"
+        from_scratch = kill % 3 == 0  # a first build, or an update of v1 with --prune
+        if not from_scratch:
+            shutil.copytree(states["root"] / "ref1", index)
+        before = None if from_scratch else states["v1"]
+        process = worker("index", states["root"] / "articles", "--index", index, "--model", states["model"], "--prune")
+        time.sleep(rng.uniform(0, states["seconds"] * 1.1))
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+
+        if not IndexDirectory(index).exists():
+            assert from_scratch, f"kill {kill}: the index disappeared"
+            outcomes["no index yet"] += 1
+        else:
+            state = snapshot(index)  # opens, and manifest, store, FAISS and BM25 agree
+            assert state in (before, states["v2"]), f"kill {kill}: a mix of two versions"
+            outcomes["new version" if state == states["v2"] else "previous version"] += 1
+            searcher = Searcher.open(index, str(states["model"]))
+            hits = searcher.search("Poetin Biden kabinet begroting", k=20, group=False).hits
+            assert hits and {h.doc_id for h in hits} <= set(state["docs"])
+            searcher.close()
+
+        # The re-run in this process (the same CLI code, faster than a new process each time).
+        rerun = run("index", states["root"] / "articles", "--index", index, "--model", states["model"],
+                    "--prune")
+        assert rerun.exit_code == 0, rerun.output
+        assert snapshot(index) == states["v2"], f"kill {kill}: the re-run differs from a clean run"
+        assert len(list((index / VERSIONS).iterdir())) <= 2  # leftovers are cleaned up
+        shutil.rmtree(index)
+    with capsys.disabled():
+        print(f"\n{KILLS} kills over a {states['seconds']:.2f} s run: {outcomes}")
+    assert outcomes["previous version"] + outcomes["no index yet"] > 0 and outcomes["new version"] > 0
+
+
+def test_a_file_size_limit_fails_cleanly_and_keeps_the_previous_version(tmp_path, fake_model, states):
+    shutil.copytree(states["root"] / "ref1", tmp_path / "idx")
+    largest = max(f.stat().st_size for f in (states["root"] / "ref2").rglob("*") if f.is_file())
+    done = finish("index", states["root"] / "articles", "--index", tmp_path / "idx", "--model", states["model"],
+                  fsize=largest // 2)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "writing a new version of the index at" in done.stderr
+    assert "the previous version is unchanged" in done.stderr and "hint: free some disk space" in done.stderr
+    assert snapshot(tmp_path / "idx") == states["v1"]
+    assert len(list((tmp_path / "idx" / VERSIONS).iterdir())) == 1
+
+
+def test_a_full_disk_fails_cleanly_and_keeps_the_previous_version(tmp_path, fake_model, states):
+    small = tmp_path / "small"
+    small.mkdir()
+    size = sum(f.stat().st_size for f in (states["root"] / "ref1").rglob("*") if f.is_file())
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size * 3 // 2}", "tmpfs", str(small)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); the file size limit "
+                    "test covers the same path")
+    try:
+        shutil.copytree(states["root"] / "ref1", small / "idx")
+        done = finish("index", states["root"] / "articles", "--index", small / "idx", "--model", states["model"])
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "No space left on device" in done.stderr or "full" in done.stderr, done.stderr
+        assert "the previous version is unchanged" in done.stderr
+        assert snapshot(small / "idx") == states["v1"]
+        search = finish("search", "Poetin", "--index", small / "idx", "--json")
+        assert search.returncode == 0 and json.loads(search.stdout)["results"]
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
