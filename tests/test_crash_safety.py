@@ -112,6 +112,8 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_or_mixed_index(tmp_path
             state = snapshot(index)  # opens, and manifest, store, FAISS and BM25 agree
             assert state in (before, states["v2"]), f"kill {kill}: a mix of two versions"
             outcomes["new version" if state == states["v2"] else "previous version"] += 1
+            info = json.loads(run("info", "--index", index, "--json").stdout)
+            assert (info["articles"], info["chunks"]) == (len(state["docs"]), len(state["chunks"]))
             searcher = Searcher.open(index, str(states["model"]))
             hits = searcher.search("Poetin Biden kabinet begroting", k=20, group=False).hits
             assert hits and {h.doc_id for h in hits} <= set(state["docs"])
@@ -127,6 +129,19 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_or_mixed_index(tmp_path
     with capsys.disabled():
         print(f"\n{KILLS} kills over a {states['seconds']:.2f} s run: {outcomes}")
     assert outcomes["previous version"] + outcomes["no index yet"] > 0 and outcomes["new version"] > 0
+
+
+def test_two_writers_at_once_one_waits_its_turn_or_is_refused_and_nothing_breaks(tmp_path, states):
+    shutil.copytree(states["root"] / "ref1", tmp_path / "idx")
+    args = ("index", states["root"] / "articles", "--index", tmp_path / "idx", "--model",
+            states["model"], "--prune")
+    writers = [worker(*args) for _ in range(3)]
+    results = [(w.wait(timeout=120), w.stderr.read()) for w in writers]
+    assert any(code == 0 for code, _ in results)
+    for code, err in results:
+        assert code == 0 or (code == 1 and "another vraagbaak run is writing the index" in err
+                             and "Traceback" not in err), err
+    assert snapshot(tmp_path / "idx") == states["v2"]
 
 
 def test_a_file_size_limit_fails_cleanly_and_keeps_the_previous_version(tmp_path, fake_model, states):
