@@ -172,3 +172,28 @@ def test_cli_index_prune_remove_and_backup(run, fake_model, tmp_path, corpus):
     assert searched.exit_code == 0 and json.loads(searched.stdout)["results"]
     result = run("backup", tmp_path / "copy", "--index", idx)
     assert result.exit_code == 1 and "already exists" in result.stderr
+
+
+FLOOD = {"id": "knmi-2021-07", "date": "2021-07",
+         "text": "Het KNMI meldt dat juli 2021 in Zuid-Limburg de natste julimaand ooit was. De Maas "
+                 "trad buiten haar oevers en in Valkenburg stond het water meters hoog in de straten."}
+
+
+@pytest.mark.model
+def test_incremental_updates_with_the_real_model(run, use_real_embedder, tmp_path, corpus):
+    idx = tmp_path / "idx"
+    first = json.loads(run("index", corpus, "--index", idx, "--json").stdout)
+    assert first["added"] == 5 and first["embedded"] > 100
+    write(corpus / "extra.jsonl", json.dumps(FLOOD) + "\n")
+    second = json.loads(run("index", corpus, "--index", idx, "--json").stdout)
+    assert (second["added"], second["unchanged"], second["articles"]) == (1, 5, 6)
+    assert 1 <= second["embedded"] <= 3  # the new passage and its sentences, nothing else
+
+    english = json.loads(run("search", "flooding of the Meuse in Limburg", "--index", idx, "--json").stdout)
+    assert english["results"][0]["doc_id"] == "knmi-2021-07"
+    assert json.loads(run("search", "Wat zei Poetin over Navalny?", "--index", idx,
+                          "--json").stdout)["results"][0]["doc_id"] == "001_2bed4d3526be678e"
+
+    assert run("remove", "knmi-2021-07", "--index", idx).exit_code == 0
+    after = json.loads(run("search", "flooding of the Meuse in Limburg", "--index", idx, "--json").stdout)
+    assert all(hit["doc_id"] != "knmi-2021-07" for hit in after["results"])

@@ -1,6 +1,7 @@
 """Writes over the web API, and a server that follows the index as it changes (fake model)."""
 
 import json
+import shutil
 import threading
 
 import httpx
@@ -150,3 +151,21 @@ def test_searches_in_flight_never_fail_while_versions_change(fake_searcher, tmp_
             thread.join()
     assert errors == [] and len(versions) == 20
     assert len(list((tmp_path / "idx" / "versions").iterdir())) == 2
+
+
+@pytest.mark.model
+def test_an_api_write_with_the_real_model_is_found_by_the_next_search(real_index, real_embedder, tmp_path):
+    from search.searcher import Searcher
+
+    shutil.copytree(real_index, tmp_path / "idx")  # the session's index stays as it is
+    searcher = Searcher(IndexDirectory(tmp_path / "idx"), real_embedder)
+    flood = {"id": "knmi-2021-07", "date": "2021-07",
+             "text": "Het KNMI meldt dat juli 2021 in Zuid-Limburg de natste julimaand ooit was. De "
+                     "Maas trad buiten haar oevers en in Valkenburg stond het water in de straten."}
+    with TestClient(create_app(settings(tmp_path), searcher)) as c:
+        written = c.post("/documents", json=flood, headers=AUTH).json()
+        assert written["added"] == 1 and 1 <= written["embedded"] <= 3
+        found = c.get("/search", params={"q": "flooding of the Meuse in Limburg", "k": 1},
+                      headers=AUTH).json()["results"]
+        assert found[0]["doc_id"] == "knmi-2021-07" and "Maas" in found[0]["snippet"]
+        assert c.delete("/documents/knmi-2021-07", headers=AUTH).json()["removed"] == 1
