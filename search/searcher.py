@@ -10,7 +10,8 @@ import numpy as np
 
 from indexer import embedding
 from indexer.embedding import Embedder, ModelSpec
-from indexer.errors import IndexFormatError, QueryError
+from indexer.engine import BACKEND_ENV, backend_of, compatible, load_query_embedder
+from indexer.errors import IndexFormatError, ModelMismatchError, QueryError
 from indexer.index_dir import KEYWORDS, MANIFEST, SENTENCE_VECTORS, STORE, VECTORS, IndexDirectory, Manifest
 from indexer.keyword_index import KeywordHits, KeywordIndex
 from indexer.pipeline import check_same_model
@@ -86,6 +87,11 @@ class Searcher:
               sentence_weight: float) -> None:
         self.manifest = Manifest.from_file(version / MANIFEST)
         check_same_model(self.manifest, embedder.spec, index_dir.root)
+        if not compatible(embedder.spec, [*self.manifest.document_backends, backend_of(embedder)]):
+            raise ModelMismatchError(
+                f"the index at {index_dir.root} holds vectors made by "
+                f"{', '.join(self.manifest.document_backends)}, which {backend_of(embedder)} "
+                "cannot be compared with", hint=f"set {BACKEND_ENV} to the index's backend")
         self.index_dir = index_dir
         self.version = version.name
         self.embedder = embedder
@@ -111,7 +117,7 @@ class Searcher:
         manifest = index_dir.manifest()
         spec = embedding.resolve_model_for_index(manifest.model, model)
         check_same_model(manifest, spec, index_dir.root)  # before the slow part: loading the model
-        return cls(index_dir, (make_embedder or embedding.load_embedder)(spec))
+        return cls(index_dir, (make_embedder or load_query_embedder)(spec))
 
     def search(self, query: str, options: SearchOptions | None = None, **overrides) -> SearchResult:
         return self.search_many([query], options, **overrides)[0]

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
                             InputError, ModelError, ModelMismatchError, QueryError,
                             UnknownArticleError, VraagbaakError)
+from indexer.engine import backend_of
 from search.searcher import Searcher
 from search.web.errors import ApiError
 from search.web.live import LiveSearcher, get_live_of
@@ -65,8 +66,9 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
         if opened is not None:
             app.state.live = LiveSearcher(opened)
             m = opened.manifest
-            log.info("model %s, index %s: %d articles, %d passages; writes %s", m.model["model_id"],
-                     settings.index_dir, m.articles, m.chunks,
+            log.info("model %s (questions by %s), index %s: %d articles, %d passages; writes %s",
+                     m.model["model_id"], backend_of(opened.embedder), settings.index_dir,
+                     m.articles, m.chunks,
                      "enabled" if settings.writes_enabled else "disabled (read-only)")
         async with mcp.session_manager.run():
             yield
@@ -230,6 +232,6 @@ def _api_router(settings: ServerSettings, lock: threading.Lock) -> APIRouter:
                      model=m.model["model_id"], model_fingerprint=m.model["fingerprint"],
                      articles=m.articles, passages=m.chunks, sentences=m.sentences,
                      language=m.language, first_date=first, last_date=last,
-                     format_version=m.format_version)
+                     format_version=m.format_version, query_backend=backend_of(searcher.embedder))
 
     return router

