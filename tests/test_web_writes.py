@@ -2,7 +2,9 @@
 
 import json
 import shutil
+import socket
 import threading
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -169,3 +171,46 @@ def test_an_api_write_with_the_real_model_is_found_by_the_next_search(real_index
                       headers=AUTH).json()["results"]
         assert found[0]["doc_id"] == "knmi-2021-07" and "Maas" in found[0]["snippet"]
         assert c.delete("/documents/knmi-2021-07", headers=AUTH).json()["removed"] == 1
+
+
+HOSTILE = [
+    {"id": "../../etc/passwd", "text": "x'; DROP TABLE documents; -- en \"quotes\" % _ \\ backslash"},
+    {"id": "'; DELETE FROM chunks; --", "text": "Robert'); DROP TABLE sentences;-- zei de minister.",
+     "title": "' OR 1=1 --", "url": "http://x/?a=1'--", "source": "%_\\"},
+    {"id": "rtl-1", "text": "مرحبا بالعالم. שלום עולם. Gemengde tekst \u202e omgekeerd \u202c hier."},
+    {"id": "ctrl", "text": "Tekst met\x00nul\x07bel en \x1b[31mkleur\x1b[0m."},
+]
+
+
+def test_hostile_articles_over_the_api_are_stored_verbatim_and_harm_nothing(writable, tmp_path):
+    response = writable.post("/documents", json=HOSTILE, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.json()["added"] == 4
+    for article in HOSTILE[:3]:
+        got = writable.get(f"/documents/{quote(article['id'], safe='')}", headers=AUTH)
+        assert got.status_code == 200 and got.json()["text"] == article["text"]
+    control = writable.get("/documents/ctrl", headers=AUTH).json()["text"]
+    assert "\x00" not in control and "\x07" not in control and "nul" in control  # cleaned, kept
+    assert not (tmp_path / "etc").exists() and not (tmp_path.parent / "etc" / "passwd").exists()
+    stats = writable.get("/stats", headers=AUTH).json()
+    assert stats["articles"] == 9  # the five sample articles are all still there
+    assert top(writable, "Poetin Navalny")
+    doomed = quote("'; DELETE FROM chunks; --", safe="")
+    assert writable.delete(f"/documents/{doomed}", headers=AUTH).json()["removed"] == 1
+
+
+def test_a_question_of_100000_characters_is_refused_not_crashed(fake_searcher, tmp_path):
+    with running(create_app(settings(tmp_path), fake_searcher)) as url:
+        posted = httpx.post(f"{url}/search", json={"q": "a" * 100_000}, headers=AUTH)
+        assert posted.status_code == 422 and "at most 2000 characters" in posted.text
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:  # httpx refuses such a URL itself
+            sock.sendall(b"GET /search?q=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n"
+                         + f"Authorization: Bearer {KEY}\r\nConnection: close\r\n\r\n".encode())
+            assert sock.recv(64).startswith(b"HTTP/1.1 4")
+
+
+def test_a_binary_body_is_422(writable):
+    response = writable.post("/documents", content=b"\xff\xfe\x00\x01binary", headers=AUTH | {
+        "Content-Type": "application/json"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
