@@ -43,9 +43,11 @@ _STATUS = {QueryError: 400, InputError: 400, UnknownArticleError: 404, IndexBusy
            IndexWriteError: 507}
 
 
-def _error(status: int, code: str, message: str, hint: str | None = None) -> JSONResponse:
+def _error(status: int, code: str, message: str, hint: str | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "hint": hint}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"} | (headers or {})
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -140,7 +142,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_, exc: StarletteHTTPException):
-        return _error(exc.status_code, "http_error", str(exc.detail))
+        # keep the exception's headers: "Allow" on a 405, which RFC 9110 requires
+        return _error(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
 
 
 def _add_body_limit(app: FastAPI, search_limit: int, write_limit: int) -> None:
@@ -214,7 +217,8 @@ def _api_router(settings: ServerSettings, lock: threading.Lock) -> APIRouter:
         return BatchResponse(results=[BatchItem(id=q.id, **r) for q, r in zip(body.queries, results)])
 
     # :path, because article ids from JSONL may contain slashes ("nos/2021/123")
-    @router.get("/documents/{doc_id:path}", response_model=DocumentOut, tags=["documents"])
+    @router.get("/documents/{doc_id:path}", response_model=DocumentOut, tags=["documents"],
+                responses={404: {"model": ErrorResponse}})
     def document(searcher: SearcherDep, doc_id: str):
         with lock:
             doc = searcher.store.get_document(doc_id)

@@ -20,7 +20,7 @@ from indexer.embedding import Embedder
 from indexer.pipeline import IndexReport, update_index
 from search.web.errors import ApiError
 from search.web.live import LiveDep, LiveSearcher
-from search.web.models import ArticleIn, WriteResult
+from search.web.models import ArticleIn, ErrorResponse, WriteResult
 
 MAX_ARTICLES_PER_REQUEST = 1000
 
@@ -57,7 +57,9 @@ def _require_writable(request: Request) -> None:
 
 
 def writes_router(lock: threading.Lock) -> APIRouter:
-    router = APIRouter(tags=["documents"], dependencies=[Depends(_require_writable)])
+    # 403: read-only server; 409: another writer holds the index; 507: the write itself failed
+    router = APIRouter(tags=["documents"], dependencies=[Depends(_require_writable)],
+                       responses={s: {"model": ErrorResponse} for s in (403, 409, 507)})
     one_writer = threading.Lock()  # API writes queue here; other processes meet the index's lock
 
     def write(live: LiveSearcher, loaded: LoadResult | None = None, remove=()) -> tuple[IndexReport, str]:
@@ -77,7 +79,8 @@ def writes_router(lock: threading.Lock) -> APIRouter:
         return _result(report, version)
 
     # :path, because article ids from JSONL may contain slashes ("nos/2021/123")
-    @router.delete("/documents/{doc_id:path}", response_model=WriteResult)
+    @router.delete("/documents/{doc_id:path}", response_model=WriteResult,
+                   responses={404: {"model": ErrorResponse}})
     def remove_document(live: LiveDep, doc_id: str):
         """Remove an article, with its passages and vectors."""
         report, version = write(live, remove=[doc_id])
