@@ -21,7 +21,9 @@ from indexer.documents import Document
 # The closing quote or bracket stays with its sentence: the separator is only the whitespace.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’»)\]]))\s+(?=[\"'“‘«(\[A-ZÀ-ÖØ-Þ0-9])")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
-_SENTENCE_OR_LINE_END = re.compile(_SENTENCE_END.pattern + r"|\s*\n\s*")
+# (?<!\s): tried only where a whitespace run starts, not again at each of its characters, which
+# made a long run without a line break quadratic (40,000 spaces took seconds).
+_SENTENCE_OR_LINE_END = re.compile(_SENTENCE_END.pattern + r"|(?<!\s)\s*\n\s*")
 _HEADING_MAX_TOKENS = 16
 _CLOSED = re.compile(r"[.!?…:;\"”’')]\s*\Z")  # how a sentence, not a heading, ends
 

@@ -17,9 +17,12 @@ SUPPORTED_SUFFIXES = (".txt", ".jsonl")
 MAX_ID_LENGTH = 200
 
 # The sample format: the file opens with " date YYYY-MM" and the text follows on the same line.
-_TXT_HEADER = re.compile(r"\A[ \t]*date[ \t]+(\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?)(?=\s|\Z)")
-_DATE = re.compile(r"\A(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?\Z")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A first word "date" followed by a digit opens a header; a malformed date there is reported,
+# not indexed as text.
+_TXT_HEADER = re.compile(r"\A[ \t]*date[ \t]+(\d[\d/.-]*)(?=\s|\Z)")
+_DATE = re.compile(r"\A([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?\Z")  # ASCII digits only
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 (but \t \n \r), DEL, C1
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # unpaired: from "\\udXXX" in JSON, or a bad file name
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,10 @@ def _expand(path: Path, result: LoadResult) -> Iterator[Path]:
 
 
 def _load_file(path: Path) -> Iterator[Document | Problem]:
+    if _SURROGATE.search(str(path)):
+        shown = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        yield Problem(shown, "the file name is not valid UTF-8; rename the file")
+        return
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -139,7 +146,14 @@ def _decode(raw: bytes, path: Path, line_offset: int = 0) -> str | Problem:
 
 
 def _clean(text: str) -> str:
+    text = _SURROGATE.sub("\ufffd", text)
     return _CONTROL.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _has_control(value: str) -> bool:
+    """Control characters (\t \n \r included) or unpaired surrogates: not for an id."""
+    return bool(_CONTROL.search(value) or _SURROGATE.search(value)
+                or any(c in value for c in "\t\n\r"))
 
 
 def _load_txt(path: Path, raw: bytes) -> Document | Problem:
@@ -158,11 +172,15 @@ def _load_txt(path: Path, raw: bytes) -> Document | Problem:
     text = text.strip()
     if not text:
         return Problem(str(path), "is empty (no article text)")
+    if _has_control(path.stem):
+        return Problem(str(path), f"the file name holds control characters ({path.stem[:40]!r}); it "
+                       "is the article's id: rename the file")
     return Document(doc_id=path.stem, text=text, date=article_date, origin=str(path))
 
 
 def _load_jsonl(path: Path, raw: bytes) -> Iterator[Document | Problem]:
     any_line = False
+    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM opens the file, not its first line
     for number, line_bytes in enumerate(raw.split(b"\n"), start=1):
         if not line_bytes.strip():
             continue
@@ -175,6 +193,8 @@ def _load_jsonl(path: Path, raw: bytes) -> Iterator[Document | Problem]:
             yield _document_from_record(json.loads(line), path, number)
         except json.JSONDecodeError as exc:
             yield Problem(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", number)
+        except RecursionError:
+            yield Problem(str(path), "not valid JSON (nested too deeply)", number)
         except ValueError as exc:
             yield Problem(str(path), str(exc), number)
     if not any_line:
@@ -198,11 +218,12 @@ def _document_from_record(record: object, path: Path, line: int) -> Document:
         doc_id = str(doc_id)
     if not isinstance(doc_id, str) or not doc_id.strip():
         raise ValueError("missing field 'id' (a non-empty string)")
-    if len(doc_id) > MAX_ID_LENGTH or _CONTROL.search(doc_id) or "\n" in doc_id:
+    if len(doc_id) > MAX_ID_LENGTH or _has_control(doc_id):
         raise ValueError(f"id {doc_id[:40]!r} must be at most {MAX_ID_LENGTH} characters "
                          "without control characters")
     text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
+    text = _clean(text).strip() if isinstance(text, str) else ""  # control characters only: empty
+    if not text:
         raise ValueError(f"article {doc_id!r}: missing field 'text' (a non-empty string)")
     raw_date = _optional_str(record, "date")
     try:
@@ -210,7 +231,7 @@ def _document_from_record(record: object, path: Path, line: int) -> Document:
     except ValueError as exc:
         raise ValueError(f"article {doc_id!r}: field 'date': {exc}") from None
     return Document(
-        doc_id=doc_id.strip(), text=_clean(text).strip(), title=_optional_str(record, "title"),
+        doc_id=doc_id.strip(), text=text, title=_optional_str(record, "title"),
         date=article_date, url=_optional_str(record, "url"), source=_optional_str(record, "source"),
         origin=f"{path}:{line}",
     )
