@@ -48,11 +48,17 @@ def index(
         spec = embedding.resolve_model_for_index(manifest.model if manifest else None, model)
         if manifest:
             check_same_model(manifest, spec, target.root)  # before the slow part: loading the model
-        with console.status("loading the model…"):
-            embedder = embedding.load_embedder(spec)
-        with Progress(TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(),
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=console, transient=True) as bar:
-            task = bar.add_task("embed", total=None)
+            task = bar.add_task("comparing with the index", total=None)
+
+            def load(spec):
+                bar.update(task, description="loading the model…")
+                model = embedding.load_embedder(spec)
+                bar.update(task, description="embedding passages")
+                return model
+
+            embedder = embedding.LazyEmbedder(spec, load)  # not loaded when nothing is new
             report = update_index(target, embedder, ParagraphChunker(embedder, max_tokens), loaded,
                                   prune_under=paths if prune else (),
                                   progress=lambda done, total: bar.update(task, completed=done,

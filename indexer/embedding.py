@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
@@ -124,6 +124,42 @@ class SentenceTransformerEmbedder:
             return []
         encoded = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
+
+
+class LazyEmbedder:
+    """Loads the model on first use, so a run with nothing new to split or embed (an unchanged
+    folder, a metadata fix) never pays the seconds a model takes to load."""
+
+    def __init__(self, spec: ModelSpec, load: Callable[[ModelSpec], Embedder]) -> None:
+        self.spec = spec
+        self._load = load
+        self._inner: Embedder | None = None
+
+    def _model(self) -> Embedder:
+        if self._inner is None:
+            self._inner = self._load(self.spec)
+        return self._inner
+
+    @property
+    def loaded(self) -> bool:
+        return self._inner is not None
+
+    @property
+    def dim(self) -> int:
+        return self._model().dim
+
+    @property
+    def backend(self) -> str:
+        return getattr(self._model(), "backend", "sentence-transformers")
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._model().embed_documents(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._model().embed_queries(texts)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self._model().count_tokens(texts)
 
 
 def load_embedder(spec: ModelSpec) -> Embedder:

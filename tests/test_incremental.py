@@ -197,3 +197,18 @@ def test_incremental_updates_with_the_real_model(run, use_real_embedder, tmp_pat
     assert run("remove", "knmi-2021-07", "--index", idx).exit_code == 0
     after = json.loads(run("search", "flooding of the Meuse in Limburg", "--index", idx, "--json").stdout)
     assert all(hit["doc_id"] != "knmi-2021-07" for hit in after["results"])
+
+
+def test_an_unchanged_folder_or_a_removal_never_loads_the_model(run, fake_model, tmp_path, corpus,
+                                                                monkeypatch):
+    loads = []
+    monkeypatch.setattr("indexer.embedding.load_embedder",
+                        lambda spec: loads.append(spec) or FakeEmbedder(spec=spec))
+    assert run("index", corpus, "--index", tmp_path / "idx", "--model", fake_model).exit_code == 0
+    assert len(loads) == 1
+    assert run("index", corpus, "--index", tmp_path / "idx", "--model", fake_model).exit_code == 0
+    assert run("remove", next(corpus.glob("000_*.txt")).stem, "--index", tmp_path / "idx").exit_code == 0
+    assert len(loads) == 1
+    write(corpus / "new.jsonl", json.dumps({"id": "n1", "text": "Een nieuw artikel."}))
+    result = run("index", corpus, "--index", tmp_path / "idx", "--model", fake_model, "--json")
+    assert json.loads(result.stdout)["added"] == 2 and len(loads) == 2  # the removed one comes back
