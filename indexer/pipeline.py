@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from indexer.chunking import Chunk, Chunker, sentence_spans
 from indexer.documents import LoadResult, Problem, load_articles
 from indexer.embedding import Embedder, ModelSpec
 from indexer.engine import backend_of, compatible
-from indexer.errors import InputError, ModelMismatchError
+from indexer.errors import IndexFormatError, InputError, ModelMismatchError
 from indexer.index_dir import (FORMAT_VERSION, KEYWORDS, MANIFEST, SENTENCE_VECTORS, STORE, VECTORS,
                                IndexDirectory, Manifest)
 from indexer.keyword_index import KeywordIndex
@@ -131,10 +132,21 @@ class _Previous:
 
     def __init__(self, version: Path | None) -> None:
         self.manifest = Manifest.from_file(version / MANIFEST) if version else None
-        self.store = ChunkStore.open(version / STORE) if version else None
-        self.passages = FlatIPIndex.load(version / VECTORS) if version else None
-        self.sentences = FlatIPIndex.load(version / SENTENCE_VECTORS) if version else None
-        self.documents = self.store.documents() if self.store else []
+        self.store = self.passages = self.sentences = None
+        self.documents = []
+        if version is None:
+            return
+        try:
+            self.store = ChunkStore.open(version / STORE)
+            self.passages = FlatIPIndex.load(version / VECTORS)
+            self.sentences = FlatIPIndex.load(version / SENTENCE_VECTORS)
+            self.documents = self.store.documents()
+        except (OSError, RuntimeError, sqlite3.Error) as exc:  # FAISS reports as RuntimeError
+            self.close()
+            raise IndexFormatError(f"the index version {version} is damaged and cannot be built "
+                                   f"on ({str(exc).splitlines()[0]})",
+                                   hint="index into a new --index, or remove this one and index "
+                                        "all articles again") from exc
 
     def close(self) -> None:
         if self.store:

@@ -212,3 +212,12 @@ def test_an_unchanged_folder_or_a_removal_never_loads_the_model(run, fake_model,
     write(corpus / "new.jsonl", json.dumps({"id": "n1", "text": "Een nieuw artikel."}))
     result = run("index", corpus, "--index", tmp_path / "idx", "--model", fake_model, "--json")
     assert json.loads(result.stdout)["added"] == 2 and len(loads) == 2  # the removed one comes back
+
+
+def test_a_version_with_a_corrupt_file_is_a_clear_error_not_a_traceback(run, fake_model, tmp_path, corpus):
+    assert run("index", corpus, "--index", tmp_path / "idx", "--model", fake_model).exit_code == 0
+    (IndexDirectory(tmp_path / "idx").current_version() / "vectors.faiss").write_bytes(b"not faiss")
+    write(corpus / "new.jsonl", json.dumps({"id": "n1", "text": "Een nieuw artikel."}))
+    result = run("index", corpus, "--index", tmp_path / "idx", "--model", fake_model)
+    assert result.exit_code == 1 and "is damaged and cannot be built on" in result.stderr
+    assert "Traceback" not in result.output
