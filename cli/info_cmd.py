@@ -29,10 +29,10 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
             first, last = store.date_range()
         finally:
             store.close()
+        backend = query_backend_for(ModelSpec(**manifest.model))
     data = asdict(manifest) | {"index": str(index_dir), "version": version.name,
                                "first_date": first, "last_date": last,
-                               "size_bytes": _size_on_disk(version),
-                               "query_backend": query_backend_for(ModelSpec(**manifest.model))}
+                               "size_bytes": _size_on_disk(version), "query_backend": backend}
     if as_json:
         print_json(data)
         return

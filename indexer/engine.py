@@ -67,25 +67,29 @@ def compatible(spec: ModelSpec, backends: Sequence[str]) -> bool:
 def load_query_embedder(spec: ModelSpec) -> Embedder:
     """The embedder a search uses: the engine for the bundled model (fast start, fast questions),
     unless VRAAGBAAK_BACKEND says torch; sentence-transformers for any other model."""
-    choice = os.environ.get(BACKEND_ENV, "auto").strip().lower() or "auto"
-    if choice not in ("auto", "engine", "torch"):
-        raise ModelError(f"{BACKEND_ENV} must be auto, engine or torch, not {choice!r}")
-    if choice == "engine":
+    if query_backend_for(spec) == TORCH:
+        return embedding.load_embedder(spec)
+    try:
         return EngineEmbedder(spec)
-    if choice == "auto" and spec.kind == "bundled" and _cpu_has("avx2"):
-        try:
-            return EngineEmbedder(spec)
-        except ModelError:
-            pass  # fall back to sentence-transformers, which runs anywhere
-    return embedding.load_embedder(spec)
+    except ModelError:
+        if _choice() == "engine":
+            raise
+        return embedding.load_embedder(spec)  # sentence-transformers runs anywhere
 
 
 def query_backend_for(spec: ModelSpec) -> str:
-    """Which backend load_query_embedder picks, without loading it (for `info`)."""
-    choice = os.environ.get(BACKEND_ENV, "auto").strip().lower() or "auto"
+    """Which backend load_query_embedder picks (also for `info`, without loading it)."""
+    choice = _choice()
     if choice == "engine" or (choice == "auto" and spec.kind == "bundled" and _cpu_has("avx2")):
         return ENGINE
     return TORCH
+
+
+def _choice() -> str:
+    choice = os.environ.get(BACKEND_ENV, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "engine", "torch"):
+        raise ModelError(f"{BACKEND_ENV} must be auto, engine or torch, not {choice!r}")
+    return choice
 
 
 def _cpu_has(flag: str) -> bool:
