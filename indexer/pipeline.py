@@ -24,6 +24,7 @@ from indexer.index_dir import (FORMAT_VERSION, KEYWORDS, MANIFEST, SENTENCE_VECT
 from indexer.keyword_index import KeywordIndex
 from indexer.store import ChunkStore, StoredDocument
 from indexer.text_analysis import Analyzer
+from indexer.vector_cache import VectorCache
 from indexer.vector_index import FlatIPIndex
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
@@ -109,7 +110,8 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
                 return report(m.articles, m.chunks, m.tokens, time.perf_counter() - started,
                               sentences=m.sentences, published=False)
             content = _chunk(plan, previous, chunker)
-            vectors, embedded, reused = _vectors(content, previous, embedder, progress, batch_size)
+            vectors, embedded, reused = _vectors(content, previous, embedder, index_dir.root,
+                                                 spec["fingerprint"], progress, batch_size)
             language = corpus_language(plan.documents)
             backends = _document_backends(previous, embedder, embedded, index_dir.root)
             _write_version(writer.staging, content, vectors, spec, backends, settings, language)
@@ -206,25 +208,39 @@ def _sentences_by_chunk(previous: _Previous) -> dict[int, list[tuple[int, int]]]
     return found
 
 
-def _vectors(content: _Content, previous: _Previous, embedder: Embedder | None,
-             progress: Progress | None, batch_size: int) -> tuple[tuple[np.ndarray, np.ndarray], int, int]:
-    """Passage and sentence vectors: from the previous version where it holds the same text,
-    from the model for the rest, each distinct text embedded once."""
+def _vectors(content: _Content, previous: _Previous, embedder: Embedder | None, cache_at: Path,
+             fingerprint: str, progress: Progress | None,
+             batch_size: int) -> tuple[tuple[np.ndarray, np.ndarray], int, int]:
+    """Passage and sentence vectors: from the previous version where it holds the same text, else
+    from the vector cache (texts this model embedded for earlier versions), else from the model,
+    each distinct text embedded once."""
     hashes = content.chunk_hashes + content.sentence_hashes
     old_chunk, old_sentence = previous.store.text_hashes() if previous.store else ({}, {})
-    texts = {}
+    new = {}
     for h, text in zip(hashes, [c.text for c in content.chunks] + _sentence_texts(content)):
         if h not in old_chunk and h not in old_sentence:
-            texts.setdefault(h, text)
+            new.setdefault(h, text)
     dim = previous.manifest.dim if previous.manifest else embedder.dim
-    found = dict(zip(texts, _embed(embedder, list(texts.values()), dim, progress, batch_size)))
+    found: dict[str, np.ndarray] = {}
+    embedded = 0
+    if new:
+        cache = VectorCache.open(cache_at, fingerprint, dim)
+        try:
+            found = cache.get(list(new))
+            todo = [h for h in new if h not in found]
+            made = dict(zip(todo, _embed(embedder, [new[h] for h in todo], dim, progress, batch_size)))
+            cache.put(made.items())
+            found.update(made)
+            embedded = len(todo)
+        finally:
+            cache.close()
     for index, known in ((previous.passages, old_chunk), (previous.sentences, old_sentence)):
         wanted = [h for h in dict.fromkeys(hashes) if h not in found and h in known]
         if wanted:
             found.update(zip(wanted, index.vectors(np.array([known[h] for h in wanted], np.int64))))
     matrix = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, dim), np.float32)
     n = len(content.chunks)
-    return (matrix[:n], matrix[n:]), len(texts), len(set(hashes)) - len(texts)
+    return (matrix[:n], matrix[n:]), embedded, len(set(hashes)) - embedded
 
 
 def _sentence_texts(content: _Content) -> list[str]:

@@ -221,3 +221,22 @@ def test_a_version_with_a_corrupt_file_is_a_clear_error_not_a_traceback(run, fak
     result = run("index", corpus, "--index", tmp_path / "idx", "--model", fake_model)
     assert result.exit_code == 1 and "is damaged and cannot be built on" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_removed_article_that_comes_back_is_not_embedded_again(tmp_path, corpus):
+    index(tmp_path / "idx", FakeEmbedder(), corpus)
+    doomed = next(corpus.glob("001_*.txt"))
+    update_index(IndexDirectory(tmp_path / "idx"), None, None, remove=[doomed.stem])
+    embedder = FakeEmbedder()
+    report = index(tmp_path / "idx", embedder, corpus)
+    assert report.added == 1 and embedder.documents_embedded == 0 and report.embedded == 0
+    article = next(corpus.glob("003_*.txt"))
+    original = article.read_text()
+    article.write_text(original + "\n\nEen correctie die later weer verdwijnt.\n")
+    index(tmp_path / "idx", FakeEmbedder(), corpus)
+    article.write_text(original)  # the correction is reverted: its old passages come back
+    embedder = FakeEmbedder()
+    assert index(tmp_path / "idx", embedder, corpus).updated == 1 and embedder.documents_embedded == 0
+    fresh = FakeEmbedder()
+    index(tmp_path / "fresh", fresh, corpus)
+    assert snapshot(tmp_path / "idx") == snapshot(tmp_path / "fresh")
