@@ -38,7 +38,7 @@ def index(
     from indexer.chunking import ParagraphChunker
     from indexer import embedding
     from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import check_same_model, load_for_index, update_index
+    from indexer.pipeline import load_for_index, update_index
 
     console = Console(stderr=True)
     with handle_errors():
@@ -46,8 +46,6 @@ def index(
         target = IndexDirectory(index_dir)
         manifest = target.manifest_if_any()
         spec = embedding.resolve_model_for_index(manifest.model if manifest else None, model)
-        if manifest:
-            check_same_model(manifest, spec, target.root)  # before the slow part: loading the model
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("comparing with the index", total=None)

@@ -20,6 +20,7 @@ from indexer.bundled_model import BUNDLED_MODEL_ID, ensure_bundled_model, read_m
 from indexer.errors import ModelError
 
 BUNDLED_ALIASES = {None, "", "bundled", "default", BUNDLED_MODEL_ID}
+TORCH_BACKEND = "sentence-transformers"  # what SentenceTransformerEmbedder records as its backend
 
 
 @dataclass(frozen=True)
@@ -141,16 +142,12 @@ class LazyEmbedder:
         return self._inner
 
     @property
-    def loaded(self) -> bool:
-        return self._inner is not None
-
-    @property
     def dim(self) -> int:
         return self._model().dim
 
     @property
     def backend(self) -> str:
-        return getattr(self._model(), "backend", "sentence-transformers")
+        return getattr(self._model(), "backend", TORCH_BACKEND)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._model().embed_documents(texts)

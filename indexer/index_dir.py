@@ -114,12 +114,11 @@ class IndexDirectory:
 
     def current_version(self) -> Path:
         """The published version's folder; raises if there is none or it is incomplete."""
-        try:
-            name = (self.root / CURRENT).read_text().strip()
-        except FileNotFoundError:
+        name = self._read_name(CURRENT)
+        if name is None:
             raise IndexNotFoundError(
                 f"there is no index at {self.root}",
-                hint=f"build one first: vraagbaak index PATH... --index {self.root}") from None
+                hint=f"build one first: vraagbaak index PATH... --index {self.root}")
         version = self.root / VERSIONS / name
         missing = [f for f in VERSION_FILES if not (version / f).exists()]
         if not name or "/" in name or missing:
@@ -129,8 +128,12 @@ class IndexDirectory:
         return version
 
     def current_name(self) -> str | None:
+        return self._read_name(CURRENT) or None
+
+    def _read_name(self, pointer: str) -> str | None:
+        """What CURRENT or PREVIOUS names ("" if empty), or None when the file is not there."""
         try:
-            return (self.root / CURRENT).read_text().strip() or None
+            return (self.root / pointer).read_text().strip()
         except FileNotFoundError:
             return None
 
@@ -253,14 +256,7 @@ class IndexDirectory:
         """Leftovers of interrupted runs, and versions older than the one before CURRENT; only
         the writer holding the lock calls it. The version before stays so that a reader that
         read CURRENT just before a publish can still open what it read."""
-        current = (self.root / CURRENT).read_text().strip() if self.exists() else None
-        keep = {current, self._previous_name()}
+        keep = {self.current_name(), self._read_name(PREVIOUS) or None}
         for item in (self.root / VERSIONS).iterdir():
             if item.name not in keep:
                 shutil.rmtree(item, ignore_errors=True)
-
-    def _previous_name(self) -> str | None:
-        try:
-            return (self.root / PREVIOUS).read_text().strip() or None
-        except FileNotFoundError:
-            return None
