@@ -45,7 +45,3 @@ class IndexBusyError(VraagbaakError):
 
 class IndexWriteError(VraagbaakError):
     """A new index version could not be written (disk full, permissions); the old one stands."""
-
-
-class UnknownArticleError(VraagbaakError):
-    """An article id that the index does not hold."""

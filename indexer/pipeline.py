@@ -174,6 +174,7 @@ class _Content:
     chunks: list[Chunk] = field(default_factory=list)
     sentences: list[tuple[int, int, int]] = field(default_factory=list)  # (chunk id, start, end)
     chunk_hashes: list[str] = field(default_factory=list)
+    sentence_texts: list[str] = field(default_factory=list)
     sentence_hashes: list[str] = field(default_factory=list)
 
 
@@ -197,7 +198,8 @@ def _chunk(plan: Plan, previous: _Previous, chunker: Chunker | None) -> _Content
             content.chunk_hashes.append(text_hash(chunk.text))
             for s, e in spans:
                 content.sentences.append((chunk_id, s, e))
-                content.sentence_hashes.append(text_hash(text[s:e]))
+                content.sentence_texts.append(text[s:e])
+                content.sentence_hashes.append(text_hash(content.sentence_texts[-1]))
     return content
 
 
@@ -217,7 +219,7 @@ def _vectors(content: _Content, previous: _Previous, embedder: Embedder | None, 
     hashes = content.chunk_hashes + content.sentence_hashes
     old_chunk, old_sentence = previous.store.text_hashes() if previous.store else ({}, {})
     new = {}
-    for h, text in zip(hashes, [c.text for c in content.chunks] + _sentence_texts(content)):
+    for h, text in zip(hashes, [c.text for c in content.chunks] + content.sentence_texts):
         if h not in old_chunk and h not in old_sentence:
             new.setdefault(h, text)
     dim = previous.manifest.dim if previous.manifest else embedder.dim
@@ -241,11 +243,6 @@ def _vectors(content: _Content, previous: _Previous, embedder: Embedder | None, 
     matrix = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, dim), np.float32)
     n = len(content.chunks)
     return (matrix[:n], matrix[n:]), embedded, len(set(hashes)) - embedded
-
-
-def _sentence_texts(content: _Content) -> list[str]:
-    texts = {d.document.doc_id: d.document.text for d in content.documents}
-    return [texts[content.chunks[c].doc_id][s:e] for c, s, e in content.sentences]
 
 
 def _embed(embedder: Embedder | None, texts: list[str], dim: int, progress: Progress | None,

@@ -23,8 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
-                            InputError, ModelError, ModelMismatchError, QueryError,
-                            UnknownArticleError, VraagbaakError)
+                            InputError, ModelError, ModelMismatchError, QueryError, VraagbaakError)
 from indexer.engine import backend_of
 from search.searcher import Searcher
 from search.web.errors import ApiError
@@ -38,7 +37,7 @@ from search.web.writes import writes_router
 
 log = logging.getLogger("vraagbaak.web")
 
-_STATUS = {QueryError: 400, InputError: 400, UnknownArticleError: 404, IndexBusyError: 409,
+_STATUS = {QueryError: 400, InputError: 400, IndexBusyError: 409,
            IndexNotFoundError: 503, IndexFormatError: 503, ModelError: 503, ModelMismatchError: 503,
            IndexWriteError: 507}
 
