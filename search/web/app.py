@@ -73,6 +73,8 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
                      "enabled" if settings.writes_enabled else "disabled (read-only)")
         async with mcp.session_manager.run():
             yield
+        if app.state.live is not None and searcher is None:  # a searcher passed in is the caller's
+            app.state.live.close()
 
     app = FastAPI(title="vraagbaak", version="0.1.0", lifespan=lifespan,
                   description="Semantic search over Dutch news, asked in Dutch or English.",

@@ -41,6 +41,10 @@ class LiveSearcher:
         with self._reopening:
             return self._reopen(self._searcher)
 
+    def close(self) -> None:
+        """At shutdown. Versions left behind by a switch are closed when nothing uses them."""
+        self._searcher.close()
+
     def _reopen(self, seen: Searcher) -> Searcher:
         if self._searcher is not seen or seen.is_current():
             return self._searcher
