@@ -49,3 +49,16 @@ def handle_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         error("interrupted; nothing was changed")
         raise typer.Exit(130) from None
+
+
+def describe_vector_indexes(described: dict) -> str:
+    """'exact for passages, IVF (1024 lists, 24 probed, recall@10 0.99) for sentences' style."""
+    parts = []
+    for part in ("passages", "sentences"):
+        info = described.get(part) or {}
+        if info.get("kind", "").startswith("faiss-ivf"):
+            recall = f", recall@10 {info['recall@10']:.3f}" if "recall@10" in info else ""
+            parts.append(f"IVF ({info['nlist']} lists, {info['nprobe']} probed{recall}) for {part}")
+        elif info:
+            parts.append(f"exact for {part}")
+    return (", ".join(parts) or "exact") + f" (setting: {described.get('setting', 'auto')})"

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cli.common import (DEFAULT_INDEX, EXIT_PARTIAL, IndexOption, JsonOption, ModelOption,
-                        handle_errors, print_json)
+                        describe_vector_indexes, handle_errors, print_json)
 
 DEFAULT_MAX_TOKENS = 128
+
+
+class VectorIndexType(str, Enum):
+    auto = "auto"
+    flat = "flat"
+    ivf = "ivf"
 
 
 def index(
@@ -24,6 +31,11 @@ def index(
     prune: Annotated[bool, typer.Option(
         "--prune", help="Also remove indexed articles whose source file under PATHS is gone or "
                         "no longer holds them.")] = False,
+    vector_index: Annotated[VectorIndexType | None, typer.Option(
+        "--vector-index", help="Vector search: exact (flat), approximate (ivf), or auto: exact "
+                               "below 50,000 vectors, IVF from there. Kept for later runs; "
+                               "default: the index's own setting, auto for a new index.",
+        show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Index articles: add new ones, update changed ones, skip unchanged ones.
@@ -59,6 +71,7 @@ def index(
             embedder = embedding.LazyEmbedder(spec, load)  # not loaded when nothing is new
             report = update_index(target, embedder, ParagraphChunker(embedder, max_tokens), loaded,
                                   prune_under=paths if prune else (),
+                                  index_type=vector_index.value if vector_index else None,
                                   progress=lambda done, total: bar.update(task, completed=done,
                                                                           total=total))
     if as_json:
@@ -75,7 +88,8 @@ def report_json(report, model_id: str | None) -> dict:
         "chunks": report.chunks, "tokens": report.tokens, "seconds": round(report.seconds, 2),
         "added": report.added, "updated": report.updated, "unchanged": report.unchanged,
         "removed": report.removed, "kept": report.kept, "embedded": report.embedded,
-        "reused": report.reused, "published": report.published, "unknown": report.unknown,
+        "reused": report.reused, "published": report.published,
+        "vector_indexes": report.vector_indexes, "unknown": report.unknown,
         "problems": [{"path": p.path, "line": p.line, "message": p.message} for p in report.problems],
         "ignored": [str(p) for p in report.ignored],
     }
@@ -91,6 +105,8 @@ def print_summary(report, model_id: str | None) -> None:
                    f"embedded {report.embedded} texts, reused {report.reused})")
     typer.echo(f"The index holds {report.articles} articles as {report.chunks} passages "
                f"({report.tokens:,} tokens)" + (f"; model: {model_id}" if model_id else ""))
+    if report.vector_indexes.get("passages"):
+        typer.echo(f"Vector search: {describe_vector_indexes(report.vector_indexes)}")
     if report.unknown:
         typer.echo(f"Not in the index ({len(report.unknown)}): {', '.join(report.unknown)}", err=True)
     if report.problems:
@@ -101,3 +117,4 @@ def print_summary(report, model_id: str | None) -> None:
         shown = ", ".join(str(p) for p in report.ignored[:3])
         more = f" and {len(report.ignored) - 3} more" if len(report.ignored) > 3 else ""
         typer.echo(f"Ignored {len(report.ignored)} files that are not .txt or .jsonl: {shown}{more}")
+

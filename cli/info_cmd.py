@@ -6,7 +6,8 @@ from dataclasses import asdict
 
 import typer
 
-from cli.common import DEFAULT_INDEX, IndexOption, JsonOption, handle_errors, print_json
+from cli.common import (DEFAULT_INDEX, IndexOption, JsonOption, describe_vector_indexes,
+                        handle_errors, print_json)
 
 
 def _size_on_disk(path) -> int:
@@ -44,7 +45,8 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
                      f"questions by {data['query_backend']} (VRAAGBAAK_BACKEND)"),
         ("articles", str(manifest.articles)),
         ("passages", f"{manifest.chunks} ({manifest.tokens:,} tokens, {manifest.sentences} sentences, "
-                     f"{manifest.dim}-d vectors, {manifest.vector_index})"),
+                     f"{manifest.dim}-d vectors)"),
+        ("vectors", describe_vector_indexes(manifest.vector_indexes)),
         ("keywords", ", ".join(f"{k}={v}" for k, v in manifest.keyword_index.items())),
         ("language", manifest.language),
         ("dates", f"{first} to {last}" if first else "none"),

@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
@@ -65,6 +65,9 @@ class Manifest:
     tokens: int
     created: str
     vraagbaak_version: str
+    # The index-type setting and each vector index's kind and parameters (format 3 indexes
+    # written before IVF lack it: they are exact).
+    vector_indexes: dict = field(default_factory=lambda: {"setting": "auto"})
 
     @classmethod
     def from_file(cls, path: Path) -> Manifest:
@@ -79,7 +82,9 @@ class Manifest:
                 f"{path} has index format {version!r}; this vraagbaak reads format {FORMAT_VERSION}",
                 hint="re-run `vraagbaak index` with this version to rebuild it")
         try:
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            optional = {f.name for f in fields(cls) if f.default_factory is not MISSING}
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__
+                          if k in data or k not in optional})
         except KeyError as exc:
             raise IndexFormatError(f"the index manifest {path} lacks the field {exc}") from exc
 

@@ -25,7 +25,8 @@ from indexer.keyword_index import KeywordIndex
 from indexer.store import ChunkStore, StoredDocument
 from indexer.text_analysis import Analyzer
 from indexer.vector_cache import VectorCache
-from indexer.vector_index import FlatIPIndex
+from indexer.ivf_index import INDEX_TYPES, build_vector_index
+from indexer.vector_index import load_vector_index
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
 
@@ -46,6 +47,7 @@ class IndexReport:
     embedded: int = 0  # texts (passages and sentences) that went through the model
     reused: int = 0  # texts whose vector came from the previous version
     published: bool = True  # False when nothing changed, so no new version was written
+    vector_indexes: dict = field(default_factory=dict)  # the manifest's: setting, kinds, params
     unknown: list[str] = field(default_factory=list)  # ids to remove that the index lacks
     problems: list[Problem] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)
@@ -81,7 +83,7 @@ def load_for_index(paths: Sequence[Path]) -> LoadResult:
 def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: Chunker | None,
                  loaded: LoadResult | None = None, remove: Sequence[str] = (),
                  prune_under: Sequence[Path] = (), progress: Progress | None = None,
-                 batch_size: int = 16) -> IndexReport:
+                 batch_size: int = 16, index_type: str | None = None) -> IndexReport:
     """The one write path: add or update the loaded articles, remove the others asked for, and
     publish the result as a new version of ``index_dir`` (or nothing, when nothing changed).
 
@@ -89,6 +91,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
     sentence whose text the previous version already embedded keeps its vector, so no text is
     embedded twice by one model. ``embedder`` and ``chunker`` may be None for a run that only
     removes. The previous version stays readable until the new one is complete.
+    ``index_type`` (auto, flat, ivf) is kept in the manifest; None keeps the index's own.
     """
     started = time.perf_counter()
     loaded = loaded or LoadResult()
@@ -97,6 +100,9 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
         try:
             spec = _check_model(previous, embedder, index_dir.root)
             settings = chunker.settings() if chunker else previous.manifest.chunker
+            index_type = _index_type(previous, index_type)
+            new_type = (previous.manifest is not None
+                        and previous.manifest.vector_indexes.get("setting") != index_type)
             same_chunker = previous.manifest is None or previous.manifest.chunker == settings
             plan = plan_changes(previous.documents, loaded.documents, remove, prune_under,
                                 loaded.problems, same_chunker)
@@ -104,22 +110,26 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
                              updated=len(plan.updated), unchanged=len(plan.unchanged),
                              removed=len(plan.removed), kept=plan.kept, unknown=plan.unknown,
                              problems=loaded.problems, ignored=loaded.ignored)
-            if previous.manifest is not None and same_chunker and not plan.changes_anything:
+            if (previous.manifest is not None and same_chunker and not new_type
+                    and not plan.changes_anything):
                 writer.discard()
                 m = previous.manifest
                 return report(m.articles, m.chunks, m.tokens, time.perf_counter() - started,
-                              sentences=m.sentences, published=False)
+                              sentences=m.sentences, published=False,
+                              vector_indexes=m.vector_indexes)
             content = _chunk(plan, previous, chunker)
             vectors, embedded, reused = _vectors(content, previous, embedder, index_dir.root,
                                                  spec["fingerprint"], progress, batch_size)
             language = corpus_language(plan.documents)
             backends = _document_backends(previous, embedder, embedded, index_dir.root)
-            _write_version(writer.staging, content, vectors, spec, backends, settings, language)
+            described = _write_version(writer.staging, content, vectors, spec, backends,
+                                       {"chunker": settings, "language": language,
+                                        "index_type": index_type})
         finally:
             previous.close()
     return report(len(plan.documents), len(content.chunks), sum(c.n_tokens for c in content.chunks),
                   time.perf_counter() - started, sentences=len(content.sentences),
-                  embedded=embedded, reused=reused)
+                  embedded=embedded, reused=reused, vector_indexes=described)
 
 
 def corpus_language(documents: Sequence[StoredDocument]) -> str:
@@ -140,8 +150,8 @@ class _Previous:
             return
         try:
             self.store = ChunkStore.open(version / STORE)
-            self.passages = FlatIPIndex.load(version / VECTORS)
-            self.sentences = FlatIPIndex.load(version / SENTENCE_VECTORS)
+            self.passages = load_vector_index(version / VECTORS)
+            self.sentences = load_vector_index(version / SENTENCE_VECTORS)
             self.documents = self.store.documents()
         except (OSError, RuntimeError, sqlite3.Error) as exc:  # FAISS reports as RuntimeError
             self.close()
@@ -153,6 +163,15 @@ class _Previous:
     def close(self) -> None:
         if self.store:
             self.store.close()
+
+
+def _index_type(previous: _Previous, asked: str | None) -> str:
+    if asked is None:
+        return previous.manifest.vector_indexes.get("setting", "auto") if previous.manifest else "auto"
+    if asked not in INDEX_TYPES:
+        raise InputError(f"unknown vector index type {asked!r}",
+                         hint=f"choose one of: {', '.join(INDEX_TYPES)}")
+    return asked
 
 
 def _check_model(previous: _Previous, embedder: Embedder | None, root: Path) -> dict:
@@ -278,7 +297,8 @@ def _document_backends(previous: _Previous, embedder: Embedder | None, embedded:
 
 
 def _write_version(staging: Path, content: _Content, vectors: tuple[np.ndarray, np.ndarray],
-                   model: dict, backends: list[str], chunker_settings: dict, language: str) -> None:
+                   model: dict, backends: list[str], settings: dict) -> dict:
+    """``settings``: the chunker's settings, the corpus language and the index-type setting."""
     chunk_vectors, sentence_vectors = vectors
     dim = chunk_vectors.shape[1]
     store = ChunkStore.create(staging / STORE)
@@ -290,18 +310,22 @@ def _write_version(staging: Path, content: _Content, vectors: tuple[np.ndarray, 
         store.commit()
     finally:
         store.close()
-    for name, matrix in ((VECTORS, chunk_vectors), (SENTENCE_VECTORS, sentence_vectors)):
-        index = FlatIPIndex(dim)
-        index.add(np.arange(len(matrix), dtype=np.int64), matrix)
+    described = {"setting": settings["index_type"]}
+    for name, part, matrix in ((VECTORS, "passages", chunk_vectors),
+                               (SENTENCE_VECTORS, "sentences", sentence_vectors)):
+        index = build_vector_index(matrix, settings["index_type"])
         index.save(staging / name)
-    keywords = KeywordIndex.build([c.text for c in content.chunks], Analyzer(language))
+        described[part] = index.describe()
+    keywords = KeywordIndex.build([c.text for c in content.chunks], Analyzer(settings["language"]))
     keywords.save(staging / KEYWORDS)
     Manifest(
         format_version=FORMAT_VERSION, model=model, document_backends=backends, dim=dim,
-        chunker=chunker_settings,
-        vector_index=FlatIPIndex.kind,
+        chunker=settings["chunker"], vector_index=described["passages"]["kind"],
+        vector_indexes=described,
         keyword_index={"kind": KeywordIndex.kind, **keywords.analyzer.settings()},
-        language=language, articles=len(content.documents), chunks=len(content.chunks),
-        sentences=len(content.sentences), tokens=sum(c.n_tokens for c in content.chunks),
+        language=settings["language"], articles=len(content.documents),
+        chunks=len(content.chunks), sentences=len(content.sentences),
+        tokens=sum(c.n_tokens for c in content.chunks),
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), vraagbaak_version=vraagbaak_version(),
     ).write(staging / MANIFEST)
+    return described

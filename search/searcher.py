@@ -17,7 +17,7 @@ from indexer.keyword_index import KeywordHits, KeywordIndex
 from indexer.pipeline import check_same_model
 from indexer.store import ChunkStore, StoredChunk
 from indexer.text_analysis import detect_language
-from indexer.vector_index import FlatIPIndex
+from indexer.vector_index import load_vector_index
 from search.dates import effective_filter, filter_from_options
 from search.dense import DenseCandidate, DenseRetriever
 from search.fusion import FusionWeights, reciprocal_rank_fusion
@@ -96,8 +96,8 @@ class Searcher:
         self.version = version.name
         self.embedder = embedder
         self.store = ChunkStore.open(version / STORE)
-        self.dense = DenseRetriever(FlatIPIndex.load(version / VECTORS),
-                                    FlatIPIndex.load(version / SENTENCE_VECTORS),
+        self.dense = DenseRetriever(load_vector_index(version / VECTORS),
+                                    load_vector_index(version / SENTENCE_VECTORS),
                                     self.store.sentence_chunks(), sentence_weight)
         self.keywords = KeywordIndex.load(version / KEYWORDS)
 

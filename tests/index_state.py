@@ -7,7 +7,7 @@ import numpy as np
 from indexer.index_dir import KEYWORDS, SENTENCE_VECTORS, STORE, VECTORS, IndexDirectory
 from indexer.keyword_index import KeywordIndex
 from indexer.store import ChunkStore
-from indexer.vector_index import FlatIPIndex
+from indexer.vector_index import load_vector_index
 
 
 def snapshot(root) -> dict:
@@ -18,8 +18,8 @@ def snapshot(root) -> dict:
     manifest = directory.manifest()
     store = ChunkStore.open(version / STORE)
     try:
-        passages = FlatIPIndex.load(version / VECTORS)
-        sentences = FlatIPIndex.load(version / SENTENCE_VECTORS)
+        passages = load_vector_index(version / VECTORS)
+        sentences = load_vector_index(version / SENTENCE_VECTORS)
         documents = store.documents()
         chunks = store.get_chunks(list(range(len(passages))))
         rows = store.sentence_rows()

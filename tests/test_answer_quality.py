@@ -84,3 +84,26 @@ def test_dutch_keywords_are_highlighted(searcher):
 ])
 def test_confidence(searcher, question, confident):
     assert searcher.search(question, k=1).confident is confident
+
+
+def test_an_ivf_index_answers_as_the_exact_one(real_index, real_embedder, ranks, tmp_path):
+    """The approximate index on real vectors: forced on the sample (auto would stay exact), built
+    from the exact index's vectors without embedding anything, same ranks for all 30 questions."""
+    import shutil
+
+    from indexer.chunking import ParagraphChunker
+    from indexer.pipeline import update_index
+
+    root = tmp_path / "ivf"
+    shutil.copytree(real_index, root)
+    report = update_index(IndexDirectory(root), real_embedder, ParagraphChunker(real_embedder),
+                          index_type="ivf")
+    assert report.embedded == 0 and report.vector_indexes["passages"]["kind"] == "faiss-ivf-flat-ip"
+    questions = sample_questions()
+    results = Searcher(IndexDirectory(root), real_embedder).search_many(
+        [q["text"] for q in questions], k=10, group=False)
+    for question, result in zip(questions, results):
+        evidence = [(e["doc_id"], e["contains"]) for e in question["evidence"]]
+        rank = next((h.rank for h in result.hits
+                     if any(h.doc_id == d and c in h.text for d, c in evidence)), None)
+        assert rank == ranks[question["id"]], question["text"]

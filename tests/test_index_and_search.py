@@ -9,7 +9,7 @@ from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError
                             InputError, ModelMismatchError, QueryError, VraagbaakError)
 from indexer.index_dir import FORMAT_VERSION, MANIFEST, VERSIONS, IndexDirectory
 from indexer.pipeline import load_for_index, update_index
-from indexer.vector_index import FlatIPIndex
+from indexer.vector_index import FlatIPIndex, load_vector_index
 from search.searcher import Searcher
 from tests.conftest import SAMPLE_DIR, write
 from tests.fakes import FakeEmbedder
@@ -36,7 +36,7 @@ def test_index_directory_describes_itself(tmp_path, fake_embedder):
     version = directory.current_version()
     assert sorted(p.name for p in version.iterdir()) == [
         "chunks.sqlite", "keywords", "manifest.json", "sentences.faiss", "vectors.faiss"]
-    assert len(FlatIPIndex.load(version / "vectors.faiss")) == report.chunks
+    assert len(load_vector_index(version / "vectors.faiss")) == report.chunks
 
 
 def test_dense_search_matches_a_brute_force_oracle(tmp_path, fake_embedder):

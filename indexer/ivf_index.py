@@ -1,0 +1,174 @@
+"""Approximate search for large indexes (FAISS IVF-Flat), and the choice between exact and IVF.
+
+Why IVF and not HNSW: vraagbaak filters by date on every query type, and an IVF index can be
+told to probe more lists when a filter leaves few vectors, down to an exact scan; an HNSW graph
+loses recall under restrictive filters that no setting recovers (measured in bench/scale.py).
+IVF also keeps the vectors uncompressed (exact scores for fusion) and reconstructs them by id.
+
+The number of lists to probe is not guessed: each build measures recall@10 against exact search
+on its own vectors, finds the smallest ``nprobe`` that reaches RECALL_TARGET, and probes twice
+that many (a margin for questions unlike the tuning ones).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from indexer.vector_index import (SUBSET_EXACT_MAX, FlatIPIndex, VectorIndex, as_matrix,
+                                  exact_subset, save_faiss)
+
+INDEX_TYPES = ("auto", "flat", "ivf")
+# From this many vectors on, "auto" builds an IVF index. Measured (docs/benchmarks.md, "Vector
+# search as the index grows"): below it exact search takes under ~5 ms per query on 2 cores.
+IVF_FROM = 50_000
+RECALL_TARGET = 0.99  # tuned for 0.99 so the promised 0.98 holds with a margin on real queries
+_TUNING_QUERIES = 256
+_TRAIN_PER_LIST = 64  # k-means training points per list: enough for stable centroids, and fast
+_SEED = 20211
+_BLOCK = 65_536
+
+
+class IVFIndex:
+    """FAISS IndexIVFFlat on inner product; ids are insertion positions (array direct map)."""
+
+    kind = "faiss-ivf-flat-ip"
+
+    def __init__(self, index) -> None:
+        self._index = index
+        self.dim = index.d
+        self.recall = None  # measured recall@10 of the tuned nprobe, when built here
+
+    @property
+    def nlist(self) -> int:
+        return int(self._index.nlist)
+
+    @property
+    def nprobe(self) -> int:
+        return int(self._index.nprobe)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, nlist: int | None = None) -> IVFIndex:
+        import faiss
+
+        vectors = as_matrix(vectors, vectors.shape[1])
+        n, dim = vectors.shape
+        nlist = max(1, min(nlist or lists_for(n), n))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.min_points_per_centroid = 1  # small forced IVF indexes: no FAISS warning
+        index.cp.seed = _SEED
+        rng = np.random.default_rng(_SEED)
+        sample = rng.choice(n, min(n, _TRAIN_PER_LIST * nlist), replace=False)
+        index.train(vectors[np.sort(sample)])
+        index.add(vectors)
+        index.make_direct_map(True)
+        built = cls(index)
+        built.recall = built.tune(vectors)
+        return built
+
+    def tune(self, vectors: np.ndarray, target: float = RECALL_TARGET) -> float:
+        """Set the smallest nprobe whose recall@10 against exact search reaches ``target``.
+
+        The tuning questions are mixtures of two stored vectors (one at half weight): a question
+        between two subjects, whose neighbours sit in several lists, is the hard case for IVF,
+        so a setting that holds for these holds for questions about one subject too."""
+        n = len(vectors)
+        rng = np.random.default_rng(_SEED)
+        m = min(n, _TUNING_QUERIES)
+        queries = vectors[rng.choice(n, m, replace=False)] + 0.5 * vectors[rng.choice(n, m)]
+        queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+        k = min(10, n)
+        exact = _exact_top(vectors, queries, k)
+        for nprobe in _ladder(self.nlist):
+            self._index.nprobe = nprobe
+            if _recall(exact, self._index.search(queries, k)[1]) >= target:
+                break
+        # Twice the lists for questions farther from every passage than these (measured in
+        # tests/test_vector_index.py: noisy questions lose ~2 points of recall at the bare nprobe).
+        self._index.nprobe = min(self.nlist, 2 * self.nprobe)
+        return _recall(exact, self._index.search(queries, k)[1])
+
+    def search(self, queries: np.ndarray, k: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """With a date filter (``allowed``), a small set is searched exactly; otherwise more
+        lists are probed in proportion to what the filter removes, so about as many allowed
+        vectors are compared as without a filter (all lists: an exact scan)."""
+        import faiss
+
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if allowed is None:
+            return self._index.search(queries, k)
+        if len(allowed) <= SUBSET_EXACT_MAX:
+            return exact_subset(self, queries, k, allowed)
+        share = len(allowed) / max(1, len(self))
+        nprobe = min(self.nlist, math.ceil(self.nprobe / share))
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+        return self._index.search(queries, k, params=params)
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        if len(ids) == 0:
+            return np.empty((0, self.dim), np.float32)
+        return self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
+
+    def all_vectors(self) -> np.ndarray:
+        return self.vectors(np.arange(len(self), dtype=np.int64))
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def save(self, path: Path) -> None:
+        save_faiss(self._index, path)
+
+    def describe(self) -> dict:
+        described = {"kind": self.kind, "vectors": len(self), "nlist": self.nlist,
+                     "nprobe": self.nprobe}
+        if self.recall is not None:
+            described["recall@10"] = round(self.recall, 4)
+        return described
+
+
+def lists_for(n: int) -> int:
+    """About sqrt(n) lists, as a power of two: 1M vectors -> 1024, 100k -> 256."""
+    return int(min(8192, 2 ** round(math.log2(max(1.0, math.sqrt(n))))))
+
+
+def build_vector_index(vectors: np.ndarray, index_type: str = "auto") -> VectorIndex:
+    """The index for ``vectors``: exact below IVF_FROM (or when asked), else IVF."""
+    if index_type not in INDEX_TYPES:
+        raise ValueError(f"unknown index type {index_type!r}; choose one of {', '.join(INDEX_TYPES)}")
+    wants_ivf = index_type == "ivf" or (index_type == "auto" and len(vectors) >= IVF_FROM)
+    if wants_ivf and len(vectors) > 0:
+        return IVFIndex.build(vectors)
+    return FlatIPIndex.build(vectors)
+
+
+def _ladder(nlist: int) -> list[int]:
+    steps, p = [], 1
+    while p < nlist:
+        steps.append(p)
+        p *= 2
+    return steps + [nlist]
+
+
+def _exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Ids of the exact top ``k`` per query, in blocks so the score matrix stays small."""
+    best_s = np.empty((len(queries), 0), np.float32)
+    best_i = np.empty((len(queries), 0), np.int64)
+    for start in range(0, len(vectors), _BLOCK):
+        scores = queries @ vectors[start:start + _BLOCK].T
+        ids = np.broadcast_to(np.arange(start, start + scores.shape[1]), scores.shape)
+        best_s = np.concatenate([best_s, scores], axis=1)
+        best_i = np.concatenate([best_i, ids], axis=1)
+        if best_s.shape[1] > k:
+            keep = np.argpartition(-best_s, k - 1, axis=1)[:, :k]
+            best_s = np.take_along_axis(best_s, keep, axis=1)
+            best_i = np.take_along_axis(best_i, keep, axis=1)
+    return np.take_along_axis(best_i, np.argsort(-best_s, axis=1, kind="stable"), axis=1)
+
+
+def _recall(exact: np.ndarray, found: np.ndarray) -> float:
+    return float(np.mean([len(set(e) & set(f)) / len(e) for e, f in zip(exact, found)]))

@@ -1,0 +1,165 @@
+"""Exact and IVF vector indexes: recall against exact search, date filters, persistence, the
+automatic choice, and the write path building either kind (fake model; the real model's run is in
+test_end_to_end)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indexer import ivf_index
+from indexer.chunking import ParagraphChunker
+from indexer.errors import InputError
+from indexer.index_dir import IndexDirectory
+from indexer.ivf_index import IVFIndex, build_vector_index, lists_for
+from indexer.pipeline import load_for_index, update_index
+from indexer.vector_index import FlatIPIndex, exact_subset, load_vector_index
+from search.searcher import Searcher
+from tests.conftest import SAMPLE_DIR
+from tests.fakes import FakeEmbedder
+
+
+def clustered(n: int, dim: int = 48, topics: int = 300, seed: int = 3) -> np.ndarray:
+    """Vectors around topic centres, normalised: news passages cluster by subject like this."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(topics, dim)).astype(np.float32)
+    v = centres[rng.integers(0, topics, n)] + rng.normal(0, 0.6, (n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def queries_near(vectors: np.ndarray, n: int, seed: int = 5) -> np.ndarray:
+    """Unseen queries: mixtures of two stored vectors plus noise (not the stored ones)."""
+    rng = np.random.default_rng(seed)
+    q = vectors[rng.integers(0, len(vectors), n)] + 0.5 * vectors[rng.integers(0, len(vectors), n)]
+    q += rng.normal(0, 0.1, q.shape).astype(np.float32)
+    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
+def recall_at_10(exact_ids: np.ndarray, found_ids: np.ndarray) -> float:
+    return float(np.mean([len(set(e[:10]) & set(f[:10])) / 10 for e, f in zip(exact_ids, found_ids)]))
+
+
+@pytest.fixture(scope="module")
+def data():
+    vectors = clustered(20_000)
+    return vectors, FlatIPIndex.build(vectors), IVFIndex.build(vectors), queries_near(vectors, 200)
+
+
+def test_ivf_tunes_itself_to_the_recall_target_and_holds_it_on_unseen_queries(data):
+    vectors, flat, ivf, queries = data
+    assert ivf.nlist == lists_for(len(vectors)) == 128
+    assert ivf.recall >= ivf_index.RECALL_TARGET
+    assert 1 <= ivf.nprobe < ivf.nlist  # approximate: it does not simply scan everything
+    _, exact = flat.search(queries, 10)
+    scores, found = ivf.search(queries, 10)
+    assert recall_at_10(exact, found) >= 0.98
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+
+
+@pytest.mark.parametrize("share", [0.01, 0.2, 0.6])
+def test_date_filters_return_only_allowed_ids_and_keep_recall(data, share, monkeypatch):
+    vectors, flat, ivf, queries = data
+    # 0.01 and 0.2 of 20k take the exact subset path; lower its limit so 0.6 takes FAISS's
+    # filtered IVF scan with more lists probed.
+    monkeypatch.setattr(ivf_index, "SUBSET_EXACT_MAX", 5_000)
+    monkeypatch.setattr("indexer.vector_index.SUBSET_EXACT_MAX", 5_000)
+    rng = np.random.default_rng(11)
+    allowed = np.sort(rng.choice(len(vectors), int(share * len(vectors)), replace=False))
+    allowed_set = set(allowed.tolist())
+    exact_scores, exact = flat.search(queries, 10, allowed)
+    for index in (flat, ivf):
+        _, found = index.search(queries, 10, allowed)
+        assert set(found.ravel().tolist()) <= allowed_set
+        assert recall_at_10(exact, found) >= (1.0 if index is flat else 0.98)
+    # The exact subset path agrees with FAISS's own filtered exact scan.
+    assert np.allclose(exact_subset(flat, queries, 10, allowed)[0], exact_scores, atol=1e-5)
+
+
+def test_a_filter_with_fewer_vectors_than_asked_pads_with_minus_one(data):
+    _, flat, ivf, queries = data
+    for index in (flat, ivf):
+        scores, ids = index.search(queries[:2], 10, np.array([7, 3, 12], np.int64))
+        assert sorted(ids[0][:3].tolist()) == [3, 7, 12] and np.all(ids[:, 3:] == -1)
+        assert np.all(np.isinf(scores[:, 3:]))
+        assert np.all(index.search(queries[:1], 5, np.array([], np.int64))[1] == -1)
+
+
+def test_ivf_round_trips_through_a_file_with_its_tuned_settings(data, tmp_path):
+    vectors, _, ivf, queries = data
+    ivf.save(tmp_path / "v.faiss")
+    loaded = load_vector_index(tmp_path / "v.faiss")
+    assert isinstance(loaded, IVFIndex) and (loaded.nlist, loaded.nprobe) == (ivf.nlist, ivf.nprobe)
+    assert np.array_equal(loaded.vectors(np.array([0, 19_999, 5])), vectors[[0, 19_999, 5]])
+    assert np.array_equal(loaded.search(queries, 10)[1], ivf.search(queries, 10)[1])
+    FlatIPIndex.build(vectors[:10]).save(tmp_path / "f.faiss")
+    assert isinstance(load_vector_index(tmp_path / "f.faiss"), FlatIPIndex)
+
+
+def test_auto_is_exact_below_the_threshold_and_ivf_from_it(monkeypatch):
+    vectors = clustered(3_000)
+    monkeypatch.setattr(ivf_index, "IVF_FROM", 3_000)
+    assert isinstance(build_vector_index(vectors[:2_999], "auto"), FlatIPIndex)
+    assert isinstance(build_vector_index(vectors, "auto"), IVFIndex)
+    assert isinstance(build_vector_index(vectors, "flat"), FlatIPIndex)
+    assert isinstance(build_vector_index(vectors[:40], "ivf"), IVFIndex)  # forced, even tiny
+    assert isinstance(build_vector_index(vectors[:0], "ivf"), FlatIPIndex)  # nothing to train on
+    with pytest.raises(ValueError, match="unknown index type"):
+        build_vector_index(vectors, "hnsw")
+
+
+def index(root, embedder, index_type=None):
+    return update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder, 64),
+                        load_for_index([SAMPLE_DIR]), index_type=index_type)
+
+
+def test_the_write_path_builds_the_asked_kind_and_keeps_the_setting(tmp_path):
+    embedder = FakeEmbedder()
+    report = index(tmp_path / "idx", embedder, "ivf")
+    described = report.vector_indexes
+    assert described["setting"] == "ivf"
+    assert described["passages"]["kind"] == described["sentences"]["kind"] == IVFIndex.kind
+    assert described["passages"]["recall@10"] >= ivf_index.RECALL_TARGET
+    manifest = IndexDirectory(tmp_path / "idx").manifest()
+    assert manifest.vector_indexes == described and manifest.vector_index == IVFIndex.kind
+    ivf_hits = Searcher(IndexDirectory(tmp_path / "idx"), embedder).search(
+        "Biden Poetin Genève top", mode="dense").hits
+    # Unchanged articles, no setting given: the index keeps IVF and publishes nothing new.
+    again = index(tmp_path / "idx", embedder)
+    assert not again.published and again.vector_indexes["setting"] == "ivf"
+    # A new setting alone rebuilds the vector indexes, reusing every vector.
+    flat = index(tmp_path / "idx", embedder, "flat")
+    assert flat.published and flat.embedded == 0
+    assert flat.vector_indexes["passages"]["kind"] == FlatIPIndex.kind
+    flat_hits = Searcher(IndexDirectory(tmp_path / "idx"), embedder).search(
+        "Biden Poetin Genève top", mode="dense").hits
+    assert [h.chunk_id for h in ivf_hits] == [h.chunk_id for h in flat_hits]
+
+
+def test_an_unknown_index_type_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="unknown vector index type 'hnsw'"):
+        index(tmp_path / "idx", FakeEmbedder(), "hnsw")
+
+
+def test_the_cli_takes_the_setting_and_info_shows_it(run, fake_model, tmp_path):
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model,
+                 "--vector-index", "ivf")
+    assert result.exit_code == 0, result.output
+    assert "Vector search: IVF (" in result.output and "(setting: ivf)" in result.output
+    info = run("info", "--index", tmp_path / "idx")
+    assert "vectors: IVF (" in info.output and "for sentences" in info.output
+    bad = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--vector-index", "hnsw")
+    assert bad.exit_code == 2 and "hnsw" in bad.output
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=0, max_size=12), st.data())
+def test_the_sentences_of_allowed_passages_are_exactly_theirs(per_chunk, data):
+    from search.dense import DenseRetriever
+
+    sentence_chunk = np.repeat(np.arange(len(per_chunk)), per_chunk).astype(np.int64)
+    allowed = np.array(data.draw(st.lists(st.integers(0, max(0, len(per_chunk) - 1)), max_size=8)
+                                 if per_chunk else st.just([])), np.int64)
+    retriever = DenseRetriever(FlatIPIndex.build(np.eye(len(per_chunk) or 1, 4, dtype=np.float32)
+                                                 [:len(per_chunk)]), None, sentence_chunk)
+    assert np.array_equal(retriever.allowed_sentences(allowed),
+                          np.flatnonzero(np.isin(sentence_chunk, allowed)))
