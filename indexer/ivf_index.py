@@ -50,19 +50,24 @@ class IVFIndex:
         return int(self._index.nprobe)
 
     @classmethod
-    def build(cls, vectors: np.ndarray, nlist: int | None = None) -> IVFIndex:
+    def build(cls, vectors: np.ndarray, centroids: np.ndarray | None = None) -> IVFIndex:
+        """``centroids``: the lists of an earlier build to reuse (no training)."""
         import faiss
 
         vectors = as_matrix(vectors, vectors.shape[1])
         n, dim = vectors.shape
-        nlist = max(1, min(nlist or lists_for(n), n))
+        nlist = len(centroids) if centroids is not None else max(1, min(lists_for(n), n))
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.min_points_per_centroid = 1  # small forced IVF indexes: no FAISS warning
-        index.cp.seed = _SEED
-        rng = np.random.default_rng(_SEED)
-        sample = rng.choice(n, min(n, _TRAIN_PER_LIST * nlist), replace=False)
-        index.train(vectors[np.sort(sample)])
+        if centroids is not None:
+            quantizer.add(as_matrix(centroids, dim))
+            index.is_trained = True
+        else:
+            index.cp.min_points_per_centroid = 1  # small forced IVF indexes: no FAISS warning
+            index.cp.seed = _SEED
+            rng = np.random.default_rng(_SEED)
+            sample = rng.choice(n, min(n, _TRAIN_PER_LIST * nlist), replace=False)
+            index.train(vectors[np.sort(sample)])
         index.add(vectors)
         index.make_direct_map(True)
         built = cls(index)
@@ -90,6 +95,11 @@ class IVFIndex:
         # tests/test_vector_index.py: noisy questions lose ~2 points of recall at the bare nprobe).
         self._index.nprobe = min(self.nlist, 2 * self.nprobe)
         return _recall(exact, self._index.search(queries, k)[1])
+
+    def centroids(self) -> np.ndarray:
+        import faiss
+
+        return faiss.downcast_index(self._index.quantizer).reconstruct_n(0, self.nlist)
 
     def search(self, queries: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -136,14 +146,19 @@ def lists_for(n: int) -> int:
     return int(min(8192, 2 ** round(math.log2(max(1.0, math.sqrt(n))))))
 
 
-def build_vector_index(vectors: np.ndarray, index_type: str = "auto") -> VectorIndex:
-    """The index for ``vectors``: exact below IVF_FROM (or when asked), else IVF."""
+def build_vector_index(vectors: np.ndarray, index_type: str = "auto",
+                       previous: VectorIndex | None = None) -> VectorIndex:
+    """The index for ``vectors``: exact below IVF_FROM (or when asked), else IVF. An IVF build
+    keeps the lists of ``previous`` (the last version's index) while the size still calls for
+    as many, so an update does not train them again; recall is measured and tuned anew anyway."""
     if index_type not in INDEX_TYPES:
         raise ValueError(f"unknown index type {index_type!r}; choose one of {', '.join(INDEX_TYPES)}")
     wants_ivf = index_type == "ivf" or (index_type == "auto" and len(vectors) >= IVF_FROM)
-    if wants_ivf and len(vectors) > 0:
-        return IVFIndex.build(vectors)
-    return FlatIPIndex.build(vectors)
+    if not wants_ivf or len(vectors) == 0:
+        return FlatIPIndex.build(vectors)
+    reuse = (isinstance(previous, IVFIndex) and previous.dim == vectors.shape[1]
+             and previous.nlist == max(1, min(lists_for(len(vectors)), len(vectors))))
+    return IVFIndex.build(vectors, previous.centroids() if reuse else None)
 
 
 def _ladder(nlist: int) -> list[int]:

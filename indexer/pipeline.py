@@ -26,7 +26,7 @@ from indexer.store import ChunkStore, StoredDocument
 from indexer.text_analysis import Analyzer
 from indexer.vector_cache import VectorCache
 from indexer.ivf_index import INDEX_TYPES, build_vector_index
-from indexer.vector_index import load_vector_index
+from indexer.vector_index import VectorIndex, load_vector_index
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
 
@@ -124,7 +124,8 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
             backends = _document_backends(previous, embedder, embedded, index_dir.root)
             described = _write_version(writer.staging, content, vectors, spec, backends,
                                        {"chunker": settings, "language": language,
-                                        "index_type": index_type})
+                                        "index_type": index_type},
+                                       (previous.passages, previous.sentences))
         finally:
             previous.close()
     return report(len(plan.documents), len(content.chunks), sum(c.n_tokens for c in content.chunks),
@@ -297,8 +298,10 @@ def _document_backends(previous: _Previous, embedder: Embedder | None, embedded:
 
 
 def _write_version(staging: Path, content: _Content, vectors: tuple[np.ndarray, np.ndarray],
-                   model: dict, backends: list[str], settings: dict) -> dict:
-    """``settings``: the chunker's settings, the corpus language and the index-type setting."""
+                   model: dict, backends: list[str], settings: dict,
+                   previous: tuple[VectorIndex | None, VectorIndex | None]) -> dict:
+    """``settings``: the chunker's settings, the corpus language and the index-type setting;
+    ``previous``: the last version's vector indexes, whose IVF lists a new build may keep."""
     chunk_vectors, sentence_vectors = vectors
     dim = chunk_vectors.shape[1]
     store = ChunkStore.create(staging / STORE)
@@ -311,9 +314,9 @@ def _write_version(staging: Path, content: _Content, vectors: tuple[np.ndarray, 
     finally:
         store.close()
     described = {"setting": settings["index_type"]}
-    for name, part, matrix in ((VECTORS, "passages", chunk_vectors),
-                               (SENTENCE_VECTORS, "sentences", sentence_vectors)):
-        index = build_vector_index(matrix, settings["index_type"])
+    for name, part, matrix, before in ((VECTORS, "passages", chunk_vectors, previous[0]),
+                                       (SENTENCE_VECTORS, "sentences", sentence_vectors, previous[1])):
+        index = build_vector_index(matrix, settings["index_type"], before)
         index.save(staging / name)
         described[part] = index.describe()
     keywords = KeywordIndex.build([c.text for c in content.chunks], Analyzer(settings["language"]))

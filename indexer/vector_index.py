@@ -12,9 +12,9 @@ from typing import Protocol
 import numpy as np
 
 # A date filter that keeps at most this many vectors is answered by exact search over just those
-# (gather and one matrix product): faster than scanning the whole index with an id filter, and
-# exact. Measured in bench/scale.py: the gather costs ~0.3 ms per 1,000 vectors.
-SUBSET_EXACT_MAX = 50_000
+# (gather and one matrix product): exact, and cheaper than FAISS checking every id of a large
+# index against the filter. Larger sets cost more to gather than to scan (bench/scale.py).
+SUBSET_EXACT_MAX = 5_000
 
 
 class VectorIndex(Protocol):

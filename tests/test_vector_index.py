@@ -59,8 +59,8 @@ def test_ivf_tunes_itself_to_the_recall_target_and_holds_it_on_unseen_queries(da
 @pytest.mark.parametrize("share", [0.01, 0.2, 0.6])
 def test_date_filters_return_only_allowed_ids_and_keep_recall(data, share, monkeypatch):
     vectors, flat, ivf, queries = data
-    # 0.01 and 0.2 of 20k take the exact subset path; lower its limit so 0.6 takes FAISS's
-    # filtered IVF scan with more lists probed.
+    # With the limit pinned at 5,000: 0.01 and 0.2 of 20k take the exact subset path, 0.6 takes
+    # FAISS's filtered scan (IVF: with more lists probed).
     monkeypatch.setattr(ivf_index, "SUBSET_EXACT_MAX", 5_000)
     monkeypatch.setattr("indexer.vector_index.SUBSET_EXACT_MAX", 5_000)
     rng = np.random.default_rng(11)
@@ -163,3 +163,20 @@ def test_the_sentences_of_allowed_passages_are_exactly_theirs(per_chunk, data):
                                                  [:len(per_chunk)]), None, sentence_chunk)
     assert np.array_equal(retriever.allowed_sentences(allowed),
                           np.flatnonzero(np.isin(sentence_chunk, allowed)))
+
+
+def test_a_rebuild_keeps_the_previous_lists_while_the_size_calls_for_as_many(data, tmp_path):
+    vectors, flat, ivf, queries = data
+    ivf.save(tmp_path / "v.faiss")
+    previous = load_vector_index(tmp_path / "v.faiss")
+    grown = np.concatenate([vectors, clustered(2_000, seed=9)])  # 22k: still 128 lists
+    rebuilt = build_vector_index(grown, "ivf", previous)
+    assert np.array_equal(rebuilt.centroids(), ivf.centroids())
+    assert rebuilt.recall >= ivf_index.RECALL_TARGET and len(rebuilt) == 22_000
+    _, exact = FlatIPIndex.build(grown).search(queries, 10)
+    assert recall_at_10(exact, rebuilt.search(queries, 10)[1]) >= 0.98
+    # Four times the vectors call for twice the lists: trained anew.
+    retrained = build_vector_index(clustered(80_000, seed=4), "ivf", previous)
+    assert retrained.nlist == 256
+    # An exact previous index has no lists to keep.
+    assert build_vector_index(grown, "ivf", flat).nlist == 128

@@ -1,0 +1,158 @@
+"""vraagbaak and txtai side by side, same model folder, same passages, same questions.
+
+The FLORES dev set (701 English questions, 701 Dutch passages of one sentence each, so both
+engines index exactly the same chunks). Each engine runs in its own fresh process, so peak memory
+is its own: vraagbaak in this virtualenv (bench/peer.py --engine vraagbaak), txtai in .venv-peer
+(bench/peer_txtai.py; `make bench-peer-setup` makes it). Measured per engine: model load, index
+time, single-question latency p50/p95/p99 (after 5 warm-ups), peak memory, index size on disk,
+recall@1, recall@10 and MRR@10.
+
+usage: python bench/peer.py [--latency-questions 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEV = ROOT.parent / "shared" / "data" / "dev"
+PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+
+
+def index_stage(passages: Path, root: Path) -> dict:
+    """`vraagbaak index` as a program: load the model, index, publish."""
+    from indexer.chunking import ParagraphChunker
+    from indexer.embedding import load_embedder, resolve_model
+    from indexer.index_dir import IndexDirectory
+    from indexer.pipeline import load_for_index, update_index
+
+    started = time.perf_counter()
+    embedder = load_embedder(resolve_model())
+    load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    report = update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder),
+                          load_for_index([passages]))
+    index_s = time.perf_counter() - started
+    version = IndexDirectory(root).current_version()
+    return {"index_model_load_s": load_s, "index_s": index_s, "n_passages": report.chunks,
+            "texts_embedded": report.embedded, "peak_rss_mb_after_index": _peak_mb(),
+            "index_size_bytes": sum(f.stat().st_size for f in version.rglob("*") if f.is_file())}
+
+
+def search_stage(questions: Path, root: Path, latency_questions: int) -> dict:
+    """`vraagbaak serve` as a program: open the index (the default query backend), answer."""
+    import numpy as np
+
+    from search.evaluation import mrr_at, recall_at
+    from search.searcher import Searcher
+
+    started = time.perf_counter()
+    searcher = Searcher.open(root)
+    load_s = time.perf_counter() - started
+    asked = read_jsonl(questions)
+    for q in asked[:5]:
+        searcher.search(q["text"], k=10)
+    times = []
+    for q in asked[:latency_questions]:
+        started = time.perf_counter()
+        searcher.search(q["text"], k=10)
+        times.append((time.perf_counter() - started) * 1000)
+    ranked = [[h.doc_id for h in r.hits] for r in searcher.search_many([q["text"] for q in asked], k=10)]
+    searcher.close()
+    n = len(asked)
+    return {
+        "model_load_s": load_s,
+        "latency_ms": {p: float(np.percentile(times, int(p[1:]))) for p in ("p50", "p95", "p99")},
+        "peak_rss_mb_after_search": _peak_mb(),
+        "recall_at_1": sum(recall_at(r, q["relevant"], 1) for r, q in zip(ranked, asked)) / n,
+        "recall_at_10": sum(recall_at(r, q["relevant"], 10) for r, q in zip(ranked, asked)) / n,
+        "mrr_at_10": sum(mrr_at(r, q["relevant"], 10) for r, q in zip(ranked, asked)) / n,
+    }
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency-questions", type=int, default=200)
+    parser.add_argument("--stage", choices=["index", "search"], help=argparse.SUPPRESS)
+    parser.add_argument("--index", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    passages, questions = DEV / "corpus.jsonl", DEV / "queries.jsonl"
+    if args.stage:  # one stage, in its own process (its peak memory is its own)
+        result = (index_stage(passages, args.index) if args.stage == "index"
+                  else search_stage(questions, args.index, args.latency_questions))
+        args.out.write_text(json.dumps(result))
+        return
+    if not passages.is_file():
+        sys.exit(f"the FLORES dev set is not at {DEV}; the comparison needs it")
+    if not PEER_PYTHON.is_file():
+        sys.exit(f"txtai's virtualenv is missing ({PEER_PYTHON}); run `make bench-peer-setup` first")
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    ours: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for stage in ("index", "search"):
+            out = Path(tmp) / f"{stage}.json"
+            subprocess.run([sys.executable, __file__, "--stage", stage, "--index", f"{tmp}/index",
+                            "--latency-questions", str(args.latency_questions), "--out", str(out)],
+                           env=env, check=True)
+            ours |= json.loads(out.read_text())
+        out = Path(tmp) / "txtai.json"
+        subprocess.run([str(PEER_PYTHON), str(ROOT / "bench" / "peer_txtai.py"), "--model",
+                        str(ROOT / "models" / "multilingual-e5-small"), "--passages", str(passages),
+                        "--questions", str(questions), "--queries-for-latency",
+                        str(args.latency_questions), "--out", str(out)],
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        peer = json.loads(out.read_text())
+    print_table(ours, peer, len(read_jsonl(questions)))
+
+
+def print_table(v: dict, t: dict, n_questions: int) -> None:
+    """txtai runs index and search in one process: its model load is counted once, and its
+    peak memory after searching includes indexing. vraagbaak embeds every passage and every
+    sentence that is not a whole passage (the sentence leg), hence more texts embedded."""
+    rows = [  # name, vraagbaak's key, txtai's key, format, lower is better
+        ("model load s (search)", "model_load_s", "model_load_s", "{:.2f}", True),
+        ("index time s", "index_s", "index_s", "{:.2f}", True),
+        ("texts embedded", "texts_embedded", "n_passages", "{:.0f}", None),
+        ("question p50 ms", "p50", "p50", "{:.1f}", True),
+        ("question p95 ms", "p95", "p95", "{:.1f}", True),
+        ("question p99 ms", "p99", "p99", "{:.1f}", True),
+        ("peak MB, indexing", "peak_rss_mb_after_index", "peak_rss_mb_after_index", "{:.0f}", True),
+        ("peak MB, searching", "peak_rss_mb_after_search", "peak_rss_mb_after_search", "{:.0f}", True),
+        ("index on disk MB", "index_size_bytes", "index_size_bytes", "{:.2f}", True),
+        ("recall@1", "recall_at_1", "recall_at_1", "{:.4f}", False),
+        ("recall@10", "recall_at_10", "recall_at_10", "{:.4f}", False),
+        ("MRR@10", "mrr_at_10", "mrr_at_10", "{:.4f}", False),
+    ]
+    v = v | v["latency_ms"] | {"index_size_bytes": v["index_size_bytes"] / 1e6}
+    t = t | t["latency_ms"] | {"index_size_bytes": t["index_size_bytes"] / 1e6}
+    print(f"FLORES dev: {v['n_passages']} Dutch passages, {n_questions} English questions; "
+          f"txtai {t.get('txtai_version', '?')}, config {json.dumps(t.get('config', {}))}")
+    print(f"{'':22} | {'vraagbaak':>10} | {'txtai':>10} | txtai / vraagbaak")
+    for name, ours, theirs, fmt, lower in rows:
+        a, b = v[ours], t[theirs]
+        verdict = "even" if fmt.format(a) == fmt.format(b) else (
+            "" if lower is None else "vraagbaak ahead" if (a < b) == lower else "txtai ahead")
+        print(f"{name:22} | {fmt.format(a):>10} | {fmt.format(b):>10} | "
+              f"{b / a if a else float('inf'):5.2f}x  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
