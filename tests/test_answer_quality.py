@@ -98,7 +98,7 @@ def test_an_ivf_index_answers_as_the_exact_one(real_index, real_embedder, ranks,
     shutil.copytree(real_index, root)
     report = update_index(IndexDirectory(root), real_embedder, ParagraphChunker(real_embedder),
                           index_type="ivf")
-    assert report.embedded == 0 and report.vector_indexes["passages"]["kind"] == "faiss-ivf-flat-ip"
+    assert report.embedded == 0 and report.vector_indexes["passages"]["kind"] == "faiss-ivf-sqfp16-ip"
     questions = sample_questions()
     results = Searcher(IndexDirectory(root), real_embedder).search_many(
         [q["text"] for q in questions], k=10, group=False)
