@@ -81,6 +81,7 @@ def test_health_and_stats(client):
     assert client.get("/health").json() == {"status": "ready", "reason": None}
     stats = client.get("/stats").json()
     assert stats["articles"] == 5 and stats["passages"] > 5 and stats["language"] == "nl"
+    assert stats["vector_indexes"]["passages"]["kind"] == "faiss-flat-ip"  # small: exact
 
 
 @pytest.mark.parametrize("method, path, kwargs, status, code", [

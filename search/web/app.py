@@ -237,6 +237,7 @@ def _api_router(settings: ServerSettings, lock: threading.Lock) -> APIRouter:
                      model=m.model["model_id"], model_fingerprint=m.model["fingerprint"],
                      articles=m.articles, passages=m.chunks, sentences=m.sentences,
                      language=m.language, first_date=first, last_date=last,
-                     format_version=m.format_version, query_backend=backend_of(searcher.embedder))
+                     format_version=m.format_version, query_backend=backend_of(searcher.embedder),
+                     vector_indexes=m.vector_indexes)
 
     return router
