@@ -56,13 +56,14 @@ def test_ivf_tunes_itself_to_the_recall_target_and_holds_it_on_unseen_queries(da
     assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
 
 
-@pytest.mark.parametrize("share", [0.01, 0.2, 0.6])
-def test_date_filters_return_only_allowed_ids_and_keep_recall(data, share, monkeypatch):
+# With the limit at 5,000: 0.01 and 0.2 of 20k take the exact subset path, 0.6 FAISS's filtered
+# scan; with the limit at 100, small filters take the filtered scan too (IVF: more lists probed).
+@pytest.mark.parametrize("share,limit", [(0.01, 5_000), (0.2, 5_000), (0.6, 5_000), (0.01, 100),
+                                         (0.04, 100)])
+def test_date_filters_return_only_allowed_ids_and_keep_recall(data, share, limit, monkeypatch):
     vectors, flat, ivf, queries = data
-    # With the limit pinned at 5,000: 0.01 and 0.2 of 20k take the exact subset path, 0.6 takes
-    # FAISS's filtered scan (IVF: with more lists probed).
-    monkeypatch.setattr(ivf_index, "SUBSET_EXACT_MAX", 5_000)
-    monkeypatch.setattr("indexer.vector_index.SUBSET_EXACT_MAX", 5_000)
+    monkeypatch.setattr(ivf_index, "SUBSET_EXACT_MAX", limit)
+    monkeypatch.setattr("indexer.vector_index.SUBSET_EXACT_MAX", limit)
     rng = np.random.default_rng(11)
     allowed = np.sort(rng.choice(len(vectors), int(share * len(vectors)), replace=False))
     allowed_set = set(allowed.tolist())
@@ -73,6 +74,10 @@ def test_date_filters_return_only_allowed_ids_and_keep_recall(data, share, monke
         assert recall_at_10(exact, found) >= (1.0 if index is flat else 0.98)
     # The exact subset path agrees with FAISS's own filtered exact scan.
     assert np.allclose(exact_subset(flat, queries, 10, allowed)[0], exact_scores, atol=1e-5)
+
+
+def test_narrow_filters_probe_more_lists_broad_ones_as_many():
+    assert [ivf_index.filtered_nprobe(128, 1024, s) for s in (1.0, 0.25, 0.04, 0.001)] == [128, 256, 640, 1024]
 
 
 def test_a_filter_with_fewer_vectors_than_asked_pads_with_minus_one(data):
