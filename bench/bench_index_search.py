@@ -11,7 +11,8 @@ Prints, on this machine, in one run:
 - the index's size on disk and this process's peak memory.
 
 The corpus is the sample articles, copied --copies times under new ids so the run is long
-enough to time (the chunker dedupes within an article only, so every copy is embedded).
+enough to time. The pipeline embeds a text it has seen once, so every copy after the first has
+two neighbouring words of each sentence swapped (seeded): new texts of the same length.
 
 usage: python bench/bench_index_search.py [--copies 8] [--repeats 5]
 """
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
+import re
 import resource
 import sys
 import tempfile
@@ -48,7 +51,7 @@ def _embedded_texts(index_root: Path) -> list[str]:
             'SELECT substr(d.text, s.start + 1, s."end" - s.start) FROM sentences s '
             "JOIN chunks c ON c.id = s.chunk_id JOIN documents d ON d.doc_id = c.doc_id "
             'WHERE NOT (s.start = c.start AND s."end" = c."end") ORDER BY s.id')]
-        return passages + sentences
+        return list(dict.fromkeys(passages + sentences))  # the pipeline embeds a text once
     finally:
         db.close()
 
@@ -80,12 +83,26 @@ def _stage_times(searcher, embedder, question: str, options):
                ((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000, (t4 - t3) * 1000))
 
 
+def _swap_words(text: str, rng: random.Random) -> str:
+    """Each sentence with two neighbouring words swapped; paragraphs and lines kept."""
+    def sentence(s: str) -> str:
+        words = s.split(" ")
+        if len(words) < 2:
+            return s
+        j = rng.randrange(len(words) - 1)
+        words[j], words[j + 1] = words[j + 1], words[j]
+        return " ".join(words)
+    return "\n".join(" ".join(sentence(s) for s in re.split(r"(?<=[.!?]) ", line))
+                     for line in text.split("\n"))
+
+
 def make_corpus(folder: Path, copies: int) -> None:
-    lines = []
+    lines, rng = [], random.Random(5)
     for copy in range(copies):
         for path in sorted((ROOT / "data" / "sample").glob("*.txt")):
             text = path.read_text()
             date, body = text.split(maxsplit=2)[1], text.split(maxsplit=2)[2]
+            body = _swap_words(body, rng) if copy else body
             lines.append(json.dumps({"id": f"{path.stem}-{copy}", "date": date, "text": body}))
     (folder / "corpus.jsonl").write_text("\n".join(lines) + "\n")
 
@@ -136,7 +153,9 @@ def main() -> None:
         searcher = Searcher(IndexDirectory(root), embedder)
         print(f"\nindexing (encode batch size {embedder.batch_size}) {report.articles} articles, "
               f"{report.chunks} chunks, {report.tokens} tokens (chunk budget {chunker.max_tokens}), "
-              f"{len(texts)} texts embedded (passages and sentences):")
+              f"{report.embedded} texts embedded (passages and sentences):")
+        if report.embedded != len(texts):  # then the two sides did different model work
+            print(f"  WARNING: the bare encode ran {len(texts)} texts, the index run {report.embedded}")
         print(f"  whole index run : {index_s:6.2f} s  {report.chunks / index_s:6.1f} "
               f"chunks/s  {report.tokens / index_s:7.0f} corpus tokens/s")
         print(f"  bare encode     : {bare_s:6.2f} s  {report.chunks / bare_s:6.1f} chunks/s  "

@@ -36,8 +36,7 @@ def cpu_flags() -> list[str]:
     return [f"{flag}={'yes' if flag in present else 'no'}" for flag in FLAGS]
 
 
-def matmul_rate(dtype: str, n: int = 2048, seconds: float = 2.0) -> float:
-    """Operations per second of an n x n matrix product, repeated for about ``seconds``."""
+def _product(dtype: str, n: int):
     import torch
 
     if dtype == "int8":
@@ -47,10 +46,23 @@ def matmul_rate(dtype: str, n: int = 2048, seconds: float = 2.0) -> float:
         layer = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(n, n)),
                                                        {torch.nn.Linear}, dtype=torch.qint8)
         a = torch.randn(n, n)
-        product = lambda: layer(a)  # noqa: E731
-    else:
-        a = torch.randn(n, n, dtype=getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[dtype]))
-        product = lambda: a @ a  # noqa: E731
+        return lambda: layer(a)
+    a = torch.randn(n, n, dtype=getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[dtype]))
+    return lambda: a @ a
+
+
+def matmul_rate(dtype: str, n: int = 2048, seconds: float = 2.0) -> float:
+    """Operations per second of an n x n matrix product, repeated for about ``seconds``. A path
+    the CPU only emulates (bf16 without AVX-512 BF16: a 2048 product takes about a minute) is
+    measured on a smaller product that fits the time; its rate hardly depends on the size."""
+    probe = _product(dtype, 256)
+    probe()  # the first call starts threads and allocates
+    started = time.perf_counter()
+    probe()
+    estimate = 2 * 256 ** 3 / (time.perf_counter() - started)
+    while n > 256 and 2 * n ** 3 / estimate > seconds / 2:
+        n //= 2
+    product = _product(dtype, n)
     product()
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:

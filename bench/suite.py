@@ -5,6 +5,9 @@ Parts, each its own process (so each one's peak memory and start-up are its own)
             token, and each embedding path's tokens/s as a fraction of the ceiling
   indexing  the whole index run against the bare model on the same texts (pipeline overhead),
             and single-question latency split into embedding, retrieval, fusion and snippets
+  search    the whole search through real index directories of growing size (synthetic texts and
+            vectors), split into embedding, retrieval, fusion and snippets, with and without a
+            date filter
   startup   a cold `vraagbaak search` process per query backend, with its peak memory
   scale     exact against IVF vector search at growing sizes (synthetic vectors seeded by real
             ones): build time, bytes per vector, p50/p95/p99, recall@10, date filters
@@ -30,6 +33,7 @@ MODES = {
     "quick": {
         "hardware": [PY, "bench/hardware.py", "--seconds", "1"],
         "indexing": [PY, "bench/bench_index_search.py", "--copies", "2", "--repeats", "3"],
+        "search": [PY, "bench/search_scale.py", "--sizes", "10000", "--questions", "50"],
         "startup": [PY, "bench/startup.py", "--runs", "3", "--repeats", "3"],
         "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "--queries", "100"],
         "peer": [PY, "bench/peer.py", "--latency-questions", "100"],
@@ -37,6 +41,7 @@ MODES = {
     "full": {
         "hardware": [PY, "bench/hardware.py"],
         "indexing": [PY, "bench/bench_index_search.py", "--copies", "16", "--repeats", "10"],
+        "search": [PY, "bench/search_scale.py", "--sizes", "10000", "100000", "--questions", "100"],
         "startup": [PY, "bench/startup.py", "--runs", "5", "--repeats", "10"],
         "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "1000000", "--queries", "200"],
         "peer": [PY, "bench/peer.py", "--latency-questions", "200"],

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.vector_index import (SUBSET_EXACT_MAX, FlatIPIndex, VectorIndex, as_matrix,
-                                  exact_subset, save_faiss)
+                                  exact_subset, id_selector, save_faiss)
 
 INDEX_TYPES = ("auto", "flat", "ivf")
 # From this many vectors on, "auto" builds an IVF index. Measured (docs/benchmarks.md, "Vector
@@ -123,8 +123,7 @@ class IVFIndex:
         if len(allowed) <= SUBSET_EXACT_MAX:
             return exact_subset(self, queries, k, allowed)
         nprobe = filtered_nprobe(self.nprobe, self.nlist, len(allowed) / max(1, len(self)))
-        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+        params = faiss.SearchParametersIVF(sel=id_selector(allowed), nprobe=nprobe)
         return self._index.search(queries, k, params=params)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:

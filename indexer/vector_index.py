@@ -61,6 +61,21 @@ def exact_subset(index: VectorIndex, queries: np.ndarray, k: int,
     return out_scores, out_ids
 
 
+def id_selector(allowed: np.ndarray):
+    """FAISS's filter for these sorted ids: a bitmap, one bit per id, tested in constant time.
+    (IDSelectorBatch, a hash set, cost more than the search itself: a 10% filter at 1M vectors
+    took 31 ms through IVF with it and 11 ms with the bitmap, docs/benchmarks.md.)"""
+    import faiss
+
+    allowed = np.asarray(allowed, dtype=np.int64)
+    mask = np.zeros(int(allowed[-1]) + 1 if len(allowed) else 0, bool)
+    mask[allowed] = True
+    bits = np.packbits(mask, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
+    selector.bits = bits  # FAISS keeps only a pointer: the array must live as long as the selector
+    return selector
+
+
 def save_faiss(index, path: Path) -> None:
     import faiss
 
@@ -104,8 +119,7 @@ class FlatIPIndex:
             return self._index.search(queries, k)
         if len(allowed) <= SUBSET_EXACT_MAX:
             return exact_subset(self, queries, k, allowed)
-        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-        return self._index.search(queries, k, params=faiss.SearchParameters(sel=selector))
+        return self._index.search(queries, k, params=faiss.SearchParameters(sel=id_selector(allowed)))
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of ``ids``, (len(ids), dim)."""
