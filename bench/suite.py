@@ -33,7 +33,7 @@ MODES = {
     "quick": {
         "hardware": [PY, "bench/hardware.py", "--seconds", "1"],
         "indexing": [PY, "bench/bench_index_search.py", "--copies", "2", "--repeats", "3"],
-        "search": [PY, "bench/search_scale.py", "--sizes", "10000", "--questions", "50"],
+        "search": [PY, "bench/search_scale.py", "--sizes", "10000", "--repeats", "2"],
         "startup": [PY, "bench/startup.py", "--runs", "3", "--repeats", "3"],
         "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "--queries", "100"],
         "peer": [PY, "bench/peer.py", "--latency-questions", "100"],
@@ -41,7 +41,7 @@ MODES = {
     "full": {
         "hardware": [PY, "bench/hardware.py"],
         "indexing": [PY, "bench/bench_index_search.py", "--copies", "16", "--repeats", "10"],
-        "search": [PY, "bench/search_scale.py", "--sizes", "10000", "100000", "--questions", "100"],
+        "search": [PY, "bench/search_scale.py", "--sizes", "10000", "100000"],
         "startup": [PY, "bench/startup.py", "--runs", "5", "--repeats", "10"],
         "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "1000000", "--queries", "200"],
         "peer": [PY, "bench/peer.py", "--latency-questions", "200"],

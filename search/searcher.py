@@ -33,6 +33,19 @@ CONFIDENCE_THRESHOLD = 0.84
 _OPEN_ATTEMPTS = 3
 
 
+def single_threaded_numpy() -> None:
+    """One thread for numpy's OpenBLAS in a searching process (FAISS keeps its own threads).
+
+    A search does small products (a filter's subset, fusion); with two threads numpy's idle
+    OpenBLAS threads spin on the cores FAISS's OpenMP threads need, and an exact search over
+    3,700 vectors took 8.2 ms, one scheduler tick per pool, instead of 0.4 ms (measured on 2
+    cores, docs/benchmarks.md). Process-wide, as thread pools are; the prefix names numpy's
+    own OpenBLAS, not the one FAISS trains and builds with."""
+    import threadpoolctl
+
+    threadpoolctl.threadpool_limits({"libscipy_openblas": 1})
+
+
 @dataclass(frozen=True)
 class SearchOptions:
     k: int = 5
@@ -72,6 +85,7 @@ class Searcher:
 
     def __init__(self, index_dir: IndexDirectory, embedder: Embedder,
                  sentence_weight: float = 0.5) -> None:
+        single_threaded_numpy()
         for attempt in range(_OPEN_ATTEMPTS):
             version = index_dir.current_version()
             try:

@@ -188,3 +188,16 @@ def test_a_rebuild_keeps_the_previous_lists_while_the_size_calls_for_as_many(dat
     assert retrained.nlist == 256
     # An exact previous index has no lists to keep.
     assert build_vector_index(grown, "ivf", flat).nlist == 128
+
+
+def test_a_searching_process_runs_numpy_on_one_thread_and_faiss_on_its_own(tmp_path):
+    """Two thread pools on two cores made small filtered searches 20x slower (searcher.py)."""
+    import threadpoolctl
+
+    threadpoolctl.threadpool_limits({"libscipy_openblas": 2, "libgomp": 2})
+    embedder = FakeEmbedder()
+    update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder),
+                 load_for_index([SAMPLE_DIR]))
+    Searcher(IndexDirectory(tmp_path / "idx"), embedder).close()
+    threads = {i["prefix"]: i["num_threads"] for i in threadpoolctl.threadpool_info()}
+    assert threads["libscipy_openblas"] == 1 and threads["libgomp"] == 2
