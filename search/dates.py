@@ -68,12 +68,13 @@ class DateFilter:
     def matches(self, article_date: str | None) -> bool:
         """True when the article's period overlaps the filter; an article dated only "2021" matches
         any month, since it may be from that month (the same overlap rule as for since/until)."""
-        if not article_date:
+        return self.matches_period(article_period(article_date))
+
+    def matches_period(self, period: tuple[date, date] | None) -> bool:
+        """``matches`` for a period from ``article_period`` (a searcher keeps them per date)."""
+        if period is None:
             return False
-        try:
-            start, end = _period(article_date)
-        except ValueError:  # stored dates are validated; a bad one counts as no date
-            return False
+        start, end = period
         if (self.since and end < self.since) or (self.until and start > self.until):
             return False
         return self.month is None or _overlaps_month(start, end, self.month)
@@ -310,6 +311,16 @@ def _bounds(year: int, month: int | None = None, day: int | None = None) -> tupl
     if month is not None:
         return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
     return date(year, 1, 1), date(year, 12, 31)
+
+
+def article_period(article_date: str | None) -> tuple[date, date] | None:
+    """The first and last day a stored date can mean, or None for no date (or a bad one)."""
+    if not article_date:
+        return None
+    try:
+        return _period(article_date)
+    except ValueError:  # stored dates are validated; a bad one counts as no date
+        return None
 
 
 def _period(value: str) -> tuple[date, date]:

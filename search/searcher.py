@@ -18,7 +18,7 @@ from indexer.pipeline import check_same_model
 from indexer.store import ChunkStore, StoredChunk
 from indexer.text_analysis import detect_language
 from indexer.vector_index import load_vector_index
-from search.dates import effective_filter, filter_from_options
+from search.dates import article_period, effective_filter, filter_from_options
 from search.dense import DenseCandidate, DenseRetriever
 from search.fusion import FusionWeights, reciprocal_rank_fusion
 from search.results import Duplicate, Hit, Passage, SearchResult
@@ -110,6 +110,7 @@ class Searcher:
         self.version = version.name
         self.embedder = embedder
         self.store = ChunkStore.open(version / STORE)
+        self._periods: dict[str | None, tuple | None] = {}  # stored date -> article_period
         self.dense = DenseRetriever(load_vector_index(version / VECTORS),
                                     load_vector_index(version / SENTENCE_VECTORS),
                                     self.store.sentence_chunks(), sentence_weight)
@@ -151,7 +152,7 @@ class Searcher:
                                        query if options.dates_from_question else "")
         allowed, filter_info = None, None
         if date_filter is not None:
-            allowed = np.asarray(self.store.chunk_ids_for_dates(date_filter.matches), np.int64)
+            allowed = self.store.chunk_ids_for_dates(self._date_test(date_filter))
             # A date in the question may be an event's date, not the article's ("what happened
             # in 1988"): when no article is from that period, search without it, and say so.
             # Dates given as options are the user's explicit choice and always apply.
@@ -163,6 +164,17 @@ class Searcher:
         hits = self._hits(ranked, dense, keyword, options)
         confident = bool(hits) and (hits[0].dense_score or 0.0) >= CONFIDENCE_THRESHOLD
         return SearchResult(query, options.mode, hits, confident, filter_info, language)
+
+    def _date_test(self, date_filter) -> Callable[[str | None], bool]:
+        """``date_filter.matches`` with each stored date parsed once per searcher, not per search
+        (parsing was 7 ms a filtered search at 1,000 distinct dates)."""
+        periods = self._periods
+
+        def keep(article_date: str | None) -> bool:
+            if article_date not in periods:
+                periods[article_date] = article_period(article_date)
+            return date_filter.matches_period(periods[article_date])
+        return keep
 
     def _rank(self, query: str, vector: np.ndarray, options: SearchOptions, language: str | None,
               allowed: np.ndarray | None):
