@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.vector_index import (SUBSET_EXACT_MAX, FlatIPIndex, VectorIndex, as_matrix,
-                                  exact_subset, id_selector, save_faiss)
+from indexer.vector_index import (SUBSET_EXACT_MAX, FaissVectors, FlatIPIndex, VectorIndex,
+                                  as_matrix, exact_subset, id_selector)
 
 INDEX_TYPES = ("auto", "flat", "ivf")
 # From this many vectors on, "auto" builds an IVF index. Measured (docs/benchmarks.md, "Vector
@@ -32,7 +32,7 @@ _SEED = 20211
 _BLOCK = 65_536
 
 
-class IVFIndex:
+class IVFIndex(FaissVectors):
     """FAISS IVF on inner product, vectors stored as float16 (half the memory of float32; cosines
     move by about 1e-4, far below what separates answers); ids are insertion positions (array
     direct map). Reads float32 IVF-Flat files as well."""
@@ -125,20 +125,6 @@ class IVFIndex:
         nprobe = filtered_nprobe(self.nprobe, self.nlist, len(allowed) / max(1, len(self)))
         params = faiss.SearchParametersIVF(sel=id_selector(allowed), nprobe=nprobe)
         return self._index.search(queries, k, params=params)
-
-    def vectors(self, ids: np.ndarray) -> np.ndarray:
-        if len(ids) == 0:
-            return np.empty((0, self.dim), np.float32)
-        return self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
-
-    def all_vectors(self) -> np.ndarray:
-        return self.vectors(np.arange(len(self), dtype=np.int64))
-
-    def __len__(self) -> int:
-        return int(self._index.ntotal)
-
-    def save(self, path: Path) -> None:
-        save_faiss(self._index, path)
 
     def describe(self) -> dict:
         described = {"kind": self.kind, "vectors": len(self), "nlist": self.nlist,

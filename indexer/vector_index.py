@@ -85,7 +85,29 @@ def save_faiss(index, path: Path) -> None:
         raise OSError(f"cannot write {path}: {str(exc).splitlines()[0]}") from exc
 
 
-class FlatIPIndex:
+class FaissVectors:
+    """What both index kinds do alike with the FAISS index they wrap (``_index``, ``dim``)."""
+
+    _index: object
+    dim: int
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``ids``, (len(ids), dim)."""
+        if len(ids) == 0:
+            return np.empty((0, self.dim), np.float32)
+        return self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
+
+    def all_vectors(self) -> np.ndarray:
+        return self.vectors(np.arange(len(self), dtype=np.int64))
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def save(self, path: Path) -> None:
+        save_faiss(self._index, path)
+
+
+class FlatIPIndex(FaissVectors):
     """Exact inner-product search with FAISS; on normalised vectors that is cosine similarity."""
 
     kind = "faiss-flat-ip"
@@ -120,21 +142,6 @@ class FlatIPIndex:
         if len(allowed) <= SUBSET_EXACT_MAX:
             return exact_subset(self, queries, k, allowed)
         return self._index.search(queries, k, params=faiss.SearchParameters(sel=id_selector(allowed)))
-
-    def vectors(self, ids: np.ndarray) -> np.ndarray:
-        """The stored vectors of ``ids``, (len(ids), dim)."""
-        if len(ids) == 0:
-            return np.empty((0, self.dim), np.float32)
-        return self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
-
-    def all_vectors(self) -> np.ndarray:
-        return self.vectors(np.arange(len(self), dtype=np.int64))
-
-    def __len__(self) -> int:
-        return int(self._index.ntotal)
-
-    def save(self, path: Path) -> None:
-        save_faiss(self._index, path)
 
     def describe(self) -> dict:
         return {"kind": self.kind, "vectors": len(self)}
