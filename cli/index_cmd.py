@@ -117,4 +117,3 @@ def print_summary(report, model_id: str | None) -> None:
         shown = ", ".join(str(p) for p in report.ignored[:3])
         more = f" and {len(report.ignored) - 3} more" if len(report.ignored) > 3 else ""
         typer.echo(f"Ignored {len(report.ignored)} files that are not .txt or .jsonl: {shown}{more}")
-

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.vector_index import (SUBSET_EXACT_MAX, FaissVectors, FlatIPIndex, VectorIndex,
-                                  as_matrix, exact_subset, id_selector)
+from indexer.vector_index import FaissVectors, FlatIPIndex, VectorIndex, as_matrix, id_selector
 
 INDEX_TYPES = ("auto", "flat", "ivf")
 # From this many vectors on, "auto" builds an IVF index. Measured (docs/benchmarks.md, "Vector
@@ -111,20 +110,12 @@ class IVFIndex(FaissVectors):
 
         return faiss.downcast_index(self._index.quantizer).reconstruct_n(0, self.nlist)
 
-    def search(self, queries: np.ndarray, k: int,
-               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """With a date filter (``allowed``), a small set is searched exactly; a larger one by
-        probing the lists with the others skipped, more lists the fewer vectors it allows."""
+    def _filtered(self, allowed: np.ndarray):
+        """More lists probed the fewer vectors the filter allows."""
         import faiss
 
-        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        if allowed is None:
-            return self._index.search(queries, k)
-        if len(allowed) <= SUBSET_EXACT_MAX:
-            return exact_subset(self, queries, k, allowed)
         nprobe = filtered_nprobe(self.nprobe, self.nlist, len(allowed) / max(1, len(self)))
-        params = faiss.SearchParametersIVF(sel=id_selector(allowed), nprobe=nprobe)
-        return self._index.search(queries, k, params=params)
+        return faiss.SearchParametersIVF(sel=id_selector(allowed), nprobe=nprobe)
 
     def describe(self) -> dict:
         described = {"kind": self.kind, "vectors": len(self), "nlist": self.nlist,

@@ -91,6 +91,22 @@ class FaissVectors:
     _index: object
     dim: int
 
+    def search(self, queries: np.ndarray, k: int,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``allowed``: ids the search may return (a date filter). A small set is searched
+        exactly by itself; a large one by FAISS, which skips the other ids while scanning, with
+        the kind's own parameters (``_filtered``)."""
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if allowed is None:
+            return self._index.search(queries, k)
+        if len(allowed) <= SUBSET_EXACT_MAX:
+            return exact_subset(self, queries, k, allowed)
+        return self._index.search(queries, k, params=self._filtered(allowed))
+
+    def _filtered(self, allowed: np.ndarray):
+        """FAISS search parameters that keep only ``allowed``."""
+        raise NotImplementedError
+
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of ``ids``, (len(ids), dim)."""
         if len(ids) == 0:
@@ -130,18 +146,10 @@ class FlatIPIndex(FaissVectors):
             raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
         self._index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
 
-    def search(self, queries: np.ndarray, k: int,
-               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``allowed``: ids the search may return (a date filter). A small set is searched
-        exactly by itself; a large one by FAISS, which skips the other ids while scanning."""
+    def _filtered(self, allowed: np.ndarray):
         import faiss
 
-        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        if allowed is None:
-            return self._index.search(queries, k)
-        if len(allowed) <= SUBSET_EXACT_MAX:
-            return exact_subset(self, queries, k, allowed)
-        return self._index.search(queries, k, params=faiss.SearchParameters(sel=id_selector(allowed)))
+        return faiss.SearchParameters(sel=id_selector(allowed))
 
     def describe(self) -> dict:
         return {"kind": self.kind, "vectors": len(self)}

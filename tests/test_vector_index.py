@@ -62,7 +62,6 @@ def test_ivf_tunes_itself_to_the_recall_target_and_holds_it_on_unseen_queries(da
                                          (0.04, 100)])
 def test_date_filters_return_only_allowed_ids_and_keep_recall(data, share, limit, monkeypatch):
     vectors, flat, ivf, queries = data
-    monkeypatch.setattr(ivf_index, "SUBSET_EXACT_MAX", limit)
     monkeypatch.setattr("indexer.vector_index.SUBSET_EXACT_MAX", limit)
     rng = np.random.default_rng(11)
     allowed = np.sort(rng.choice(len(vectors), int(share * len(vectors)), replace=False))
