@@ -28,7 +28,6 @@ RECALL_TARGET = 0.99  # tuned for 0.99 so the promised 0.98 holds with a margin 
 _TUNING_QUERIES = 256
 _TRAIN_PER_LIST = 64  # k-means training points per list: enough for stable centroids, and fast
 _SEED = 20211
-_BLOCK = 65_536
 
 
 class IVFIndex(FaissVectors):
@@ -165,19 +164,11 @@ def _ladder(nlist: int) -> list[int]:
 
 
 def _exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """Ids of the exact top ``k`` per query, in blocks so the score matrix stays small."""
-    best_s = np.empty((len(queries), 0), np.float32)
-    best_i = np.empty((len(queries), 0), np.int64)
-    for start in range(0, len(vectors), _BLOCK):
-        scores = queries @ vectors[start:start + _BLOCK].T
-        ids = np.broadcast_to(np.arange(start, start + scores.shape[1]), scores.shape)
-        best_s = np.concatenate([best_s, scores], axis=1)
-        best_i = np.concatenate([best_i, ids], axis=1)
-        if best_s.shape[1] > k:
-            keep = np.argpartition(-best_s, k - 1, axis=1)[:, :k]
-            best_s = np.take_along_axis(best_s, keep, axis=1)
-            best_i = np.take_along_axis(best_i, keep, axis=1)
-    return np.take_along_axis(best_i, np.argsort(-best_s, axis=1, kind="stable"), axis=1)
+    """Ids of the exact top ``k`` per query: FAISS's brute force, on its own threads and without
+    copying the vectors into an index."""
+    import faiss
+
+    return faiss.knn(queries, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)[1]
 
 
 def _recall(exact: np.ndarray, found: np.ndarray) -> float:
