@@ -23,6 +23,17 @@ class DenseCandidate:
     sentence_scores: np.ndarray  # their cosines with the question
 
 
+def sorted_unique(ids: np.ndarray) -> np.ndarray:
+    """``ids`` ascending without repeats, as int64. Date filters come sorted already: checked in
+    one pass. (numpy 2's np.unique hashes: 22 ms for a one-year filter's 180k ids at 1M
+    passages, a third of that search.)"""
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) > 1 and not np.all(ids[1:] > ids[:-1]):
+        ids = np.sort(ids)
+        ids = ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
+    return ids
+
+
 class DenseRetriever:
     def __init__(self, passages: VectorIndex, sentences: VectorIndex, sentence_chunk: np.ndarray,
                  sentence_weight: float = 0.5) -> None:
@@ -40,7 +51,7 @@ class DenseRetriever:
     def allowed_sentences(self, allowed_chunks: np.ndarray) -> np.ndarray:
         """The sentence ids of ``allowed_chunks``: their ranges joined, in time proportional to
         what the filter keeps rather than to the index."""
-        chunks = np.unique(np.asarray(allowed_chunks, dtype=np.int64))
+        chunks = sorted_unique(allowed_chunks)
         starts, ends = self._first[chunks], self._first[chunks + 1]
         lengths = ends - starts
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
@@ -56,7 +67,7 @@ class DenseRetriever:
         found = [p_ids[0][p_ids[0] >= 0], self._sentence_chunk[s_ids[0][s_ids[0] >= 0]]]
         if also is not None:
             found.append(also)
-        candidates = np.unique(np.concatenate(found)).astype(np.int64)
+        candidates = sorted_unique(np.concatenate(found))
         return sorted(self.score(query, candidates), key=lambda c: -c.score)
 
     def score(self, query: np.ndarray, chunk_ids: np.ndarray) -> list[DenseCandidate]:
