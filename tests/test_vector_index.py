@@ -76,7 +76,7 @@ def test_date_filters_return_only_allowed_ids_and_keep_recall(data, share, limit
 
 
 def test_narrow_filters_probe_more_lists_broad_ones_as_many():
-    assert [ivf_index.filtered_nprobe(128, 1024, s) for s in (1.0, 0.25, 0.04, 0.001)] == [128, 256, 640, 1024]
+    assert [ivf_index.filtered_nprobe(128, 1024, s) for s in (1.0, 0.25, 0.04, 0.001)] == [128, 295, 884, 1024]
 
 
 def test_a_filter_with_fewer_vectors_than_asked_pads_with_minus_one(data):
@@ -170,6 +170,15 @@ def test_the_sentences_of_allowed_passages_are_exactly_theirs(per_chunk, data):
                                                  [:len(per_chunk)]), None, sentence_chunk)
     assert np.array_equal(retriever.allowed_sentences(allowed),
                           np.flatnonzero(np.isin(sentence_chunk, allowed)))
+
+
+@given(st.lists(st.integers(0, 50), max_size=30), st.booleans())
+def test_sorted_unique_is_numpy_unique_for_sorted_and_unsorted_ids(ids, presort):
+    from search.dense import sorted_unique
+
+    ids = sorted(ids) if presort else ids
+    found = sorted_unique(np.array(ids, np.int64))
+    assert found.dtype == np.int64 and found.tolist() == np.unique(np.array(ids, np.int64)).tolist()
 
 
 def test_a_rebuild_keeps_the_previous_lists_while_the_size_calls_for_as_many(data, tmp_path):
