@@ -131,8 +131,9 @@ def filtered_nprobe(nprobe: int, nlist: int, share: float) -> int:
     not 1/share times as many (the first rule: an exact scan at 10%, 7x slower at 1M for nothing).
     Measured: clustered vectors (tests/test_vector_index.py, 20k, 128 lists, nprobe 16) need 4x
     the lists at 10% and 8x at 1%; share**0.6 gives 4x and 16x. (1/sqrt(share), the rule before,
-    gives 3.2x; with their nprobe at 12, a 4% filter fell to recall 0.9795.) At 1M uniform-like vectors
-    (1024 lists, nprobe 128) 10% needs no more lists at all (0.999): the rule errs to safety."""
+    gives 3.2x; with their nprobe at 12, a 4% filter fell to recall 0.9795.) At 1M uniform-like
+    vectors (1024 lists, nprobe 128) 10% needs no more lists at all (0.999): the rule errs to
+    safety."""
     return min(nlist, math.ceil(nprobe / max(share, 1e-9) ** 0.6))
 
 
