@@ -52,13 +52,16 @@ def handle_errors() -> Iterator[None]:
 
 
 def describe_vector_indexes(described: dict) -> str:
-    """'exact for passages, IVF (1024 lists, 24 probed, recall@10 0.99) for sentences' style."""
+    """'exact for passages, IVF (1024 lists, 32 to 512 probed, recall@10 0.99) for sentences' style."""
     parts = []
     for part in ("passages", "sentences"):
         info = described.get(part) or {}
         if info.get("kind", "").startswith("faiss-ivf"):
             recall = f", recall@10 {info['recall@10']:.3f}" if "recall@10" in info else ""
-            parts.append(f"IVF ({info['nlist']} lists, {info['nprobe']} probed{recall}) for {part}")
+            probing = info.get("probing") or {}
+            probed = (f"{probing['fewest']} to {probing['most']}" if "most" in probing
+                      and probing.get("fewest") != probing["most"] else info["nprobe"])
+            parts.append(f"IVF ({info['nlist']} lists, {probed} probed{recall}) for {part}")
         elif info:
             parts.append(f"exact for {part}")
     return (", ".join(parts) or "exact") + f" (setting: {described.get('setting', 'auto')})"

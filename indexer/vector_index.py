@@ -116,19 +116,22 @@ class FaissVectors:
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``allowed``: ids the search may return (a date filter). A small set is searched
         exactly by itself; a large one by FAISS, which skips the other ids while scanning, with
-        the kind's own parameters (``_filtered``)."""
+        the kind's own parameters (``_search``)."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if allowed is not None and len(allowed) <= SUBSET_EXACT_MAX:
             return exact_subset(self, queries, k, allowed)
-        params = None if allowed is None else self._filtered(allowed)
         if len(queries) > 1:
-            return self._index.search(queries, k, params=params)
+            return self._search(queries, k, allowed)
         with faiss_on_this_thread():
-            return self._index.search(queries, k, params=params)
+            return self._search(queries, k, allowed)
 
-    def _filtered(self, allowed: np.ndarray):
-        """FAISS search parameters that keep only ``allowed``."""
-        raise NotImplementedError
+    def _search(self, queries: np.ndarray, k: int,
+                allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's search, skipping the ids not in ``allowed`` (when given) while it scans."""
+        import faiss
+
+        params = None if allowed is None else faiss.SearchParameters(sel=id_selector(allowed))
+        return self._index.search(queries, k, params=params)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         """The stored vectors of ``ids``, (len(ids), dim)."""
@@ -169,25 +172,25 @@ class FlatIPIndex(FaissVectors):
             raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
         self._index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
 
-    def _filtered(self, allowed: np.ndarray):
-        import faiss
-
-        return faiss.SearchParameters(sel=id_selector(allowed))
-
     def describe(self) -> dict:
         return {"kind": self.kind, "vectors": len(self)}
 
 
-def load_vector_index(path: Path) -> VectorIndex:
-    """Open a vector index file of either kind; the file says which."""
+def load_vector_index(path: Path, described: dict | None = None,
+                      source: str = "") -> VectorIndex:
+    """Open a vector index file of either kind; the file says which. ``described``: what the
+    manifest (``source``, for messages) records about it; an IVF index takes its tuned probing
+    from there, FAISS's file having no place for it."""
     import faiss
 
     from indexer.ivf_index import IVFIndex
+    from indexer.ivf_probing import Probing
 
     index = faiss.read_index(str(path))
     ivf = faiss.downcast_index(index)
     if isinstance(ivf, faiss.IndexIVF):
         # The read proxy owns the C++ index; the typed one just points at it.
         ivf.thisown, index.thisown = index.thisown, False
-        return IVFIndex(ivf)
+        probing = described.get("probing") if isinstance(described, dict) else None
+        return IVFIndex(ivf, probing and Probing.from_description(probing, ivf.nlist, source))
     return FlatIPIndex(index.d, index)

@@ -111,9 +111,11 @@ class Searcher:
         self.embedder = embedder
         self.store = ChunkStore.open(version / STORE)
         self._periods: dict[str | None, tuple | None] = {}  # stored date -> article_period
-        self.dense = DenseRetriever(load_vector_index(version / VECTORS),
-                                    load_vector_index(version / SENTENCE_VECTORS),
-                                    self.store.sentence_chunks(), sentence_weight)
+        described, source = self.manifest.vector_indexes, str(version / MANIFEST)
+        self.dense = DenseRetriever(
+            load_vector_index(version / VECTORS, described.get("passages"), source),
+            load_vector_index(version / SENTENCE_VECTORS, described.get("sentences"), source),
+            self.store.sentence_chunks(), sentence_weight)
         self.keywords = KeywordIndex.load(version / KEYWORDS)
 
     def is_current(self) -> bool:
