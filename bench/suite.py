@@ -13,6 +13,8 @@ Parts, each its own process (so each one's peak memory and start-up are its own)
   startup   a cold `vraagbaak search` process per query backend, with its peak memory
   scale     exact against IVF vector search at growing sizes (synthetic vectors seeded by real
             ones): build time, bytes per vector, p50/p95/p99, recall@10, date filters
+  probing   IVF probing as the build tunes it against fixed numbers of lists, on answerable
+            questions, generic ones and the build's stand-in for them
   peer      vraagbaak against txtai on the FLORES dev set (needs .venv-peer: make bench-peer-setup)
   onnx      ONNX / OpenVINO backends of the same model (full mode; needs .venv-onnx)
 
@@ -39,6 +41,7 @@ MODES = {
         "threads": [PY, "bench/thread_pools.py", "--ivf-size", "200000", "--rounds", "2"],
         "startup": [PY, "bench/startup.py", "--runs", "3", "--repeats", "3"],
         "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "--queries", "100"],
+        "probing": [PY, "bench/adaptive_nprobe.py", "--size", "200000"],
         "peer": [PY, "bench/peer.py", "--latency-questions", "100"],
     },
     "full": {
@@ -48,6 +51,7 @@ MODES = {
         "threads": [PY, "bench/thread_pools.py"],
         "startup": [PY, "bench/startup.py", "--runs", "5", "--repeats", "10"],
         "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "1000000", "--queries", "200"],
+        "probing": [PY, "bench/adaptive_nprobe.py"],
         "peer": [PY, "bench/peer.py", "--latency-questions", "200"],
         "onnx": [str(ROOT / ".venv-onnx/bin/python"), "bench/onnx_backends.py", "--out",
                  "/tmp/vraagbaak-onnx.json"],
