@@ -93,9 +93,13 @@ def seeds_and_questions(limit: int):
     return embedder, embedder.embed_documents(texts), embedder.embed_queries([questions[i] for i in picked])
 
 
-def generic_questions(embedder) -> np.ndarray:
+def generic_question_texts() -> list[str]:
     lines = (ROOT / "bench" / "data" / "generic_questions.txt").read_text().splitlines()
-    return embedder.embed_queries([line for line in lines if line.strip() and not line.startswith("#")])
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def generic_questions(embedder) -> np.ndarray:
+    return embedder.embed_queries(generic_question_texts())
 
 
 def recall_by_question_set(index, vectors: np.ndarray, sets: dict[str, np.ndarray]) -> str:
