@@ -2,6 +2,8 @@
 automatic choice, and the write path building either kind (fake model; the real model's run is in
 test_end_to_end)."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -211,6 +213,8 @@ def test_the_cli_takes_the_setting_and_info_shows_it(run, fake_model, tmp_path):
                  "--vector-index", "ivf")
     assert result.exit_code == 0, result.output
     assert "Vector search: IVF (" in result.output and "(setting: ivf)" in result.output
+    assert re.search(r"IVF \(\d+ lists, \d+( to \d+)? probed, recall@10 0\.9\d+\) for passages",
+                     result.output)
     info = run("info", "--index", tmp_path / "idx")
     assert "vectors: IVF (" in info.output and "for sentences" in info.output
     bad = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--vector-index", "hnsw")
@@ -326,3 +330,15 @@ def test_recall_counts_a_tied_result_as_found():
     ids = np.array([[2, -1]])
     vectors = np.eye(3, dtype=np.float32)
     assert ivf_index._scores(vectors, vectors[[2]], ids).tolist() == [[1.0, -np.inf]]
+
+
+def test_the_summary_names_an_adaptive_probing_and_a_fixed_one():
+    from cli.common import describe_vector_indexes
+
+    ivf = {"kind": "faiss-ivf-sqfp16-ip", "nlist": 1024, "nprobe": 90}  # built before: fixed
+    assert (describe_vector_indexes({"setting": "auto", "passages": ivf})
+            == "IVF (1024 lists, 90 probed) for passages (setting: auto)")
+    adaptive = {**ivf, "nprobe": 512, "recall@10": 0.99,
+                "probing": {"delta": 0.0475, "fewest": 32, "most": 512}}
+    assert (describe_vector_indexes({"setting": "ivf", "passages": adaptive})
+            == "IVF (1024 lists, 32 to 512 probed, recall@10 0.990) for passages (setting: ivf)")
