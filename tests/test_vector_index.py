@@ -219,6 +219,12 @@ def test_the_cli_takes_the_setting_and_info_shows_it(run, fake_model, tmp_path):
     assert "vectors: IVF (" in info.output and "for sentences" in info.output
     bad = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--vector-index", "hnsw")
     assert bad.exit_code == 2 and "hnsw" in bad.output
+    # A manifest whose probing was damaged by hand: a message, not a traceback.
+    manifest = IndexDirectory(tmp_path / "idx").current_version() / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"fewest"', '"fewst"', 1))
+    broken = run("search", "Biden", "--index", tmp_path / "idx")
+    assert broken.exit_code == 1 and "is damaged: its IVF probing" in broken.output
+    assert "re-run `vraagbaak index`" in broken.output and "Traceback" not in broken.output
 
 
 @settings(max_examples=200, deadline=None)
