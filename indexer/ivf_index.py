@@ -129,7 +129,7 @@ class IVFIndex(FaissVectors):
         centroid_scores, lists = self._index.quantizer.search(queries, most)
         counts = np.minimum(most, filtered_counts(self.probing.counts(centroid_scores),
                                                   self.nlist, share))
-        width = int(counts.max())
+        width = int(counts.max(initial=1))  # initial: a batch of no questions
         lists = np.ascontiguousarray(lists[:, :width])
         lists[np.arange(width)[None, :] >= counts[:, None]] = -1  # FAISS skips list -1
         params = faiss.SearchParametersIVF(nprobe=width)

@@ -59,6 +59,7 @@ def test_ivf_tunes_itself_to_the_recall_target_and_holds_it_on_unseen_queries(da
     scores, found = ivf.search(queries, 10)
     assert recall_at_10(exact, found) >= 0.98
     assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+    assert ivf.search(queries[:0], 10)[1].shape == (0, 10)  # no questions, no answers
 
 
 # With the limit at 5,000: 0.01 and 0.2 of 20k take the exact subset path, 0.6 FAISS's filtered
