@@ -41,7 +41,8 @@ class Probing:
         return cls(0.0, nprobe, nprobe)
 
     def counts(self, centroid_scores: np.ndarray) -> np.ndarray:
-        """Lists to probe per question, from its centroid scores (best first, ``most`` columns)."""
+        """Lists to probe per question, from its centroid scores (best first, at least ``most``
+        columns)."""
         within = np.sum(centroid_scores >= centroid_scores[:, :1] - self.delta, axis=1)
         return np.clip(within, self.fewest, self.most)
 
