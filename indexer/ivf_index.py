@@ -127,8 +127,8 @@ class IVFIndex(FaissVectors):
         share = 1.0 if allowed is None else len(allowed) / max(1, len(self))
         most = int(filtered_counts(self.probing.most, self.nlist, share))
         centroid_scores, lists = self._index.quantizer.search(queries, most)
-        counts = np.minimum(most, filtered_counts(self.probing.counts(centroid_scores),
-                                                  self.nlist, share))
+        # counts <= probing.most, so the filtered counts stay within the ``most`` fetched above.
+        counts = filtered_counts(self.probing.counts(centroid_scores), self.nlist, share)
         width = int(counts.max(initial=1))  # initial: a batch of no questions
         lists = np.ascontiguousarray(lists[:, :width])
         lists[np.arange(width)[None, :] >= counts[:, None]] = -1  # FAISS skips list -1

@@ -101,8 +101,7 @@ def tune_probing(sets: list[TuningSet], nlist: int, target: float) -> Probing:
         best: tuple[float, Probing] | None = None
         for fewest in _ladder(most):
             counts = [np.clip(w, fewest, most) for w in within]
-            probed = [np.minimum(filtered_counts(most, nlist, s.share),
-                                 filtered_counts(c, nlist, s.share)) for c, s in zip(counts, sets)]
+            probed = [filtered_counts(c, nlist, s.share) for c, s in zip(counts, sets)]
             recalls = [np.mean(s.ranks[:, :, None] < p[:, None, :], axis=(0, 1))
                        for s, p in zip(sets, probed)]  # per delta
             good = np.flatnonzero(np.all([r >= target for r in recalls], axis=0))
