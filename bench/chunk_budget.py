@@ -23,10 +23,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer.chunking import ParagraphChunker  # noqa: E402
-from indexer.documents import Document, load_articles  # noqa: E402
-from indexer.embedding import SentenceTransformerEmbedder, resolve_model  # noqa: E402
-from indexer.vector_index import FlatIPIndex  # noqa: E402
+from indexer.write.chunking import ParagraphChunker  # noqa: E402
+from indexer.records import Document
+from indexer.write.loading import load_articles  # noqa: E402
+from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
+from indexer.embedders.base import resolve_model  # noqa: E402
+from indexer.index.vectors.flat import FlatIPIndex  # noqa: E402
 
 
 def flores_articles(dev: Path, per_article: int = 12, per_paragraph: int = 3):

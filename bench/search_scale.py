@@ -111,8 +111,8 @@ def write_corpus(path: Path, passages: int, sentences: list[str], rng: np.random
 def keyword_leg(n: int, sentences: list[str], questions: list[str], repeats: int) -> dict[str, float]:
     """The BM25 leg alone over ``n`` passages of the same synthetic text, for sizes whose whole
     index takes too long to build here (1M passages: about an hour)."""
-    from indexer.keyword_index import KeywordIndex
-    from indexer.text_analysis import Analyzer
+    from indexer.index.keywords.bm25 import KeywordIndex
+    from indexer.index.keywords.analysis import Analyzer
 
     rng = np.random.default_rng(n)
     picks = rng.integers(0, len(sentences), (n, 3))
@@ -132,7 +132,7 @@ def time_searches(searcher, engine, questions: list[str], generic: list[str],
                   repeats: int) -> dict[str, list[float]]:
     """Stage by stage and whole, for the sample questions; whole only for the generic ones
     (questions the corpus has no answer to, which IVF probing gives more lists)."""
-    from search.searcher import SearchOptions
+    from search.options import SearchOptions
 
     options, filtered = SearchOptions(), SearchOptions(since="2023", until="2023")
     for q in questions[:5]:  # the first searches pay page faults and the engine's thread start
@@ -162,11 +162,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="build the indexes under this folder and keep them")
     args = parser.parse_args()
 
-    from indexer.chunking import ParagraphChunker
-    from indexer.embedding import resolve_model
-    from indexer.engine import EngineEmbedder
-    from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import load_for_index, update_index
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.index.directory import IndexDirectory
+    from indexer.write.pipeline import load_for_index, update_index
     from search.searcher import Searcher
     from scale import generic_question_texts, seeds_and_questions
 

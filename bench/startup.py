@@ -44,7 +44,7 @@ def cold(index: Path, backend: str, runs: int) -> tuple[float, float]:
 
 
 def warm(index: Path, backend: str, questions: list[str], repeats: int) -> dict[str, tuple]:
-    from indexer.engine import load_query_embedder
+    from indexer.embedders import load_query_embedder
     from search.evaluation import percentile
     from search.searcher import Searcher
 

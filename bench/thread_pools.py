@@ -34,7 +34,7 @@ QUESTIONS = ["what did Biden say about cyber", "Wat zei Poetin over Navalny?"] *
 
 
 def one_round(engine, index, on_this_thread: bool) -> tuple[list[float], list[float]]:
-    from indexer.vector_index import faiss_on_this_thread
+    from indexer.index.vectors.base import faiss_on_this_thread
 
     embed_ms, search_ms = [], []
     for question in QUESTIONS:
@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     import faiss
 
-    from indexer.ivf_index import IVFIndex
+    from indexer.index.vectors.ivf import IVFIndex
     from scale import seeds_and_questions, synthetic
     from search.searcher import single_threaded_numpy
 

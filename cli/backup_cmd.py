@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DEFAULT_INDEX, IndexOption, JsonOption, handle_errors, print_json
+from cli.common import IndexOption, JsonOption, handle_errors, print_json
+from indexer.settings import DEFAULT_INDEX
 
 
 def backup(
@@ -21,7 +22,7 @@ def backup(
     Safe while a server answers and while `index` or `remove` runs: the copy is one complete
     version. Use DEST with --index, or copy it back to restore.
     """
-    from indexer.index_dir import IndexDirectory
+    from indexer.index.directory import IndexDirectory
 
     with handle_errors():
         version = IndexDirectory(index_dir).backup(dest)

@@ -11,17 +11,22 @@ from typing import Annotated, NoReturn
 import typer
 
 from indexer.errors import VraagbaakError
+from indexer.settings import DEFAULT_INDEX, INDEX_ENV, Settings  # noqa: F401 (the commands take DEFAULT_INDEX from here)
 
 EXIT_ERROR = 1  # nothing was done
 EXIT_PARTIAL = 3  # the work was done, but some input was rejected (and reported)
 
 IndexOption = Annotated[Path, typer.Option(
-    "--index", envvar="VRAAGBAAK_INDEX", help="Index directory (env VRAAGBAAK_INDEX).")]
-DEFAULT_INDEX = Path("vraagbaak-index")
+    "--index", envvar=INDEX_ENV, help=f"Index directory (env {INDEX_ENV}).")]
 ModelOption = Annotated[str | None, typer.Option(
     "--model", help="Sentence-transformers model: a local folder or a hub id. Default: the "
                     "bundled multilingual-e5-small (for search: the model the index was built with).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+
+
+def settings(**given) -> Settings:
+    """The settings of this run: the environment, with the options given (None: not given)."""
+    return Settings.from_env(**given)
 
 
 def print_json(data: object) -> None:
@@ -56,7 +61,7 @@ def describe_vector_indexes(described: dict) -> str:
     parts = []
     for part in ("passages", "sentences"):
         info = described.get(part) or {}
-        if info.get("kind", "").startswith("faiss-ivf"):
+        if "nlist" in info:  # an IVF index: lists and probing
             recall = f", recall@10 {info['recall@10']:.3f}" if "recall@10" in info else ""
             probing = info.get("probing") or {}
             probed = (f"{probing['fewest']} to {probing['most']}" if "most" in probing

@@ -7,8 +7,19 @@ from typing import Annotated
 
 import typer
 
-from cli.common import (DEFAULT_INDEX, EXIT_ERROR, EXIT_PARTIAL, IndexOption, JsonOption,
-                        ModelOption, error, handle_errors, print_json)
+from cli.common import (
+    DEFAULT_INDEX,
+    EXIT_ERROR,
+    EXIT_PARTIAL,
+    IndexOption,
+    JsonOption,
+    ModelOption,
+    error,
+    handle_errors,
+    print_json,
+    settings,
+)
+from search.options import MAX_K, SearchMode
 
 
 def evaluate(
@@ -18,17 +29,18 @@ def evaluate(
              'line, optionally "lang".')],
     index_dir: IndexOption = DEFAULT_INDEX,
     model: ModelOption = None,
-    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=MAX_K,
                                    help="Articles to rank per question; the @10 metrics see at "
                                         "most this many.")] = 10,
-    mode: Annotated[str, typer.Option(
-        "--mode", help="hybrid (default), dense or keyword.")] = "hybrid",
+    mode: Annotated[SearchMode, typer.Option(
+        "--mode", help="hybrid, dense or keyword.")] = SearchMode.HYBRID,
     as_json: JsonOption = False,
 ) -> None:
     """Measure recall@1, recall@10, MRR@10, nDCG@10 and query latency on judged questions."""
     from search.evaluation import evaluate as run_evaluation
     from search.evaluation import first_occurrences, load_eval_queries
-    from search.searcher import Searcher, SearchOptions, validate_query
+    from search.options import SearchOptions, validate_query
+    from search.searcher import Searcher
 
     with handle_errors():
         # Read the questions before loading the model: a bad file should fail fast.
@@ -40,7 +52,7 @@ def evaluate(
             error(f"{queries} holds no usable questions",
                   hint='one {"id": ..., "text": ..., "relevant": ["doc id", ...]} per line')
             raise typer.Exit(EXIT_ERROR)
-        searcher = Searcher.open(index_dir, model)
+        searcher = Searcher.open(index_dir, model, settings=settings())
         try:
             # One untimed question first: the first forward pass pays one-off set-up costs that
             # would otherwise land in p95.

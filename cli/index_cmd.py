@@ -8,16 +8,21 @@ from typing import Annotated
 
 import typer
 
-from cli.common import (DEFAULT_INDEX, EXIT_PARTIAL, IndexOption, JsonOption, ModelOption,
-                        describe_vector_indexes, handle_errors, print_json)
+from cli.common import (
+    DEFAULT_INDEX,
+    EXIT_PARTIAL,
+    IndexOption,
+    JsonOption,
+    ModelOption,
+    describe_vector_indexes,
+    handle_errors,
+    print_json,
+    settings,
+)
+from indexer.index.vectors import INDEX_TYPES
+from indexer.write.chunking import DEFAULT_MAX_TOKENS
 
-DEFAULT_MAX_TOKENS = 128
-
-
-class VectorIndexType(str, Enum):
-    auto = "auto"
-    flat = "flat"
-    ivf = "ivf"
+VectorIndexType = Enum("VectorIndexType", {name: name for name in INDEX_TYPES}, type=str)
 
 
 def index(
@@ -45,30 +50,38 @@ def index(
     reason and left out; the rest are indexed (exit code 3 then, 1 if nothing could be indexed).
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    from indexer.chunking import ParagraphChunker
-    from indexer import embedding
-    from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import load_for_index, update_index
+    from indexer import embedders
+    from indexer.embedders.base import LazyEmbedder, resolve_model_for_index
+    from indexer.index.directory import IndexDirectory
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.write.pipeline import load_for_index, update_index
 
     console = Console(stderr=True)
     with handle_errors():
         loaded = load_for_index(paths)  # bad input fails before the model takes seconds to load
         target = IndexDirectory(index_dir)
         manifest = target.manifest_if_any()
-        spec = embedding.resolve_model_for_index(manifest.model if manifest else None, model)
+        spec = resolve_model_for_index(manifest.model if manifest else None, model,
+                                       settings().models_dir)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("comparing with the index", total=None)
 
             def load(spec):
                 bar.update(task, description="loading the model…")
-                model = embedding.load_embedder(spec)
+                model = embedders.load_embedder(spec)
                 bar.update(task, description="embedding passages")
                 return model
 
-            embedder = embedding.LazyEmbedder(spec, load)  # not loaded when nothing is new
+            embedder = LazyEmbedder(spec, load)  # not loaded when nothing is new
             report = update_index(target, embedder, ParagraphChunker(embedder, max_tokens), loaded,
                                   prune_under=paths if prune else (),
                                   index_type=vector_index.value if vector_index else None,

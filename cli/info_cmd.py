@@ -6,8 +6,16 @@ from dataclasses import asdict
 
 import typer
 
-from cli.common import (DEFAULT_INDEX, IndexOption, JsonOption, describe_vector_indexes,
-                        handle_errors, print_json)
+from cli.common import (
+    DEFAULT_INDEX,
+    IndexOption,
+    JsonOption,
+    describe_vector_indexes,
+    handle_errors,
+    print_json,
+    settings,
+)
+from indexer.settings import BACKEND_ENV
 
 
 def _size_on_disk(path) -> int:
@@ -16,21 +24,17 @@ def _size_on_disk(path) -> int:
 
 def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) -> None:
     """Show what is in an index: model, articles, passages, dates, chunker settings."""
-    from indexer.embedding import ModelSpec
-    from indexer.engine import query_backend_for
-    from indexer.index_dir import STORE, IndexDirectory
-    from indexer.store import ChunkStore
+    from indexer.embedders import query_backend_for
+    from indexer.embedders.base import ModelSpec
+    from indexer.index.directory import IndexDirectory
+    from indexer.index.version import IndexVersion
 
     with handle_errors():
-        directory = IndexDirectory(index_dir)
-        version = directory.current_version()
-        manifest = directory.manifest()
-        store = ChunkStore.open(version / STORE)
-        try:
-            first, last = store.date_range()
-        finally:
-            store.close()
-        backend = query_backend_for(ModelSpec(**manifest.model))
+        version = IndexDirectory(index_dir).current_version()
+        with IndexVersion.open(version, vectors=False, keywords=False) as opened:
+            manifest = opened.manifest
+            first, last = opened.store.date_range()
+        backend = query_backend_for(ModelSpec(**manifest.model), settings().query_backend)
     data = asdict(manifest) | {"index": str(index_dir), "version": version.name,
                                "first_date": first, "last_date": last,
                                "size_bytes": _size_on_disk(version), "query_backend": backend}
@@ -42,7 +46,7 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
         ("index", f"{index_dir} (version {version.name}, format {manifest.format_version})"),
         ("model", f"{model['model_id']} ({model['kind']}, fingerprint {model['fingerprint']})"),
         ("backends", f"documents by {', '.join(manifest.document_backends) or 'none yet'}; "
-                     f"questions by {data['query_backend']} (VRAAGBAAK_BACKEND)"),
+                     f"questions by {data['query_backend']} ({BACKEND_ENV})"),
         ("articles", str(manifest.articles)),
         ("passages", f"{manifest.chunks} ({manifest.tokens:,} tokens, {manifest.sentences} sentences, "
                      f"{manifest.dim}-d vectors)"),

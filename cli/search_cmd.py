@@ -11,8 +11,25 @@ from typing import Annotated
 
 import typer
 
-from cli.common import (DEFAULT_INDEX, EXIT_PARTIAL, IndexOption, JsonOption, ModelOption, error,
-                        handle_errors, print_json)
+from cli.common import (
+    DEFAULT_INDEX,
+    EXIT_PARTIAL,
+    IndexOption,
+    JsonOption,
+    ModelOption,
+    error,
+    handle_errors,
+    print_json,
+    settings,
+)
+from search.options import (
+    DEFAULT_K,
+    MAX_K,
+    MAX_PER_ARTICLE,
+    SearchMode,
+    SearchOptions,
+    validate_query,
+)
 
 BATCH_SIZE = 64
 
@@ -21,10 +38,10 @@ def search(
     question: Annotated[str | None, typer.Argument(
         help="The question, in Dutch or English.", show_default=False)] = None,
     index_dir: IndexOption = DEFAULT_INDEX,
-    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100,
-                                   help="How many articles (or passages, with --no-group).")] = 5,
-    mode: Annotated[str, typer.Option(
-        "--mode", help="hybrid (default: meaning and keywords), dense (meaning) or keyword.")] = "hybrid",
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=MAX_K,
+                                   help="How many articles (or passages, with --no-group).")] = DEFAULT_K,
+    mode: Annotated[SearchMode, typer.Option(
+        "--mode", help="hybrid (meaning and keywords), dense (meaning) or keyword.")] = SearchMode.HYBRID,
     since: Annotated[str | None, typer.Option(
         "--since", help="Only articles from this date on: YYYY, YYYY-MM or YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option(
@@ -36,7 +53,7 @@ def search(
     group: Annotated[bool, typer.Option(
         "--group/--no-group", help="One entry per article (default), or every passage.")] = True,
     per_article: Annotated[int, typer.Option(
-        "--per-article", min=1, max=10, help="Passages shown per article.")] = 1,
+        "--per-article", min=1, max=MAX_PER_ARTICLE, help="Passages shown per article.")] = 1,
     model: ModelOption = None,
     as_json: JsonOption = False,
     batch: Annotated[Path | None, typer.Option(
@@ -44,7 +61,7 @@ def search(
                         'stdin); prints one JSON line {"id", "results"} per question.')] = None,
 ) -> None:
     """Find the passages that answer QUESTION (or every question in --batch)."""
-    from search.searcher import Searcher, SearchOptions, validate_query
+    from search.searcher import Searcher
 
     if (question is None) == (batch is None):
         error("give either a QUESTION or --batch FILE.jsonl (not both)",
@@ -55,7 +72,7 @@ def search(
                                 until=until, dates_from_question=question_dates)
         if question is not None:
             validate_query(question)  # before loading the model: a bad question should fail fast
-        searcher = Searcher.open(index_dir, model)
+        searcher = Searcher.open(index_dir, model, settings=settings())
         if batch is not None:
             if not _run_batch(searcher, batch, options):
                 raise typer.Exit(EXIT_PARTIAL)
@@ -144,7 +161,7 @@ def _read_batch(path: Path) -> Iterator[tuple[int, dict | str]]:
 def _run_batch(searcher, path: Path, options) -> bool:
     """Print a JSON line per good question; report bad ones on stderr. True if all were good."""
     from indexer.errors import QueryError
-    from search.searcher import validate_query
+    from search.options import validate_query
 
     all_good, pending = True, []
     for number, item in _read_batch(path):

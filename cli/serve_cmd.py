@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DEFAULT_INDEX, IndexOption, ModelOption, handle_errors
+from cli.common import IndexOption, ModelOption, handle_errors
+from indexer.settings import DEFAULT_INDEX
 
 
 def serve(
@@ -28,9 +29,9 @@ def serve(
 
     import uvicorn
 
-    from indexer.index_dir import IndexDirectory
-    from search.web.app import create_app
-    from search.web.settings import ServerSettings
+    from cli.server.app import create_app
+    from cli.server.settings import ServerSettings
+    from indexer.index.directory import IndexDirectory
 
     with handle_errors():
         IndexDirectory(index_dir).manifest()  # no index: say so now, not in a server log

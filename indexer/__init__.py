@@ -1,1 +1,3 @@
-"""vraagbaak's write path: load articles, chunk them, embed them, write an index directory."""
+"""vraagbaak's index and write path: the index directory and its parts (indexer.index), the
+embedder backends (indexer.embedders), the write path (indexer.write), and what every layer
+shares (errors, records, dates, settings)."""

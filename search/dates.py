@@ -13,10 +13,9 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from indexer.documents import parse_date
+from indexer.dates import ACCEPTED_FORMS, DATE, parse_date
 from indexer.errors import QueryError
 
-ACCEPTED_FORMS = "YYYY, YYYY-MM or YYYY-MM-DD"
 MIN_YEAR, MAX_YEAR = 1900, 2100  # a number outside these is a count, not a year
 
 _MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -42,7 +41,6 @@ _RANGE_SIGNS = frozenset({"-", "–", "/"})
 
 # Numbers keep their separators so "13.000" or "21:30" is one token and never looks like a year.
 _TOKEN = re.compile(r"\d{4}-\d{2}(?:-\d{2})?(?![\d-])|\d+(?:[.,:]\d+)*[^\W\d_]*|[^\W\d_]+|\S")
-_ISO = re.compile(r"\d{4}(?:-\d{2}(?:-\d{2})?)?")
 _YEAR = re.compile(r"\d{4}")
 _DAY = re.compile(r"(\d{1,2})(?:st|nd|rd|th|e|de|ste)?")
 
@@ -102,7 +100,7 @@ class DateFilter:
 
 def date_bound(value: str, end: bool) -> date:
     """The first (``end=False``) or last (``end=True``) day of YYYY, YYYY-MM or YYYY-MM-DD."""
-    if not isinstance(value, str) or not _ISO.fullmatch(value.strip()):
+    if not isinstance(value, str) or not DATE.match(value.strip()):
         raise QueryError(f"{value!r} is not a date: use {ACCEPTED_FORMS}",
                          hint="e.g. 2021, 2021-06 or 2021-06-16")
     try:
@@ -230,7 +228,7 @@ def _read_date(tokens: list[re.Match], i: int, month_day_before_and: bool = Fals
     word = _word(tokens, i)
     if word is None:
         return None
-    if "-" in word and _ISO.fullmatch(word):
+    if "-" in word and DATE.match(word):
         parts = [int(p) for p in word.split("-")] + [None]
         return _Written(parts[0], parts[1], parts[2], i + 1) if _is_year(word[:4]) else None
     if _YEAR.fullmatch(word):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.vector_index import VectorIndex
+from indexer.index.vectors.base import VectorIndex
 
 
 @dataclass(frozen=True)

@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from indexer import embedding
-from indexer.embedding import Embedder, ModelSpec
-from indexer.engine import BACKEND_ENV, backend_of, compatible, load_query_embedder
-from indexer.errors import IndexFormatError, ModelMismatchError, QueryError
-from indexer.index_dir import KEYWORDS, MANIFEST, SENTENCE_VECTORS, STORE, VECTORS, IndexDirectory, Manifest
-from indexer.keyword_index import KeywordHits, KeywordIndex
-from indexer.pipeline import check_same_model
-from indexer.store import ChunkStore, StoredChunk
-from indexer.text_analysis import detect_language
-from indexer.vector_index import load_vector_index
+from indexer.embedders import backend_of, compatible, load_query_embedder
+from indexer.embedders.base import Embedder, ModelSpec, resolve_model_for_index
+from indexer.errors import IndexFormatError, ModelMismatchError
+from indexer.index.directory import IndexDirectory
+from indexer.index.keywords.analysis import detect_language
+from indexer.index.keywords.bm25 import KeywordHits
+from indexer.index.manifest import check_same_model
+from indexer.index.store import StoredChunk
+from indexer.index.version import IndexVersion
+from indexer.settings import BACKEND_ENV, Settings
 from search.dates import article_period, effective_filter, filter_from_options
 from search.dense import DenseCandidate, DenseRetriever
-from search.fusion import FusionWeights, reciprocal_rank_fusion
+from search.fusion import reciprocal_rank_fusion
+from search.options import SearchMode, SearchOptions, validate_query
 from search.results import Duplicate, Hit, Passage, SearchResult
 from search.snippets import best_snippet, highlights
 
-MAX_QUERY_CHARS = 2000
-MAX_K = 100
-MODES = ("hybrid", "dense", "keyword")
 DUPLICATE_COSINE = 0.97  # passages this close are the same text (wire copies, repeats)
 # Calibrated on data (bench/calibrate_confidence.py, docs/benchmarks.md).
 CONFIDENCE_THRESHOLD = 0.84
@@ -46,40 +44,6 @@ def single_threaded_numpy() -> None:
     threadpoolctl.threadpool_limits({"libscipy_openblas": 1})
 
 
-@dataclass(frozen=True)
-class SearchOptions:
-    k: int = 5
-    mode: str = "hybrid"
-    group: bool = True  # one entry per article
-    per_article: int = 1  # passages per article entry (the best, then ``passages``)
-    since: str | None = None
-    until: str | None = None
-    dates_from_question: bool = True  # "in juni 2021" in the question filters like --since/--until
-    weights: FusionWeights = field(default_factory=FusionWeights)
-
-    def __post_init__(self) -> None:
-        validate_k(self.k)
-        if self.mode not in MODES:
-            raise QueryError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if not 1 <= self.per_article <= 10:
-            raise QueryError(f"per_article must be between 1 and 10, not {self.per_article}")
-
-
-def validate_query(query: str) -> str:
-    query = " ".join(query.split())
-    if not query:
-        raise QueryError("the question is empty", hint="ask something, e.g. \"Wat zei Poetin over Navalny?\"")
-    if len(query) > MAX_QUERY_CHARS:
-        raise QueryError(f"the question is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
-    return query
-
-
-def validate_k(k: int) -> int:
-    if not 1 <= k <= MAX_K:
-        raise QueryError(f"k must be between 1 and {MAX_K}, not {k}")
-    return k
-
-
 class Searcher:
     """Embed the question with the index's own model; retrieve; fuse; group; snippet."""
 
@@ -97,26 +61,31 @@ class Searcher:
                 if attempt == _OPEN_ATTEMPTS - 1 or index_dir.current_version() == version:
                     raise
 
-    def _load(self, version: Path, embedder: Embedder, index_dir: IndexDirectory,
+    def _load(self, path: Path, embedder: Embedder, index_dir: IndexDirectory,
               sentence_weight: float) -> None:
-        self.manifest = Manifest.from_file(version / MANIFEST)
-        check_same_model(self.manifest, embedder.spec, index_dir.root)
-        if not compatible(embedder.spec, [*self.manifest.document_backends, backend_of(embedder)]):
-            raise ModelMismatchError(
-                f"the index at {index_dir.root} holds vectors made by "
-                f"{', '.join(self.manifest.document_backends)}, which {backend_of(embedder)} "
-                "cannot be compared with", hint=f"set {BACKEND_ENV} to the index's backend")
+        version = IndexVersion.open(path)
+        try:
+            check_same_model(version.manifest, embedder.spec, index_dir.root)
+            backends = [*version.manifest.document_backends, backend_of(embedder)]
+            if not compatible(embedder.spec, backends):
+                raise ModelMismatchError(
+                    f"the index at {index_dir.root} holds vectors made by "
+                    f"{', '.join(version.manifest.document_backends)}, which "
+                    f"{backend_of(embedder)} cannot be compared with",
+                    hint=f"set {BACKEND_ENV} to the index's backend")
+        except BaseException:
+            version.close()
+            raise
         self.index_dir = index_dir
+        self.opened = version
+        self.manifest = version.manifest
         self.version = version.name
         self.embedder = embedder
-        self.store = ChunkStore.open(version / STORE)
+        self.store = version.store
         self._periods: dict[str | None, tuple | None] = {}  # stored date -> article_period
-        described, source = self.manifest.vector_indexes, str(version / MANIFEST)
-        self.dense = DenseRetriever(
-            load_vector_index(version / VECTORS, described.get("passages"), source),
-            load_vector_index(version / SENTENCE_VECTORS, described.get("sentences"), source),
-            self.store.sentence_chunks(), sentence_weight)
-        self.keywords = KeywordIndex.load(version / KEYWORDS)
+        self.dense = DenseRetriever(version.passages, version.sentences,
+                                    self.store.sentence_chunks(), sentence_weight)
+        self.keywords = version.keywords
 
     def is_current(self) -> bool:
         """Whether this is still the published version (a cheap read of CURRENT)."""
@@ -128,13 +97,17 @@ class Searcher:
 
     @classmethod
     def open(cls, index_root: Path, model: str | None = None,
-             make_embedder: Callable[[ModelSpec], Embedder] | None = None) -> Searcher:
+             make_embedder: Callable[[ModelSpec], Embedder] | None = None,
+             settings: Settings | None = None) -> Searcher:
         """Open ``index_root`` with ``model``, or with the model the index was built with."""
+        settings = settings or Settings()
         index_dir = IndexDirectory(index_root)
         manifest = index_dir.manifest()
-        spec = embedding.resolve_model_for_index(manifest.model, model)
+        spec = resolve_model_for_index(manifest.model, model, settings.models_dir)
         check_same_model(manifest, spec, index_dir.root)  # before the slow part: loading the model
-        return cls(index_dir, (make_embedder or load_query_embedder)(spec))
+        if make_embedder is None:
+            return cls(index_dir, load_query_embedder(spec, settings.query_backend))
+        return cls(index_dir, make_embedder(spec))
 
     def search(self, query: str, options: SearchOptions | None = None, **overrides) -> SearchResult:
         return self.search_many([query], options, **overrides)[0]
@@ -188,17 +161,17 @@ class Searcher:
         if allowed is not None:
             mask = np.zeros(total, np.float32)
             mask[allowed] = 1.0
-        if options.mode == "dense":  # only the terms, to highlight them
+        if options.mode is SearchMode.DENSE:  # only the terms, to highlight them
             keyword = KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32),
                                   self.keywords.terms(query))
         else:
             keyword = self.keywords.search(query, n, mask)
-        if options.mode == "keyword":
+        if options.mode is SearchMode.KEYWORD:
             dense = {c.chunk_id: c for c in self.dense.score(vector, keyword.ids)}
             return list(zip(keyword.ids.tolist(), keyword.scores.tolist())), dense, keyword
         candidates = self.dense.search(vector, n, allowed, also=keyword.ids)
         dense = {c.chunk_id: c for c in candidates}
-        if options.mode == "dense":
+        if options.mode is SearchMode.DENSE:
             return [(c.chunk_id, c.score) for c in candidates], dense, keyword
         weight = options.weights.keyword_weight(language, self.manifest.language)
         fused = reciprocal_rank_fusion([([c.chunk_id for c in candidates], options.weights.dense),
@@ -254,7 +227,7 @@ class Searcher:
                        snippet_start=s, snippet_end=e, highlights=marks)
 
     def close(self) -> None:
-        self.store.close()
+        self.opened.close()
 
 
 def _rounded(value: float | None) -> float | None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.text_analysis import Analyzer
+from indexer.index.keywords.analysis import Analyzer
 
 KEYWORD_BONUS = 0.02  # per matched question term: breaks near-ties between sentences
 

@@ -32,13 +32,14 @@ def fake_model(monkeypatch, tmp_path) -> Path:
     folder = tmp_path / "fake-model"
     folder.mkdir()
     (folder / "modules.json").write_text(json.dumps([{"fake": True}]))
-    monkeypatch.setattr("indexer.embedding.load_embedder", lambda spec: FakeEmbedder(spec=spec))
+    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec: FakeEmbedder(spec=spec))
     return folder
 
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from indexer.embedding import SentenceTransformerEmbedder, resolve_model
+    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
+    from indexer.embedders.base import resolve_model
 
     return SentenceTransformerEmbedder(resolve_model())
 
@@ -46,9 +47,9 @@ def real_embedder():
 @pytest.fixture(scope="session")
 def real_index(real_embedder, tmp_path_factory) -> Path:
     """The sample articles indexed once with the real model, as `vraagbaak index` does."""
-    from indexer.chunking import ParagraphChunker
-    from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import update_index, load_for_index
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.index.directory import IndexDirectory
+    from indexer.write.pipeline import update_index, load_for_index
 
     root = tmp_path_factory.mktemp("real") / "index"
     update_index(IndexDirectory(root), real_embedder, ParagraphChunker(real_embedder),
@@ -59,7 +60,7 @@ def real_index(real_embedder, tmp_path_factory) -> Path:
 @pytest.fixture
 def use_real_embedder(monkeypatch, real_embedder):
     """Let the CLI reuse the session's loaded model instead of loading it per command."""
-    monkeypatch.setattr("indexer.embedding.load_embedder", lambda spec: real_embedder)
+    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec: real_embedder)
 
 
 @pytest.fixture
@@ -89,9 +90,9 @@ def fake_index(run, fake_model, tmp_path):
 @pytest.fixture
 def fake_searcher(tmp_path):
     """The sample articles indexed with the fake model at tmp_path/"idx", opened for search."""
-    from indexer.chunking import ParagraphChunker
-    from indexer.index_dir import IndexDirectory
-    from indexer.pipeline import update_index, load_for_index
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.index.directory import IndexDirectory
+    from indexer.write.pipeline import update_index, load_for_index
     from search.searcher import Searcher
 
     embedder = FakeEmbedder()

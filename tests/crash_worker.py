@@ -21,7 +21,7 @@ def main(argv: list[str]) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
         argv = argv[2:]
-    import indexer.embedding
+    import indexer.embedders.base
     from tests.fakes import FakeEmbedder
 
     class SlowFakeEmbedder(FakeEmbedder):
@@ -29,7 +29,7 @@ def main(argv: list[str]) -> None:
             time.sleep(0.002)
             return super().embed_documents(texts)
 
-    indexer.embedding.load_embedder = lambda spec: SlowFakeEmbedder(spec=spec)
+    indexer.embedders.load_embedder = lambda spec: SlowFakeEmbedder(spec=spec)
     from cli.main import build_app
 
     build_app()(args=argv, prog_name="vraagbaak")

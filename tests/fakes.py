@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.embedding import ModelSpec
+from indexer.embedders.base import ModelSpec
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from indexer.index_dir import KEYWORDS, SENTENCE_VECTORS, STORE, VECTORS, IndexDirectory
-from indexer.keyword_index import KeywordIndex
-from indexer.store import ChunkStore
-from indexer.vector_index import load_vector_index
+from indexer.index.directory import IndexDirectory
+from indexer.index.version import IndexVersion
 
 
 def snapshot(root) -> dict:
     """Everything a search can see, independent of ids: articles, passages with their vectors,
     sentences. Also checks that the version agrees with itself (manifest, store, FAISS, BM25)."""
-    directory = IndexDirectory(root)
-    version = directory.current_version()
-    manifest = directory.manifest()
-    store = ChunkStore.open(version / STORE)
-    try:
-        passages = load_vector_index(version / VECTORS)
-        sentences = load_vector_index(version / SENTENCE_VECTORS)
+    with IndexVersion.open(IndexDirectory(root).current_version()) as version:
+        manifest, store = version.manifest, version.store
+        passages, sentences = version.passages, version.sentences
         documents = store.documents()
         chunks = store.get_chunks(list(range(len(passages))))
         rows = store.sentence_rows()
@@ -27,7 +21,7 @@ def snapshot(root) -> dict:
         assert (manifest.articles, manifest.chunks, manifest.sentences) == \
             (len(documents), len(chunks), len(rows)) == \
             (len(documents), len(passages), len(sentences)), "the version disagrees with itself"
-        assert len(KeywordIndex.load(version / KEYWORDS)) == len(passages)
+        assert len(version.keywords) == len(passages)
         return {
             "docs": {d.document.doc_id: (d.document.text, d.document.date, d.content_hash)
                      for d in documents},
@@ -35,5 +29,3 @@ def snapshot(root) -> dict:
                        vectors[i].round(5).tobytes() for i, r in chunks.items()},
             "sentences": sorted((chunks[c].chunk.doc_id, s, e) for _, c, s, e, _ in rows),
         }
-    finally:
-        store.close()

@@ -3,7 +3,7 @@ any tuning; tests/data/sample_questions.jsonl). A hit counts when its passage ho
 
 import pytest
 
-from indexer.index_dir import IndexDirectory
+from indexer.index.directory import IndexDirectory
 from search.searcher import Searcher
 from tests.conftest import sample_questions
 
@@ -91,8 +91,8 @@ def test_an_ivf_index_answers_as_the_exact_one(real_index, real_embedder, ranks,
     from the exact index's vectors without embedding anything, same ranks for all 30 questions."""
     import shutil
 
-    from indexer.chunking import ParagraphChunker
-    from indexer.pipeline import update_index
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.write.pipeline import update_index
 
     root = tmp_path / "ivf"
     shutil.copytree(real_index, root)

@@ -22,17 +22,17 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from indexer.chunking import ParagraphChunker
-from indexer.index_dir import IndexDirectory
-from indexer.pipeline import load_for_index, update_index
+from indexer.write.chunking import ParagraphChunker
+from indexer.index.directory import IndexDirectory
+from indexer.write.pipeline import load_for_index, update_index
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance,
                                                response_headers_conformance,
                                                response_schema_conformance,
                                                status_code_conformance, unsupported_method)
 from search.searcher import Searcher
-from search.web.app import create_app
-from search.web.settings import ServerSettings
+from cli.server.app import create_app
+from cli.server.settings import ServerSettings
 from tests.conftest import SAMPLE_DIR
 from tests.fakes import FakeEmbedder
 

@@ -2,8 +2,9 @@ import re
 
 import pytest
 
-from indexer.chunking import ParagraphChunker, sentence_spans
-from indexer.documents import Document, load_articles
+from indexer.write.chunking import ParagraphChunker, sentence_spans
+from indexer.records import Document
+from indexer.write.loading import load_articles
 from tests.conftest import SAMPLE_DIR
 from tests.fakes import FakeEmbedder
 

@@ -184,8 +184,18 @@ def test_readable_output_names_the_date_filter(run, fake_index):
     assert "searched all dates" in result.stdout
 
 
+@pytest.mark.parametrize("command", ["search", "eval"])
+def test_a_bad_mode_is_bad_usage_like_every_other_choice(run, fake_index, tmp_path, command):
+    """Modes are one enum for the CLI, the API and MCP: an unknown one is refused by the option
+    parser (exit 2, naming the choices), as a bad --vector-index is."""
+    target = "Poetin" if command == "search" else str(write(tmp_path / "q.jsonl", "{}\n"))
+    result = run(command, target, "--index", fake_index, "--mode", "magic")
+    assert result.exit_code == 2
+    assert "hybrid" in result.output and "keyword" in result.output
+    assert run("index", "x", "--vector-index", "magic").exit_code == 2
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--mode", "magic"], "mode must be one of hybrid, dense, keyword"),
     (["--since", "juni"], "juni"),
     (["--since", "2021-07", "--until", "2021-06"], "is after --until"),
 ])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.index_dir import VERSIONS, IndexDirectory
+from indexer.index.directory import VERSIONS, IndexDirectory
 from search.searcher import Searcher
 from tests.conftest import ROOT, SAMPLE_DIR, write
 from tests.index_state import snapshot

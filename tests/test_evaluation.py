@@ -9,7 +9,7 @@ import pytest
 from indexer.errors import InputError
 from search.evaluation import (EvalQuery, evaluate, first_occurrences, load_eval_queries, mrr_at,
                                ndcg_at, percentile, recall_at)
-from search.searcher import validate_query
+from search.options import validate_query
 from tests.conftest import QUESTIONS, write
 
 LOG2_3 = math.log2(3)  # 1.5849625; 1 / LOG2_3 = 0.6309298

@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from indexer.chunking import ParagraphChunker, sentence_spans
-from indexer.documents import document_from_record, load_articles
-from indexer.index_dir import STORE, IndexDirectory
-from indexer.store import ChunkStore
-from search.searcher import MAX_QUERY_CHARS
+from indexer.write.chunking import ParagraphChunker, sentence_spans
+from indexer.write.loading import document_from_record, load_articles
+from indexer.index.manifest import STORE
+from indexer.index.directory import IndexDirectory
+from indexer.index.store import ChunkStore
+from search.options import MAX_QUERY_CHARS
 from tests.conftest import SAMPLE_DIR, write
 from tests.fakes import FakeEmbedder
 

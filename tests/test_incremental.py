@@ -5,11 +5,11 @@ import shutil
 
 import pytest
 
-from indexer.chunking import ParagraphChunker
+from indexer.write.chunking import ParagraphChunker
 from indexer.errors import InputError
-from indexer.index_dir import IndexDirectory
-from indexer.pipeline import load_for_index, update_index
-from indexer.store import ChunkStore
+from indexer.index.directory import IndexDirectory
+from indexer.write.pipeline import load_for_index, update_index
+from indexer.index.store import ChunkStore
 from search.searcher import Searcher
 from tests.conftest import SAMPLE_DIR, write
 from tests.fakes import FakeEmbedder
@@ -202,7 +202,7 @@ def test_incremental_updates_with_the_real_model(run, use_real_embedder, tmp_pat
 def test_an_unchanged_folder_or_a_removal_never_loads_the_model(run, fake_model, tmp_path, corpus,
                                                                 monkeypatch):
     loads = []
-    monkeypatch.setattr("indexer.embedding.load_embedder",
+    monkeypatch.setattr("indexer.embedders.load_embedder",
                         lambda spec: loads.append(spec) or FakeEmbedder(spec=spec))
     assert run("index", corpus, "--index", tmp_path / "idx", "--model", fake_model).exit_code == 0
     assert len(loads) == 1

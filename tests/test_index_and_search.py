@@ -4,12 +4,14 @@ import json
 
 import pytest
 
-from indexer.chunking import ParagraphChunker
+from indexer.write.chunking import ParagraphChunker
 from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
                             InputError, ModelMismatchError, QueryError, VraagbaakError)
-from indexer.index_dir import FORMAT_VERSION, MANIFEST, VERSIONS, IndexDirectory
-from indexer.pipeline import load_for_index, update_index
-from indexer.vector_index import FlatIPIndex, load_vector_index
+from indexer.index.manifest import FORMAT_VERSION, MANIFEST
+from indexer.index.directory import VERSIONS, IndexDirectory
+from indexer.write.pipeline import load_for_index, update_index
+from indexer.index.vectors.flat import FlatIPIndex
+from indexer.index.vectors import load_vector_index
 from search.searcher import Searcher
 from tests.conftest import SAMPLE_DIR, write
 from tests.fakes import FakeEmbedder

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from indexer.keyword_index import KeywordIndex
-from indexer.text_analysis import Analyzer, detect_language, fold
+from indexer.index.keywords.bm25 import KeywordIndex
+from indexer.index.keywords.analysis import Analyzer, detect_language, fold
 from search.fusion import FusionWeights, reciprocal_rank_fusion
 
 

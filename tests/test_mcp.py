@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from search.web.app import create_app
-from search.web.settings import ServerSettings
+from cli.server.app import create_app
+from cli.server.settings import ServerSettings
 from tests.server import running
 
 KEY = "mcp-key"

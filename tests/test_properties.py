@@ -14,8 +14,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indexer.chunking import _SENTENCE_END, ParagraphChunker, sentence_spans
-from indexer.documents import Document, Problem, load_articles
+from indexer.write.chunking import _SENTENCE_END, ParagraphChunker, sentence_spans
+from indexer.records import Document
+from indexer.write.loading import Problem, load_articles
 from tests.fakes import FakeEmbedder
 
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,

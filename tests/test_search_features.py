@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from indexer.chunking import ParagraphChunker
+from indexer.write.chunking import ParagraphChunker
 from indexer.errors import QueryError
-from indexer.index_dir import IndexDirectory
-from indexer.pipeline import update_index, load_for_index
+from indexer.index.directory import IndexDirectory
+from indexer.write.pipeline import update_index, load_for_index
 from search.searcher import Searcher
 from tests.conftest import write
 from tests.fakes import FakeEmbedder

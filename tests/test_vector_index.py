@@ -9,14 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer import ivf_index
-from indexer.chunking import ParagraphChunker
+from indexer.index.vectors import ivf as ivf_index
+from indexer.write.chunking import ParagraphChunker
 from indexer.errors import IndexFormatError, InputError
-from indexer.index_dir import IndexDirectory
-from indexer.ivf_index import IVFIndex, build_vector_index, lists_for
-from indexer.ivf_probing import Probing, TuningSet, filtered_counts, tune_probing
-from indexer.pipeline import load_for_index, update_index
-from indexer.vector_index import FlatIPIndex, exact_subset, faiss_on_this_thread, load_vector_index
+from indexer.index.directory import IndexDirectory
+from indexer.index.vectors.ivf import IVFIndex, lists_for
+from indexer.index.vectors import build_vector_index
+from indexer.index.vectors.ivf_probing import Probing, TuningSet, filtered_counts, tune_probing
+from indexer.write.pipeline import load_for_index, update_index
+from indexer.index.vectors.flat import FlatIPIndex
+from indexer.index.vectors.base import exact_subset, faiss_on_this_thread
+from indexer.index.vectors import load_vector_index
 from search.searcher import Searcher
 from tests.conftest import SAMPLE_DIR
 from tests.fakes import FakeEmbedder
@@ -68,7 +71,7 @@ def test_ivf_tunes_itself_to_the_recall_target_and_holds_it_on_unseen_queries(da
                                          (0.04, 100)])
 def test_date_filters_return_only_allowed_ids_and_keep_recall(data, share, limit, monkeypatch):
     vectors, flat, ivf, queries = data
-    monkeypatch.setattr("indexer.vector_index.SUBSET_EXACT_MAX", limit)
+    monkeypatch.setattr("indexer.index.vectors.base.SUBSET_EXACT_MAX", limit)
     rng = np.random.default_rng(11)
     allowed = np.sort(rng.choice(len(vectors), int(share * len(vectors)), replace=False))
     allowed_set = set(allowed.tolist())
@@ -147,7 +150,7 @@ def test_ivf_round_trips_through_a_file_with_its_tuned_settings(data, tmp_path):
     FlatIPIndex.build(vectors[:10]).save(tmp_path / "f.faiss")
     assert isinstance(load_vector_index(tmp_path / "f.faiss"), FlatIPIndex)
     # Without it (an index built before adaptive probing): FAISS's fixed nprobe, as then.
-    bare = load_vector_index(tmp_path / "v.faiss")
+    bare = load_vector_index(tmp_path / "v.faiss", {"kind": ivf.kind})
     assert bare.probing == Probing.fixed(ivf.probing.most)
     _, exact = flat.search(queries, 10)
     assert recall_at_10(exact, bare.search(queries, 10)[1]) >= recall_at_10(exact, ivf.search(queries, 10)[1])
@@ -159,18 +162,18 @@ def test_ivf_round_trips_through_a_file_with_its_tuned_settings(data, tmp_path):
 def test_a_damaged_probing_in_the_manifest_is_a_format_error(data, tmp_path, probing):
     data[2].save(tmp_path / "v.faiss")
     with pytest.raises(IndexFormatError, match="manifest m.json is damaged: its IVF probing"):
-        load_vector_index(tmp_path / "v.faiss", {"probing": probing}, "m.json")
+        load_vector_index(tmp_path / "v.faiss", {"kind": data[2].kind, "probing": probing}, "m.json")
 
 
 def test_auto_is_exact_below_the_threshold_and_ivf_from_it(monkeypatch):
     vectors = clustered(3_000)
-    monkeypatch.setattr(ivf_index, "IVF_FROM", 3_000)
+    monkeypatch.setattr("indexer.index.vectors.IVF_FROM", 3_000)
     assert isinstance(build_vector_index(vectors[:2_999], "auto"), FlatIPIndex)
     assert isinstance(build_vector_index(vectors, "auto"), IVFIndex)
     assert isinstance(build_vector_index(vectors, "flat"), FlatIPIndex)
     assert isinstance(build_vector_index(vectors[:40], "ivf"), IVFIndex)  # forced, even tiny
     assert isinstance(build_vector_index(vectors[:0], "ivf"), FlatIPIndex)  # nothing to train on
-    with pytest.raises(ValueError, match="unknown index type"):
+    with pytest.raises(InputError, match="unknown vector index type 'hnsw'"):
         build_vector_index(vectors, "hnsw")
 
 
@@ -254,7 +257,7 @@ def test_sorted_unique_is_numpy_unique_for_sorted_and_unsorted_ids(ids, presort)
 def test_a_rebuild_keeps_the_previous_lists_while_the_size_calls_for_as_many(data, tmp_path):
     vectors, flat, ivf, queries = data
     ivf.save(tmp_path / "v.faiss")
-    previous = load_vector_index(tmp_path / "v.faiss")
+    previous = load_vector_index(tmp_path / "v.faiss", ivf.describe())
     grown = np.concatenate([vectors, clustered(2_000, seed=9)])  # 22k: still 128 lists
     rebuilt = build_vector_index(grown, "ivf", previous)
     assert np.array_equal(rebuilt.centroids(), ivf.centroids())

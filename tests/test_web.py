@@ -7,12 +7,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.chunking import ParagraphChunker
-from indexer.index_dir import IndexDirectory
-from indexer.pipeline import update_index, load_for_index
+from indexer.write.chunking import ParagraphChunker
+from indexer.index.directory import IndexDirectory
+from indexer.write.pipeline import update_index, load_for_index
 from search.searcher import Searcher
-from search.web.app import create_app
-from search.web.settings import ServerSettings
+from cli.server.app import create_app
+from cli.server.settings import ServerSettings
 from tests.fakes import FakeEmbedder
 from tests.server import running
 

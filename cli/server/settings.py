@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.settings import DEFAULT_INDEX, Settings
+
 MAX_BATCH = 32
 MAX_BODY_BYTES = 256 * 1024
 MAX_WRITE_BYTES = 32 * 1024 * 1024  # POST /documents: articles, not questions
@@ -13,7 +15,7 @@ MAX_WRITE_BYTES = 32 * 1024 * 1024  # POST /documents: articles, not questions
 
 @dataclass(frozen=True)
 class ServerSettings:
-    index_dir: Path = Path("vraagbaak-index")
+    index_dir: Path = DEFAULT_INDEX
     model: str | None = None
     host: str = "127.0.0.1"  # the MCP endpoint guards against DNS rebinding on loopback hosts
     api_key: str | None = None  # when set, every endpoint but /health needs "Bearer <key>"
@@ -22,6 +24,7 @@ class ServerSettings:
     max_body_bytes: int = MAX_BODY_BYTES
     max_write_bytes: int = MAX_WRITE_BYTES
     read_only: bool = False  # refuse writes even with an API key
+    core: Settings = field(default_factory=Settings)  # what the library is passed: models, backends
 
     @property
     def writes_enabled(self) -> bool:
@@ -32,7 +35,8 @@ class ServerSettings:
     def from_env(cls, **overrides) -> ServerSettings:
         origins = tuple(o.strip() for o in os.environ.get("VRAAGBAAK_CORS_ORIGINS", "").split(",")
                         if o.strip())
-        values = {"index_dir": Path(os.environ.get("VRAAGBAAK_INDEX", "vraagbaak-index")),
+        core = Settings.from_env(index_dir=overrides.get("index_dir"))
+        values = {"index_dir": core.index_dir, "core": core,
                   "api_key": os.environ.get("VRAAGBAAK_API_KEY") or None,
                   "cors_origins": origins}
         return cls(**(values | {k: v for k, v in overrides.items() if v is not None}))

@@ -1,4 +1,6 @@
-"""Vector indexes hold ids and vectors only; text and metadata live in the chunk store.
+"""The vector backends' contract, and what the FAISS backends share.
+
+Vector indexes hold ids and vectors only; text and metadata live in the chunk store.
 
 Ids are positions: vraagbaak numbers passages and sentences 0..n-1 in every version, which lets
 both index kinds keep vectors in insertion order and hand out a filtered subset cheaply.
@@ -13,6 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
+from indexer.errors import IndexFormatError
+
 # A date filter that keeps at most this many vectors is answered by exact search over just those
 # (gather and one matrix product): exact, and cheaper than FAISS checking every id of a large
 # index against the filter. Larger sets cost more to gather than to scan (bench/scale.py).
@@ -20,8 +24,22 @@ SUBSET_EXACT_MAX = 5_000
 
 
 class VectorIndex(Protocol):
-    kind: str
+    """The contract every vector backend keeps (tests/test_vector_backends.py checks it)."""
+
+    kind: str  # what the manifest records; the registry finds the backend by it
     dim: int
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, previous: VectorIndex | None = None) -> VectorIndex:
+        """An index of ``vectors``, ids 0..n-1; ``previous`` (the last version's index of the
+        same part) may lend what is costly to make again, such as IVF's lists."""
+        ...
+
+    @classmethod
+    def load(cls, path: Path, described: dict | None, source: str) -> VectorIndex:
+        """Open what ``save`` wrote; ``described`` is what ``describe`` returned, from the
+        manifest ``source`` (for messages)."""
+        ...
 
     def search(self, queries: np.ndarray, k: int,
                allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +115,18 @@ def faiss_on_this_thread() -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
+def read_faiss(path: Path):
+    """A FAISS index file, or an IndexFormatError that names it."""
+    import faiss
+
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as exc:  # FAISS reports a missing or damaged file as RuntimeError
+        raise IndexFormatError(f"the vector index {path} cannot be read "
+                               f"({str(exc).splitlines()[0]})",
+                               hint="re-run `vraagbaak index` to rebuild the index") from exc
+
+
 def save_faiss(index, path: Path) -> None:
     import faiss
 
@@ -147,50 +177,3 @@ class FaissVectors:
 
     def save(self, path: Path) -> None:
         save_faiss(self._index, path)
-
-
-class FlatIPIndex(FaissVectors):
-    """Exact inner-product search with FAISS; on normalised vectors that is cosine similarity."""
-
-    kind = "faiss-flat-ip"
-
-    def __init__(self, dim: int, _index=None) -> None:
-        import faiss
-
-        self.dim = dim
-        self._index = _index if _index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-
-    @classmethod
-    def build(cls, vectors: np.ndarray) -> FlatIPIndex:
-        index = cls(vectors.shape[1])
-        index.add(np.arange(len(vectors), dtype=np.int64), vectors)
-        return index
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        vectors = as_matrix(vectors, self.dim)
-        if len(ids) != len(vectors):
-            raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
-        self._index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
-
-    def describe(self) -> dict:
-        return {"kind": self.kind, "vectors": len(self)}
-
-
-def load_vector_index(path: Path, described: dict | None = None,
-                      source: str = "") -> VectorIndex:
-    """Open a vector index file of either kind; the file says which. ``described``: what the
-    manifest (``source``, for messages) records about it; an IVF index takes its tuned probing
-    from there, FAISS's file having no place for it."""
-    import faiss
-
-    from indexer.ivf_index import IVFIndex
-    from indexer.ivf_probing import Probing
-
-    index = faiss.read_index(str(path))
-    ivf = faiss.downcast_index(index)
-    if isinstance(ivf, faiss.IndexIVF):
-        # The read proxy owns the C++ index; the typed one just points at it.
-        ivf.thisown, index.thisown = index.thisown, False
-        probing = described.get("probing") if isinstance(described, dict) else None
-        return IVFIndex(ivf, probing and Probing.from_description(probing, ivf.nlist, source))
-    return FlatIPIndex(index.d, index)

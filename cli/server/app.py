@@ -22,18 +22,36 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
-                            InputError, ModelError, ModelMismatchError, QueryError, VraagbaakError)
-from indexer.engine import backend_of
+from cli.server.errors import ApiError
+from cli.server.live import LiveSearcher, get_live_of
+from cli.server.mcp_server import build_mcp
+from cli.server.models import (
+    BatchItem,
+    BatchRequest,
+    BatchResponse,
+    DocumentOut,
+    ErrorResponse,
+    Health,
+    SearchRequest,
+    SearchResponse,
+    Stats,
+)
+from cli.server.service import run_search
+from cli.server.settings import ServerSettings
+from cli.server.writes import writes_router
+from indexer.embedders import backend_of
+from indexer.errors import (
+    IndexBusyError,
+    IndexFormatError,
+    IndexNotFoundError,
+    IndexWriteError,
+    InputError,
+    ModelError,
+    ModelMismatchError,
+    QueryError,
+    VraagbaakError,
+)
 from search.searcher import Searcher
-from search.web.errors import ApiError
-from search.web.live import LiveSearcher, get_live_of
-from search.web.mcp_server import build_mcp
-from search.web.models import (BatchItem, BatchRequest, BatchResponse, DocumentOut, ErrorResponse,
-                               Health, SearchRequest, SearchResponse, Stats)
-from search.web.service import run_search
-from search.web.settings import ServerSettings
-from search.web.writes import writes_router
 
 log = logging.getLogger("vraagbaak.web")
 
@@ -60,7 +78,7 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
         opened = searcher
         if opened is None:
             try:
-                opened = Searcher.open(settings.index_dir, settings.model)
+                opened = Searcher.open(settings.index_dir, settings.model, settings=settings.core)
             except VraagbaakError as exc:  # the server still answers /health, with the reason
                 app.state.not_ready = f"{exc}" + (f" ({exc.hint})" if exc.hint else "")
                 log.error("not ready: %s", app.state.not_ready)
@@ -174,7 +192,7 @@ def _check_key(given: str, key: str | None) -> None:
 
 
 def get_searcher_of(app: FastAPI) -> Searcher:
-    """The newest published version of the index (see search.web.live)."""
+    """The newest published version of the index (see cli.server.live)."""
     return get_live_of(app).current()
 
 

@@ -171,8 +171,16 @@ def _precompiled_charsmap(norm: dict[int, tuple[int, ...]]) -> bytes:
 
 def build_tokenizer(f: E5File):
     """The XLM-R Unigram tokenizer as the engine runs it: normalise, collapse spaces, metaspace."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers
-    from tokenizers import pre_tokenizers, processors
+    from tokenizers import (
+        AddedToken,
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     sp = f.specials
     tok = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(f.pieces, f.scores)],

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from search.options import MAX_K, MAX_QUERY_CHARS
 from search.results import Hit
-from search.searcher import MAX_K, MAX_QUERY_CHARS
 
 
 class SearchOptionsIn(BaseModel):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.text_analysis import Analyzer
+from indexer.index.keywords.analysis import Analyzer
 
 SETTINGS_FILE = "analyzer.json"
 

@@ -1,4 +1,4 @@
-"""Approximate search for large indexes (FAISS IVF, float16 codes), and the choice of index.
+"""Approximate search for large indexes: FAISS IVF with float16 codes.
 
 Why IVF and not HNSW: vraagbaak filters by date on every query type, and an IVF index can be
 told to probe more lists when a filter leaves few vectors, up to an exact scan; an HNSW graph
@@ -14,17 +14,26 @@ on its own vectors, to recall@10 RECALL_TARGET against exact search.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
-from indexer.ivf_probing import (Probing, TuningSet, filtered_counts, neighbour_ranks,
-                                 tune_probing)
-from indexer.vector_index import FaissVectors, FlatIPIndex, VectorIndex, as_matrix, id_selector
+from indexer.errors import IndexFormatError
+from indexer.index.vectors.base import (
+    FaissVectors,
+    VectorIndex,
+    as_matrix,
+    id_selector,
+    read_faiss,
+)
+from indexer.index.vectors.ivf_probing import (
+    Probing,
+    TuningSet,
+    filtered_counts,
+    neighbour_ranks,
+    tune_probing,
+)
 
-INDEX_TYPES = ("auto", "flat", "ivf")
-# From this many vectors on, "auto" builds an IVF index. Measured (docs/benchmarks.md, "Vector
-# search as the index grows"): below it exact search takes under ~5 ms per query on 2 cores.
-IVF_FROM = 50_000
 RECALL_TARGET = 0.99  # tuned for 0.99 so the promised 0.98 holds with a margin on real queries
 _TUNING_QUERIES = 256
 _FILTER_SHARES = (0.1, 0.01)  # tuning questions are asked with filters that allow these too
@@ -51,16 +60,37 @@ class IVFIndex(FaissVectors):
         stored = "sqfp16" if isinstance(self._index, faiss.IndexIVFScalarQuantizer) else "flat"
         return f"faiss-ivf-{stored}-ip"
 
+    @classmethod
+    def load(cls, path: Path, described: dict | None = None, source: str = "") -> IVFIndex:
+        """An IVF file; its tuned probing comes from the manifest (``described``), FAISS's file
+        having no place for it."""
+        import faiss
+
+        index = read_faiss(path)
+        ivf = faiss.downcast_index(index)
+        if not isinstance(ivf, faiss.IndexIVF):
+            raise IndexFormatError(f"{path} is not an IVF index, as {source or 'the manifest'} "
+                                   "says it is", hint="re-run `vraagbaak index` to rebuild it")
+        # The read proxy owns the C++ index; the typed one just points at it.
+        ivf.thisown, index.thisown = index.thisown, False
+        probing = described.get("probing") if isinstance(described, dict) else None
+        return cls(ivf, probing and Probing.from_description(probing, ivf.nlist, source))
+
     @property
     def nlist(self) -> int:
         return int(self._index.nlist)
 
     @classmethod
-    def build(cls, vectors: np.ndarray, centroids: np.ndarray | None = None) -> IVFIndex:
-        """``centroids``: the lists of an earlier build to reuse (no training)."""
+    def build(cls, vectors: np.ndarray, previous: VectorIndex | None = None,
+              centroids: np.ndarray | None = None) -> IVFIndex:
+        """``centroids``: the lists of an earlier build to reuse (no training); by default those
+        of ``previous`` (the last version's index) while the size still calls for as many, so an
+        update does not train them again; recall is measured and tuned anew anyway."""
         import faiss
 
         vectors = as_matrix(vectors, vectors.shape[1])
+        if centroids is None and _reusable(previous, vectors):
+            centroids = previous.centroids()
         n, dim = vectors.shape
         nlist = len(centroids) if centroids is not None else max(1, min(lists_for(n), n))
         quantizer = faiss.IndexFlatIP(dim)
@@ -157,19 +187,10 @@ def lists_for(n: int) -> int:
     return int(min(8192, 2 ** round(math.log2(max(1.0, math.sqrt(n))))))
 
 
-def build_vector_index(vectors: np.ndarray, index_type: str = "auto",
-                       previous: VectorIndex | None = None) -> VectorIndex:
-    """The index for ``vectors``: exact below IVF_FROM (or when asked), else IVF. An IVF build
-    keeps the lists of ``previous`` (the last version's index) while the size still calls for
-    as many, so an update does not train them again; recall is measured and tuned anew anyway."""
-    if index_type not in INDEX_TYPES:
-        raise ValueError(f"unknown index type {index_type!r}; choose one of {', '.join(INDEX_TYPES)}")
-    wants_ivf = index_type == "ivf" or (index_type == "auto" and len(vectors) >= IVF_FROM)
-    if not wants_ivf or len(vectors) == 0:
-        return FlatIPIndex.build(vectors)
-    reuse = (isinstance(previous, IVFIndex) and previous.dim == vectors.shape[1]
-             and previous.nlist == max(1, min(lists_for(len(vectors)), len(vectors))))
-    return IVFIndex.build(vectors, previous.centroids() if reuse else None)
+def _reusable(previous: VectorIndex | None, vectors: np.ndarray) -> bool:
+    n = len(vectors)
+    return (isinstance(previous, IVFIndex) and previous.dim == vectors.shape[1]
+            and previous.nlist == max(1, min(lists_for(n), n)))
 
 
 def _exact_top(vectors: np.ndarray, queries: np.ndarray,

@@ -13,9 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.documents import Document, Problem
-from indexer.store import StoredDocument
-from indexer.text_analysis import detect_language
+from indexer.index.keywords.analysis import detect_language
+from indexer.index.store import StoredDocument
+from indexer.records import Document
+from indexer.write.loading import Problem
 
 
 def content_hash(doc: Document) -> str:

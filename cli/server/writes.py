@@ -1,6 +1,6 @@
 """Writes over HTTP: POST /documents adds or updates articles, DELETE /documents/{id} removes one.
 
-They go through the same write path as `vraagbaak index` (indexer.pipeline.update_index), so the
+They go through the same write path as `vraagbaak index` (indexer.write.pipeline.update_index), so the
 index changes by publishing a new version, and the server switches to it. Writes are enabled only
 when an API key protects the server and it was not started read-only.
 """
@@ -14,14 +14,14 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Body, Depends, Request
 
-from indexer.chunking import ParagraphChunker
-from indexer.documents import LoadResult, document_from_record
-from indexer.embedding import Embedder
-from indexer.engine import backend_of
-from indexer.pipeline import IndexReport, update_index
-from search.web.errors import ApiError
-from search.web.live import LiveDep, LiveSearcher
-from search.web.models import ArticleIn, ErrorResponse, WriteResult
+from cli.server.errors import ApiError
+from cli.server.live import LiveDep, LiveSearcher
+from cli.server.models import ArticleIn, ErrorResponse, WriteResult
+from indexer.embedders import backend_of
+from indexer.embedders.base import Embedder
+from indexer.write.chunking import ParagraphChunker
+from indexer.write.loading import LoadResult, document_from_record
+from indexer.write.pipeline import IndexReport, update_index
 
 MAX_ARTICLES_PER_REQUEST = 1000
 

