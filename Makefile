@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 DEMO_INDEX := vraagbaak-index
 
-.PHONY: install model demo test test-fast crash bench bench-full bench-peer-setup bench-onnx-setup bench-load screenshots clean help
+.PHONY: install model demo test test-fast wheel-check crash bench bench-full bench-peer-setup bench-onnx-setup bench-load screenshots clean help
 
 help:
 	@echo "make demo      install, build the model, index the sample articles, ask a question"
 	@echo "make test      install and run the whole test suite (real model included)"
 	@echo "make test-fast the tests that do not load the real model"
+	@echo "make wheel-check  build the wheel, install it in a fresh venv, use it from outside the checkout"
 	@echo "make crash     the crash harness at length: 200 SIGKILLs of indexing runs"
 	@echo "make bench     the benchmark suite, quick mode (minutes): docs/benchmarks.md"
 	@echo "make bench-full  the suite at full size (1M vectors, ONNX/OpenVINO backends)"
@@ -48,6 +49,10 @@ test: model
 
 test-fast: install
 	$(OFFLINE) $(BIN)/python -m pytest -m "not model"
+
+# A new user's install: the wheel in a fresh venv, then model build, index, search, serve.
+wheel-check:
+	bash .ci/wheel-check.sh
 
 # `make test` kills 24 indexing runs; this kills 200 (about 3 minutes)
 crash: install
