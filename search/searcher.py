@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -110,13 +111,22 @@ class Searcher:
         self.version = version.name
         self.embedder = embedder
         self.store = ChunkStore.open(version / STORE)
-        self._periods: dict[str | None, tuple | None] = {}  # stored date -> article_period
-        described, source = self.manifest.vector_indexes, str(version / MANIFEST)
-        self.dense = DenseRetriever(
-            load_vector_index(version / VECTORS, described.get("passages"), source),
-            load_vector_index(version / SENTENCE_VECTORS, described.get("sentences"), source),
-            self.store.sentence_chunks(), sentence_weight)
-        self.keywords = KeywordIndex.load(version / KEYWORDS)
+        try:
+            self._periods: dict[str | None, tuple | None] = {}  # stored date -> article_period
+            described, source = self.manifest.vector_indexes, str(version / MANIFEST)
+            self.dense = DenseRetriever(
+                load_vector_index(version / VECTORS, described.get("passages"), source),
+                load_vector_index(version / SENTENCE_VECTORS, described.get("sentences"), source),
+                self.store.sentence_chunks(), sentence_weight)
+            self.keywords = KeywordIndex.load(version / KEYWORDS)
+        except BaseException:
+            self.store.close()  # a failed attempt must not keep the version's file open
+            raise
+        # CPython's sqlite3.Connection is in a reference cycle with its own statement cache, so
+        # a connection nobody uses keeps its file open until a full garbage collection, which a
+        # server that publishes often may not run for hundreds of versions. The searcher itself
+        # is freed as soon as its last user lets go: close the store then, or at close().
+        self._closing = weakref.finalize(self, self.store.close)
 
     def is_current(self) -> bool:
         """Whether this is still the published version (a cheap read of CURRENT)."""
@@ -254,7 +264,8 @@ class Searcher:
                        snippet_start=s, snippet_end=e, highlights=marks)
 
     def close(self) -> None:
-        self.store.close()
+        """Release the version's files now; a searcher that is freed closes itself."""
+        self._closing()
 
 
 def _rounded(value: float | None) -> float | None:
