@@ -1,6 +1,8 @@
 """The search page in Chromium with articles that trip up a browser: characters beyond U+FFFF
-before the highlighted words (the API counts code points, JavaScript UTF-16 units). The fake
-model is enough: the page is tested."""
+before the highlighted words (the API counts code points, JavaScript UTF-16 units), and ids the
+browser would resolve as paths ("nos/../2021/1"). The fake model is enough: the page is tested."""
+
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -21,6 +23,9 @@ EMOJI_TEXT = (f"{ASTRAL} Een inleiding over niets in het bijzonder, met 𝔘 en 
               f"{ASTRAL} De Tweede Kamer stemde vandaag over de klimaatwet van minister Jetten. "
               f"🎉🎉 Na de klimaatwet ging 𝔘𝔫𝔦 naar huis.\n\n{ASTRAL} Slot.")
 QUESTION = "klimaatwet Jetten"
+# Each title says which id it belongs to, so a page showing another article is caught.
+IDS = ["2021/1", "nos/2021/1", "nos/../2021/1", "nos/./2021/1", "nos/%2E%2E/2021/1",
+       "a%2Fb", "vraag?x=1#y", "../x"]
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +33,7 @@ def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile") / "idx"
     embedder = FakeEmbedder()
     docs = [Document("emoji/1", EMOJI_TEXT, title="Emoji", date="2021-07-01")]
+    docs += [Document(i, f"Artikel met id {i}.", title=f"Titel van {i}") for i in IDS]
     update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder, max_tokens=24),
                  LoadResult(documents=docs))
     with running(create_app(ServerSettings(index_dir=root),
@@ -77,3 +83,19 @@ def test_the_article_marks_the_right_passage_after_astral_characters(page, site,
               f"&end={hit['snippet_end']}")
     page.locator("#article mark").first.wait_for()
     assert "".join(page.locator("#article mark").all_inner_texts()) == hit["snippet"]
+
+
+@pytest.mark.parametrize("doc_id", IDS)
+def test_the_article_page_opens_the_article_with_that_very_id(page, site, doc_id):
+    page.goto(f"{site}/static/article.html?id={quote(doc_id, safe='')}")
+    page.locator("#article h2").wait_for()
+    assert page.locator("#article h2").inner_text() == f"Titel van {doc_id}"
+
+
+@pytest.mark.parametrize("doc_id", [".", ".."])
+def test_ids_a_url_cannot_hold_are_refused_not_resolved(page, site, doc_id):
+    from playwright.sync_api import expect
+
+    page.goto(f"{site}/static/article.html?id={quote(doc_id, safe='')}")
+    expect(page.locator("#article")).to_have_text(
+        f"Het artikel met id '{doc_id}' kan deze pagina niet openen.")

@@ -3,7 +3,13 @@
   const params = new URLSearchParams(location.search);
   const box = document.getElementById("article");
   const key = sessionStorage.getItem("vraagbaak-key");
-  const response = await fetch("/documents/" + params.get("id").split("/").map(encodeURIComponent).join("/"),
+  const id = params.get("id") || "";
+  // A URL cannot hold the ids "." and ".." as a path segment, not even as %2E: every browser
+  // resolves them, and would fetch another address.
+  if (id === "." || id === "..") { box.textContent = `Het artikel met id '${id}' kan deze pagina niet openen.`; return; }
+  // The whole id as one path segment: "/" and the dots of "nos/../2021/1" stay data, so the
+  // browser cannot resolve them into the path of another article (the server decodes %2F).
+  const response = await fetch("/documents/" + encodeURIComponent(id),
                                { headers: key ? { Authorization: "Bearer " + key } : {} });
   const doc = await response.json();
   if (!response.ok) { box.textContent = doc.error ? doc.error.message : "Artikel niet gevonden."; return; }
