@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -86,6 +87,11 @@ class Searcher:
         self.dense = DenseRetriever(version.passages, version.sentences,
                                     self.store.sentence_chunks(), sentence_weight)
         self.keywords = version.keywords
+        # CPython's sqlite3.Connection is in a reference cycle with its own statement cache, so
+        # a connection nobody uses keeps its file open until a full garbage collection, which a
+        # server that publishes often may not run for hundreds of versions. The searcher itself
+        # is freed as soon as its last user lets go: close the version then, or at close().
+        self._closing = weakref.finalize(self, version.close)
 
     def is_current(self) -> bool:
         """Whether this is still the published version (a cheap read of CURRENT)."""
@@ -227,7 +233,8 @@ class Searcher:
                        snippet_start=s, snippet_end=e, highlights=marks)
 
     def close(self) -> None:
-        self.opened.close()
+        """Release the version's files now; a searcher that is freed closes itself."""
+        self._closing()
 
 
 def _rounded(value: float | None) -> float | None:

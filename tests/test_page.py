@@ -2,7 +2,6 @@
 model: a Dutch and an English question, the answer highlighted, the article opened in place."""
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,10 @@ from indexer.index.directory import IndexDirectory
 from search.searcher import Searcher
 from cli.server.app import create_app
 from cli.server.settings import ServerSettings
+from tests.browser import chromium
 from tests.server import running
 
 pytestmark = pytest.mark.model
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Without these, Chromium keeps calling Google's hosts, which this network refuses.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -30,17 +26,8 @@ def site(real_index, real_embedder):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        message = "Debian's chromium is needed for the browser tests: apt-get install chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
