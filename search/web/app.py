@@ -22,11 +22,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
-                            InputError, ModelError, ModelMismatchError, QueryError, VraagbaakError)
+from indexer.errors import VraagbaakError
 from indexer.engine import backend_of
 from search.searcher import Searcher
-from search.web.errors import ApiError
+from search.web.errors import HTTP_CODES, ApiError, error_response, status_of
 from search.web.live import LiveSearcher, get_live_of
 from search.web.mcp_server import build_mcp
 from search.web.models import (BatchItem, BatchRequest, BatchResponse, DocumentOut, ErrorResponse,
@@ -36,19 +35,6 @@ from search.web.settings import ServerSettings
 from search.web.writes import writes_router
 
 log = logging.getLogger("vraagbaak.web")
-
-_STATUS = {QueryError: 400, InputError: 400, IndexBusyError: 409,
-           IndexNotFoundError: 503, IndexFormatError: 503, ModelError: 503, ModelMismatchError: 503,
-           IndexWriteError: 507}
-
-
-def _error(status: int, code: str, message: str, hint: str | None = None,
-           headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "hint": hint}}
-    if status == 401:
-        headers = {"WWW-Authenticate": "Bearer"} | (headers or {})
-    return JSONResponse(body, status_code=status, headers=headers)
-
 
 def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> FastAPI:
     lock = threading.Lock()  # one search (or store read) at a time: see the module's docstring
@@ -119,32 +105,30 @@ class _KeyGuard:
         try:
             _check_key(Request(scope).headers.get("authorization", ""), self.key)
         except ApiError as exc:
-            await _error(exc.status, exc.code, str(exc), exc.hint)(scope, receive, send)
+            await error_response(exc.status, exc.code, str(exc), exc.hint)(scope, receive, send)
             return
         await self.inner(scope, receive, send)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(_, exc: ApiError):
-        return _error(exc.status, exc.code, str(exc), exc.hint)
-
-    @app.exception_handler(VraagbaakError)
+    @app.exception_handler(VraagbaakError)  # ApiError included
     async def vraagbaak_error(_, exc: VraagbaakError):
-        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
-        return _error(status, type(exc).__name__, str(exc), exc.hint)
+        status, code = status_of(exc)
+        return error_response(status, code, str(exc), exc.hint)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return _error(422, "invalid_request", f"{where}: {first.get('msg', 'invalid request')}",
-                      hint="see /docs for the accepted fields and limits")
+        return error_response(422, "invalid_request",
+                              f"{where}: {first.get('msg', 'invalid request')}",
+                              hint="see /docs for the accepted fields and limits")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_, exc: StarletteHTTPException):
         # keep the exception's headers: "Allow" on a 405, which RFC 9110 requires
-        return _error(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
+        return error_response(exc.status_code, HTTP_CODES.get(exc.status_code, "http_error"),
+                              str(exc.detail), headers=exc.headers)
 
 
 def _add_body_limit(app: FastAPI, search_limit: int, write_limit: int) -> None:
@@ -154,7 +138,7 @@ def _add_body_limit(app: FastAPI, search_limit: int, write_limit: int) -> None:
         limit = write_limit if writing else search_limit  # articles are longer than questions
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > limit:
-            return _error(413, "body_too_large", f"the request body is {length} bytes; the limit "
+            return error_response(413, "body_too_large", f"the request body is {length} bytes; the limit "
                           f"is {limit}")
         return await call_next(request)
 
