@@ -116,6 +116,138 @@ def _error_code(body: bytes) -> str:
     return json.loads(body)["error"]["code"]
 
 
+# --- 1. body limits on the bytes that arrive, and the key before the body --------------------
+
+def test_a_chunked_search_body_over_the_limit_is_refused_before_it_is_all_sent(fake_searcher,
+                                                                             tmp_path):
+    with running(create_app(settings(tmp_path), fake_searcher)) as url:
+        sent, answer = send_chunked(url, _head(url, "POST", "/search"), total=64 * MiB)
+        status, headers, body = parse(answer)
+        assert status == 413 and _error_code(body) == "body_too_large"
+        assert "the limit is 262144" in json.loads(body)["error"]["message"]
+        assert headers.get("connection") == "close"
+        # 256 KiB is the limit; the rest of what was sent sat in socket buffers, unread
+        assert sent < 16 * MiB, f"{sent} bytes went out before the answer"
+        assert httpx.get(f"{url}/health").status_code == 200  # the server is fine
+
+
+def test_a_wrong_key_is_refused_before_the_body_is_read(fake_searcher, tmp_path):
+    with running(create_app(settings(tmp_path, api_key=KEY), fake_searcher)) as url:
+        for path in ("/search", "/documents", "/mcp"):
+            started = time.monotonic()
+            sent, answer = send_chunked(url, _head(url, "POST", path, "Authorization: Bearer no"),
+                                        total=64 * MiB, timeout=10)
+            status, headers, body = parse(answer)
+            assert status == 401 and _error_code(body) == "unauthorized", path
+            assert headers["www-authenticate"] == "Bearer"
+            assert sent < 16 * MiB and time.monotonic() - started < 10, path
+
+
+def test_a_chunked_article_over_the_write_limit_is_not_stored(fake_searcher, tmp_path):
+    app = create_app(settings(tmp_path, api_key=KEY, max_write_bytes=64 * 1024), fake_searcher)
+    article = json.dumps({"id": "big", "text": "woord " * 40_000}).encode()  # 240 KB
+    with running(app) as url:
+        with socket.create_connection(_address(url), timeout=10) as sock:
+            sock.sendall(_head(url, "POST", "/documents", f"Authorization: Bearer {KEY}",
+                               "Transfer-Encoding: chunked").encode() + b"\r\n")
+            for start in range(0, len(article), 8192):
+                piece = article[start:start + 8192]
+                try:
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+            else:
+                sock.sendall(b"0\r\n\r\n")
+            status, _, body = parse(_read_all(sock, time.monotonic() + 10))
+        assert status == 413 and _error_code(body) == "body_too_large"
+        assert httpx.get(f"{url}/documents/big", headers=AUTH).status_code == 404
+
+
+def test_a_chunked_mcp_body_over_the_limit_is_refused(fake_searcher, tmp_path):
+    with running(create_app(settings(tmp_path), fake_searcher)) as url:
+        sent, answer = send_chunked(url, _head(url, "POST", "/mcp",
+                                               "Accept: application/json, text/event-stream"),
+                                    total=32 * MiB)
+        status, _, body = parse(answer)
+        assert status == 413 and _error_code(body) == "body_too_large"
+        assert sent < 16 * MiB
+
+
+def test_a_body_that_stalls_is_answered_408(fake_searcher, tmp_path):
+    with running(create_app(settings(tmp_path, read_timeout_s=0.5), fake_searcher)) as url:
+        started = time.monotonic()
+        status, _, body = raw_request(url, _head(url, "POST", "/search", "Content-Length: 100")
+                                      .encode() + b'\r\n{"q": "Poe', timeout=10)
+        assert status == 408 and _error_code(body) == "body_timeout"
+        assert time.monotonic() - started < 5
+
+
+# --- 6. DNS rebinding: the Host header on every endpoint of a loopback server ---------------
+
+REBOUND = ["/search?q=Poetin", "/documents/001_2bed4d3526be678e", "/stats", "/health", "/",
+           "/static/app.js", "/docs", "/openapi.json"]
+
+
+def test_a_loopback_server_answers_only_loopback_host_names(fake_searcher, tmp_path):
+    with running(create_app(settings(tmp_path), fake_searcher)) as url, \
+            httpx.Client(base_url=url, timeout=10) as http:
+        port = url.rsplit(":", 1)[1]
+        for path in REBOUND:
+            refused = http.get(path, headers={"Host": f"attacker.example:{port}"})
+            assert refused.status_code == 421, path
+            assert refused.json()["error"]["code"] == "untrusted_host"
+            assert "attacker.example" in refused.json()["error"]["message"]
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}",
+                     f"LOCALHOST:{port}"):
+            assert http.get("/search?q=Poetin", headers={"Host": host}).status_code == 200, host
+        for host in ("127.0.0.1.attacker.example", "localhost.attacker.example", "", "a:b:c"):
+            assert http.get("/stats", headers={"Host": host}).status_code in (400, 421), host
+
+
+def test_allowed_hosts_extend_the_names_for_a_proxy(fake_searcher, tmp_path, monkeypatch):
+    monkeypatch.setenv("VRAAGBAAK_ALLOWED_HOSTS", "search.example.org, Other.example")
+    app = create_app(ServerSettings.from_env(index_dir=tmp_path / "idx"), fake_searcher)
+    mcp_call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    mcp_headers = {"Accept": "application/json, text/event-stream"}
+    with running(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        for host in ("search.example.org", "other.example:8443"):
+            assert http.get("/stats", headers={"Host": host}).status_code == 200, host
+            assert http.post("/mcp", json=mcp_call, headers=mcp_headers | {"Host": host}
+                             ).status_code == 200, host
+        assert http.get("/stats", headers={"Host": "attacker.example"}).status_code == 421
+
+
+def test_a_server_bound_elsewhere_leaves_the_host_to_its_proxy(fake_searcher, tmp_path):
+    app = create_app(settings(tmp_path, host="0.0.0.0"), fake_searcher)
+    with running(app) as url:  # reached on loopback here, but configured for another address
+        assert httpx.get(f"{url}/stats", headers={"Host": "search.example.org"}).status_code == 200
+
+
+# --- 9. ids with ".." are ids, not paths ----------------------------------------------------
+
+def test_ids_with_dot_segments_are_taken_literally(tmp_path):
+    articles = tmp_path / "a.jsonl"
+    articles.write_text("".join(json.dumps({"id": i, "text": f"Artikel {n} over iets."}) + "\n"
+                                for n, i in enumerate(["2021/1", "nos/2021/1", "nos/../x/1"])))
+    embedder = FakeEmbedder()
+    update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder),
+                 load_for_index([articles]))
+    app = create_app(settings(tmp_path), Searcher(IndexDirectory(tmp_path / "idx"), embedder))
+    with running(app) as url:
+        def get(path: str):
+            status, _, body = raw_request(url, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                               "Connection: close\r\n\r\n".encode())
+            return status, json.loads(body)
+
+        for path in ("/documents/nos/../2021/1", "/documents/nos/%2e%2e/2021/1",
+                     "/documents/x/../nos/2021/1", "/documents/./2021/1"):
+            status, body = get(path)
+            assert status == 404 and body["error"]["code"] == "not_found", (path, body)
+        status, body = get("/documents/nos/../x/1")
+        assert status == 200 and body["doc_id"] == "nos/../x/1"
+        assert get("/documents/nos/2021/1")[1]["doc_id"] == "nos/2021/1"
+
+
 # --- 11. error codes, content types, field types, /docs -------------------------------------
 
 @pytest.fixture

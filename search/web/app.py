@@ -7,7 +7,6 @@ cores gain nothing from running two forward passes at once.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -26,6 +25,7 @@ from indexer.errors import VraagbaakError
 from indexer.engine import backend_of
 from search.searcher import Searcher
 from search.web.errors import HTTP_CODES, ApiError, error_response, status_of
+from search.web.guards import BodyGuard, RequireKey, TrustedHost, is_loopback
 from search.web.live import LiveSearcher, get_live_of
 from search.web.mcp_server import build_mcp
 from search.web.models import (BatchItem, BatchRequest, BatchResponse, DocumentOut, ErrorResponse,
@@ -64,15 +64,11 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
 
     app = FastAPI(title="vraagbaak", version="0.1.0", lifespan=lifespan,
                   description="Semantic search over Dutch news, asked in Dutch or English.",
-                  responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse},
-                             413: {"model": ErrorResponse}, 422: {"model": ErrorResponse},
-                             503: {"model": ErrorResponse}})
+                  responses={s: {"model": ErrorResponse} for s in (400, 401, 408, 413, 421, 422,
+                                                                  503)})
     app.state.settings = settings
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
     _add_error_handlers(app)
-    _add_body_limit(app, settings.max_body_bytes, settings.max_write_bytes)
+    _add_guards(app, settings)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 
@@ -80,33 +76,58 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
     def page() -> FileResponse:
         return FileResponse(static / "index.html")
 
+    # The API key is checked before routing, by RequireKey (see _add_guards), for every path
+    # but the open ones; so are /mcp and any route added later.
     app.include_router(_health_router())
-    app.include_router(_api_router(settings, lock), dependencies=[Depends(_require_key)])
-    app.include_router(writes_router(lock), dependencies=[Depends(_require_key)])
+    app.include_router(_api_router(settings, lock))
+    app.include_router(writes_router(lock))
     _add_mcp_route(app, mcp, settings)
     return app
 
 
+def _add_guards(app: FastAPI, settings: ServerSettings) -> None:
+    """The checks on the raw request, outermost first: Host, CORS, key, body (search.web.guards).
+
+    CORS sits outside the key, so that a browser's preflight (which carries no key) is answered,
+    and a 401 carries the CORS headers the page needs to read it.
+    """
+    app.add_middleware(BodyGuard, search_limit=settings.max_body_bytes,
+                       write_limit=settings.max_write_bytes, read_timeout=settings.read_timeout_s)
+    app.add_middleware(RequireKey, key=settings.api_key)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(TrustedHost, bound_to=settings.host, extra=settings.allowed_hosts)
+
+
 def _add_mcp_route(app: FastAPI, mcp, settings: ServerSettings) -> None:
-    """The SDK's streamable-HTTP endpoint at /mcp, behind the same API key as the rest."""
+    """The SDK's streamable-HTTP endpoint at /mcp."""
     sdk_app = mcp.streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
-                                      json_response=True, host=settings.host)
+                                      json_response=True, transport_security=_mcp_security(settings))
     endpoint = next(r.endpoint for r in sdk_app.routes if getattr(r, "path", None) == "/mcp")
-    app.router.routes.append(Route("/mcp", endpoint=_KeyGuard(endpoint, settings.api_key)))
+    app.router.routes.append(Route("/mcp", endpoint=_Asgi(endpoint)))
 
 
-class _KeyGuard:
-    """An ASGI app (a class, so Starlette passes every method through) that checks the key."""
+def _mcp_security(settings: ServerSettings):
+    """The SDK's own Host and Origin check, with the names TrustedHost allows too."""
+    from mcp.server.transport_security import TransportSecuritySettings
 
-    def __init__(self, inner, key: str | None) -> None:
-        self.inner, self.key = inner, key
+    if not is_loopback(settings.host):
+        return None  # as TrustedHost: off, the proxy in front checks
+    hosts = sorted({"127.0.0.1", "localhost", "[::1]"} | set(settings.allowed_hosts))
+    return TransportSecuritySettings(
+        allowed_hosts=[h for name in hosts for h in (name, f"{name}:*")],
+        allowed_origins=[f"{scheme}://{h}" for name in hosts for scheme in ("http", "https")
+                         for h in (name, f"{name}:*")] + list(settings.cors_origins))
+
+
+class _Asgi:
+    """An ASGI app as a class instance, so Starlette's Route calls it as one (not as a view)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
 
     async def __call__(self, scope, receive, send) -> None:
-        try:
-            _check_key(Request(scope).headers.get("authorization", ""), self.key)
-        except ApiError as exc:
-            await error_response(exc.status, exc.code, str(exc), exc.hint)(scope, receive, send)
-            return
         await self.inner(scope, receive, send)
 
 
@@ -129,32 +150,6 @@ def _add_error_handlers(app: FastAPI) -> None:
         # keep the exception's headers: "Allow" on a 405, which RFC 9110 requires
         return error_response(exc.status_code, HTTP_CODES.get(exc.status_code, "http_error"),
                               str(exc.detail), headers=exc.headers)
-
-
-def _add_body_limit(app: FastAPI, search_limit: int, write_limit: int) -> None:
-    @app.middleware("http")
-    async def body_limit(request: Request, call_next):
-        writing = request.method == "POST" and request.url.path == "/documents"
-        limit = write_limit if writing else search_limit  # articles are longer than questions
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
-            return error_response(413, "body_too_large", f"the request body is {length} bytes; the limit "
-                          f"is {limit}")
-        return await call_next(request)
-
-
-def _require_key(request: Request) -> None:
-    _check_key(request.headers.get("authorization", ""), request.app.state.settings.api_key)
-
-
-def _check_key(given: str, key: str | None) -> None:
-    if key is None:
-        return
-    scheme, _, token = given.partition(" ")
-    # compare_digest: the time taken must not tell how much of the key was right
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), key.encode()):
-        raise ApiError(401, "unauthorized", "a valid API key is needed",
-                       hint="send the header 'Authorization: Bearer <VRAAGBAAK_API_KEY>'")
 
 
 def get_searcher_of(app: FastAPI) -> Searcher:
