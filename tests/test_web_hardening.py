@@ -248,6 +248,91 @@ def test_ids_with_dot_segments_are_taken_literally(tmp_path):
         assert get("/documents/nos/2021/1")[1]["doc_id"] == "nos/2021/1"
 
 
+# --- 10. connections are not held open ------------------------------------------------------
+
+def test_get_mcp_is_405_not_an_open_stream(fake_searcher, tmp_path):
+    with running(create_app(settings(tmp_path), fake_searcher)) as url:
+        response = httpx.get(f"{url}/mcp", headers={"Accept": "text/event-stream"}, timeout=5)
+        assert response.status_code == 405 and response.headers["allow"] == "POST"
+        assert response.json()["error"]["code"] == "method_not_allowed"
+        assert httpx.delete(f"{url}/mcp", timeout=5).status_code == 405
+
+
+@contextmanager
+def serving(app, **config):
+    """Like tests.server.running, with the uvicorn settings of `vraagbaak serve`."""
+    import uvicorn
+
+    from search.web.serving import uvicorn_config
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, log_level="warning", **config))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start within 30 s"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def _slow_client(url: str, results: list, pace: float, lines: int) -> None:
+    """Send a request head one header line every ``pace`` seconds; record when it was cut off."""
+    started = time.monotonic()
+    with socket.create_connection(_address(url), timeout=10) as sock:
+        try:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            for n in range(lines):
+                if select.select([sock], [], [], pace)[0]:
+                    break
+                sock.sendall(b"X-Slow-%d: 1\r\n" % n)
+            answer = _read_all(sock, time.monotonic() + 10)
+        except (BrokenPipeError, ConnectionResetError):
+            answer = b""
+    results.append((time.monotonic() - started, answer))
+
+
+def test_a_client_that_sends_its_headers_slowly_is_cut_off(fake_searcher, tmp_path):
+    with serving(create_app(settings(tmp_path), fake_searcher), head_timeout=1.0) as url:
+        results: list = []
+        clients = [threading.Thread(target=_slow_client, args=(url, results, 0.3, 40))
+                   for _ in range(20)]
+        for client in clients:
+            client.start()
+        idle = socket.create_connection(_address(url), timeout=10)  # connects, sends nothing
+        for client in clients:
+            client.join(timeout=30)
+        assert len(results) == 20
+        for took, answer in results:  # 40 lines at 0.3 s would be 12 s
+            assert took < 6, took
+            assert parse(answer)[0] == 408 and _error_code(parse(answer)[2]) == "head_timeout"
+        idle.settimeout(5)
+        assert idle.recv(100) == b"", "an idle connection is closed without a word"
+        idle.close()
+        with httpx.Client(base_url=url, timeout=10) as http:  # and a normal client is served,
+            assert http.get("/health").status_code == 200  # twice on one connection, the second
+            time.sleep(1.5)  # after more than the head timeout: keep-alive is its own timer
+            assert http.get("/health").status_code == 200
+
+
+def test_serve_uses_the_bounded_uvicorn_settings(monkeypatch, fake_index, run):
+    from search.web import serving
+
+    seen = {}
+    monkeypatch.setattr("uvicorn.Server.run", lambda self: seen.setdefault("config", self.config))
+    result = run("serve", "--index", fake_index)
+    assert result.exit_code == 0, result.output
+    config = seen["config"]
+    assert issubclass(config.http, serving.HeadTimeoutProtocol)
+    assert config.timeout_keep_alive == serving.KEEP_ALIVE_S
+    assert config.limit_concurrency == serving.MAX_CONCURRENCY
+    assert config.h11_max_incomplete_event_size == serving.MAX_HEAD_BYTES
+
+
 # --- 11. error codes, content types, field types, /docs -------------------------------------
 
 @pytest.fixture

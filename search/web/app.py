@@ -101,11 +101,15 @@ def _add_guards(app: FastAPI, settings: ServerSettings) -> None:
 
 
 def _add_mcp_route(app: FastAPI, mcp, settings: ServerSettings) -> None:
-    """The SDK's streamable-HTTP endpoint at /mcp."""
+    """The SDK's streamable-HTTP endpoint at /mcp, POST only.
+
+    Stateless with JSON responses, the SDK has nothing to stream on a GET, yet it holds a GET's
+    event stream open forever; the MCP spec lets a server answer 405 instead.
+    """
     sdk_app = mcp.streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
                                       json_response=True, transport_security=_mcp_security(settings))
     endpoint = next(r.endpoint for r in sdk_app.routes if getattr(r, "path", None) == "/mcp")
-    app.router.routes.append(Route("/mcp", endpoint=_Asgi(endpoint)))
+    app.router.routes.append(Route("/mcp", endpoint=_Asgi(endpoint), methods=["POST"]))
 
 
 def _mcp_security(settings: ServerSettings):
