@@ -93,7 +93,7 @@ def test_health_and_stats(client):
     ("post", "/search", {"json": {"q": "Poetin", "colour": "red"}}, 422, "invalid_request"),
     ("post", "/search", {"content": b"{not json", "headers": {"content-type": "application/json"}},
      422, "invalid_request"),
-    ("post", "/search", {"json": {"q": "   "}}, 400, "invalid_query"),
+    ("post", "/search", {"json": {"q": "   "}}, 422, "invalid_request"),
     ("post", "/search", {"json": {"q": "Poetin", "since": "juni"}}, 400, "invalid_query"),
     ("get", "/documents/nope", {}, 404, "not_found"),
     ("get", "/documents/..%2F..%2Fetc%2Fpasswd", {}, 404, "not_found"),

@@ -372,3 +372,59 @@ def test_the_codes_are_the_documented_ones():
         "ModelMismatchError": "model_mismatch", "IndexWriteError": "index_write"}
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_not_sent_as_json_says_so(client, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    for path in ("/search", "/search/batch"):
+        response = client.post(path, content=b'{"q": "Poetin"}', headers=headers)
+        assert response.status_code == 415, response.text
+        error = response.json()["error"]
+        assert error["code"] == "unsupported_media_type"
+        assert "must be JSON" in error["message"] and "Content-Type: application/json" in error["hint"]
+
+
+def test_an_empty_body_says_so(client):
+    response = client.post("/search", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and response.json()["error"]["message"] == \
+        "the request has no body"
+
+
+def test_a_blank_question_in_a_batch_is_named(client):
+    response = client.post("/search/batch", json={"queries": [
+        {"id": "a", "q": "Poetin"}, {"id": "b", "q": "   "}, {"id": 3, "q": "Biden"}]})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["message"] == "queries[1] (id 'b').q: the question is empty"
+    response = client.post("/search/batch", json={"queries": [{"id": 7, "q": ""}]})
+    assert response.json()["error"]["message"].startswith("queries[0] (id 7).q: ")
+
+
+@pytest.mark.parametrize("body", [{"q": "Poetin", "k": True}, {"q": "Poetin", "per_article": True},
+                                  {"q": "Poetin", "max_chars": False}])
+def test_numbers_are_not_booleans(client, body):
+    response = client.post("/search", json=body)
+    assert response.status_code == 422
+    assert "must be a number, not true or false" in response.json()["error"]["message"]
+
+
+def test_batch_ids_are_not_booleans_and_numbers_still_parse(client):
+    response = client.post("/search/batch", json={"queries": [{"id": True, "q": "Poetin"}]})
+    assert response.status_code == 422 and "queries[0]" in response.json()["error"]["message"]
+    assert client.get("/search", params={"q": "Poetin", "k": "2"}).status_code == 200
+    assert client.post("/search", json={"q": "Poetin", "k": 2}).status_code == 200
+
+
+def test_mcp_numbers_are_not_booleans(fake_searcher, tmp_path):
+    import asyncio
+
+    from mcp import Client
+
+    async def call():
+        async with Client(url + "/mcp") as mcp:
+            return await mcp.call_tool("search_news", {"question": "Poetin", "k": True})
+
+    with running(create_app(settings(tmp_path), fake_searcher)) as url:
+        result = asyncio.run(call())
+    assert result.is_error is True
+

@@ -26,6 +26,7 @@ from indexer.engine import backend_of
 from search.searcher import Searcher
 from search.web.errors import HTTP_CODES, ApiError, error_response, status_of
 from search.web.guards import BodyGuard, RequireKey, TrustedHost, is_loopback
+from search.web.validation import invalid_request
 from search.web.live import LiveSearcher, get_live_of
 from search.web.mcp_server import build_mcp
 from search.web.models import (BatchItem, BatchRequest, BatchResponse, DocumentOut, ErrorResponse,
@@ -64,8 +65,8 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
 
     app = FastAPI(title="vraagbaak", version="0.1.0", lifespan=lifespan,
                   description="Semantic search over Dutch news, asked in Dutch or English.",
-                  responses={s: {"model": ErrorResponse} for s in (400, 401, 408, 413, 421, 422,
-                                                                  503)})
+                  responses={s: {"model": ErrorResponse} for s in (400, 401, 408, 413, 415, 421,
+                                                                  422, 503)})
     app.state.settings = settings
     _add_error_handlers(app)
     _add_guards(app, settings)
@@ -142,12 +143,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         return error_response(status, code, str(exc), exc.hint)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_, exc: RequestValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return error_response(422, "invalid_request",
-                              f"{where}: {first.get('msg', 'invalid request')}",
-                              hint="see /docs for the accepted fields and limits")
+    async def invalid(request: Request, exc: RequestValidationError):
+        return invalid_request(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_, exc: StarletteHTTPException):

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from indexer.errors import VraagbaakError
 from search.searcher import Searcher
-from search.web.models import SearchOptionsIn
+from search.web.models import Number, SearchOptionsIn
 from search.web.service import run_search
 
 INSTRUCTIONS = (
@@ -31,10 +31,10 @@ def build_mcp(get_searcher: Callable[[], Searcher], lock: threading.Lock):
 
     @server.tool(name="search_news", description="Find the news passages that answer a question.",
                  structured_output=True)
-    def search_news(question: str, k: int = 5, mode: Literal["hybrid", "dense", "keyword"] = "hybrid",
+    def search_news(question: str, k: Number = 5, mode: Literal["hybrid", "dense", "keyword"] = "hybrid",
                     since: str | None = None, until: str | None = None,
-                    question_dates: bool = True, group: bool = True, per_article: int = 1,
-                    context: bool = True, max_chars: int = 4000) -> dict[str, Any]:
+                    question_dates: bool = True, group: bool = True, per_article: Number = 1,
+                    context: bool = True, max_chars: Number = 4000) -> dict[str, Any]:
         """question: Dutch or English. since/until: YYYY, YYYY-MM or YYYY-MM-DD (inclusive). A
         date in the question itself ("in juni 2021") also filters, unless question_dates=false.
         group: one result per article, with per_article passages."""
