@@ -428,3 +428,11 @@ def test_mcp_numbers_are_not_booleans(fake_searcher, tmp_path):
         result = asyncio.run(call())
     assert result.is_error is True
 
+
+def test_docs_work_offline(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<script" not in page.text and "https://" not in page.text  # nothing from elsewhere
+    assert 'href="/openapi.json"' in page.text and "README" in page.text
+    assert "<code>/search/batch</code>" in page.text
+    assert client.get("/redoc").status_code == 404

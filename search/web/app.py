@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
@@ -24,6 +24,7 @@ from starlette.routing import Route
 from indexer.errors import VraagbaakError
 from indexer.engine import backend_of
 from search.searcher import Searcher
+from search.web.docs_page import docs_page
 from search.web.errors import HTTP_CODES, ApiError, error_response, status_of
 from search.web.guards import BodyGuard, RequireKey, TrustedHost, is_loopback
 from search.web.validation import invalid_request
@@ -63,8 +64,10 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
         if app.state.live is not None and searcher is None:  # a searcher passed in is the caller's
             app.state.live.close()
 
+    # /docs is our own page: FastAPI's Swagger UI and ReDoc load from a CDN (blank offline)
     app = FastAPI(title="vraagbaak", version="0.1.0", lifespan=lifespan,
                   description="Semantic search over Dutch news, asked in Dutch or English.",
+                  docs_url=None, redoc_url=None,
                   responses={s: {"model": ErrorResponse} for s in (400, 401, 408, 413, 415, 421,
                                                                   422, 503)})
     app.state.settings = settings
@@ -76,6 +79,10 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(static / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page(app.openapi()))
 
     # The API key is checked before routing, by RequireKey (see _add_guards), for every path
     # but the open ones; so are /mcp and any route added later.
