@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import IndexOption, ModelOption, handle_errors
-from indexer.settings import DEFAULT_INDEX
+from cli.common import DEFAULT_INDEX, IndexOption, ModelOption, handle_errors
 
 
 def serve(
@@ -29,9 +28,11 @@ def serve(
 
     import uvicorn
 
-    from cli.server.app import create_app
-    from cli.server.settings import ServerSettings
     from indexer.index.directory import IndexDirectory
+    from cli.server.app import create_app
+    from cli.server.guards import is_loopback
+    from cli.server.serving import uvicorn_config
+    from cli.server.settings import ServerSettings
 
     with handle_errors():
         IndexDirectory(index_dir).manifest()  # no index: say so now, not in a server log
@@ -40,7 +41,11 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
     for chatty in ("faiss", "sentence_transformers", "bm25s"):  # their INFO is load-time detail
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    if settings.api_key is None and host not in ("127.0.0.1", "localhost", "::1"):
-        typer.echo(f"warning: listening on {host} without VRAAGBAAK_API_KEY: anyone who can "
-                   "reach it can search", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if not is_loopback(host):
+        # The Host check against DNS rebinding is on for loopback hosts only (cli.server.guards)
+        typer.echo(f"note: listening on {host}: the Host header is not checked; a reverse proxy "
+                   "in front should answer only for its own name", err=True)
+        if settings.api_key is None:
+            typer.echo(f"warning: listening on {host} without VRAAGBAAK_API_KEY: anyone who can "
+                       "reach it can search", err=True)
+    uvicorn.Server(uvicorn_config(create_app(settings), host, port)).run()

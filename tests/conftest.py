@@ -98,7 +98,9 @@ def fake_searcher(tmp_path):
     embedder = FakeEmbedder()
     update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder),
                  load_for_index([SAMPLE_DIR]))
-    return Searcher(IndexDirectory(tmp_path / "idx"), embedder)
+    searcher = Searcher(IndexDirectory(tmp_path / "idx"), embedder)
+    yield searcher
+    searcher.close()  # its files, now: a test's leftovers must not count in the next one's
 
 
 def sample_questions() -> list[dict]:

@@ -25,15 +25,16 @@ FDS = Path("/proc/self/fd")
 pytestmark = pytest.mark.skipif(not FDS.is_dir(), reason="counts open files through /proc")
 
 
-def open_stores() -> list[str]:
-    """The chunks.sqlite files this process holds open, deleted ones too."""
+def open_stores(under: Path) -> list[str]:
+    """The chunks.sqlite files under ``under`` (this test's folder: other tests' leftovers do
+    not count) that this process holds open, deleted ones too."""
     paths = []
     for fd in os.listdir(FDS):
         try:
             paths.append(os.readlink(FDS / fd))
         except OSError:  # closed since listed (the listing's own descriptor, among others)
             pass
-    return [p for p in paths if "chunks.sqlite" in p]
+    return [p for p in paths if "chunks.sqlite" in p and p.startswith(str(under))]
 
 
 @pytest.fixture
@@ -65,10 +66,11 @@ def test_the_server_keeps_at_most_two_versions_open_over_30_versions(fake_search
             publish(n)
             path, params = requests[n % len(requests)]
             assert client.get(path, params=params).status_code == (400 if "since" in params else 200)
-            assert len(open_stores()) <= 2, f"after {n + 1} versions: {open_stores()}"
+            assert len(open_stores(tmp_path)) <= 2, f"after {n + 1} versions: {open_stores(tmp_path)}"
 
 
-def test_a_lease_keeps_its_version_open_until_it_ends_then_closes_it(fake_searcher, publish, no_gc):
+def test_a_lease_keeps_its_version_open_until_it_ends_then_closes_it(fake_searcher, publish, no_gc,
+                                                                   tmp_path):
     live = LiveSearcher(fake_searcher)
     with live.lease() as first:
         publish(1)
@@ -79,17 +81,17 @@ def test_a_lease_keeps_its_version_open_until_it_ends_then_closes_it(fake_search
             # the first version answers although two newer ones were published under it
             assert first.search("Poetin Navalny", k=1).hits
             assert first.store.get_document("w/1") is None
-        assert not [p for p in open_stores() if second.version in p]
+        assert not [p for p in open_stores(tmp_path) if second.version in p]
         cycle = [first]
         cycle.append(cycle)  # what a traceback can do: only a collection would free `first`
-    assert not [p for p in open_stores() if first.version in p]
-    assert [p for p in open_stores() if third.version in p]  # the current one stays open
+    assert not [p for p in open_stores(tmp_path) if first.version in p]
+    assert [p for p in open_stores(tmp_path) if third.version in p]  # the current one stays open
     live.close()
-    assert open_stores() == []
+    assert open_stores(tmp_path) == []
 
 
 def test_a_version_given_out_without_a_lease_stays_open_while_it_is_held(fake_searcher, publish,
-                                                                        no_gc):
+                                                                        no_gc, tmp_path):
     live = LiveSearcher(fake_searcher)  # which the fixture holds: borrow a version it does not
     publish(1)
     borrowed = live.current()
@@ -99,10 +101,10 @@ def test_a_version_given_out_without_a_lease_stays_open_while_it_is_held(fake_se
     assert borrowed.search("Poetin Navalny", k=1).hits  # not closed under its user
     version = borrowed.version
     del borrowed
-    assert not [p for p in open_stores() if version in p]
+    assert not [p for p in open_stores(tmp_path) if version in p]
 
 
-def test_a_version_that_fails_to_open_leaves_no_file_open(fake_searcher, no_gc):
+def test_a_version_that_fails_to_open_leaves_no_file_open(fake_searcher, no_gc, tmp_path):
     from indexer.index.manifest import VECTORS
     from search.searcher import Searcher
 
@@ -111,4 +113,4 @@ def test_a_version_that_fails_to_open_leaves_no_file_open(fake_searcher, no_gc):
     (version / VECTORS).write_bytes(b"not a FAISS index")
     with pytest.raises(IndexFormatError, match="vectors.faiss"):  # named, not a FAISS traceback
         Searcher(IndexDirectory(version.parent.parent), fake_searcher.embedder)
-    assert open_stores() == []
+    assert open_stores(tmp_path) == []

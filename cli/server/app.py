@@ -7,70 +7,39 @@ cores gain nothing from running two forward passes at once.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from cli.server.errors import ApiError
-from cli.server.live import LiveSearcher, get_live_of
+from indexer.errors import VraagbaakError
+from indexer.embedders import backend_of
+from search.searcher import Searcher
+from cli.server.docs_page import docs_page
+from cli.server.errors import HTTP_CODES, ApiError, error_response, status_of
+from cli.server.guards import BodyGuard, RequireKey, TrustedHost, is_loopback
+from cli.server.validation import invalid_request
+from cli.server.live import LiveSearcher, SearcherDep, get_live_of
 from cli.server.mcp_server import build_mcp
-from cli.server.models import (
-    BatchItem,
-    BatchRequest,
-    BatchResponse,
-    DocumentOut,
-    ErrorResponse,
-    Health,
-    SearchRequest,
-    SearchResponse,
-    Stats,
-)
+from cli.server.models import (BatchItem, BatchRequest, BatchResponse, DocumentOut, ErrorResponse, Health, SearchRequest, SearchResponse, Stats)
 from cli.server.service import run_search
 from cli.server.settings import ServerSettings
 from cli.server.writes import writes_router
-from indexer.embedders import backend_of
-from indexer.errors import (
-    IndexBusyError,
-    IndexFormatError,
-    IndexNotFoundError,
-    IndexWriteError,
-    InputError,
-    ModelError,
-    ModelMismatchError,
-    QueryError,
-    VraagbaakError,
-)
-from search.searcher import Searcher
 
 log = logging.getLogger("vraagbaak.web")
 
-_STATUS = {QueryError: 400, InputError: 400, IndexBusyError: 409,
-           IndexNotFoundError: 503, IndexFormatError: 503, ModelError: 503, ModelMismatchError: 503,
-           IndexWriteError: 507}
-
-
-def _error(status: int, code: str, message: str, hint: str | None = None,
-           headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "hint": hint}}
-    if status == 401:
-        headers = {"WWW-Authenticate": "Bearer"} | (headers or {})
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> FastAPI:
     lock = threading.Lock()  # one search (or store read) at a time: see the module's docstring
-    mcp = build_mcp(lambda: get_searcher_of(app), lock)
+    mcp = build_mcp(lambda: get_live_of(app).lease(), lock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -91,20 +60,18 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
                      "enabled" if settings.writes_enabled else "disabled (read-only)")
         async with mcp.session_manager.run():
             yield
-        if app.state.live is not None and searcher is None:  # a searcher passed in is the caller's
-            app.state.live.close()
+        if app.state.live is not None:  # a searcher passed in is the caller's to close
+            app.state.live.close(keep=searcher)
 
+    # /docs is our own page: FastAPI's Swagger UI and ReDoc load from a CDN (blank offline)
     app = FastAPI(title="vraagbaak", version="0.1.0", lifespan=lifespan,
                   description="Semantic search over Dutch news, asked in Dutch or English.",
-                  responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse},
-                             413: {"model": ErrorResponse}, 422: {"model": ErrorResponse},
-                             503: {"model": ErrorResponse}})
+                  docs_url=None, redoc_url=None,
+                  responses={s: {"model": ErrorResponse} for s in (400, 401, 408, 413, 415, 421,
+                                                                  422, 503)})
     app.state.settings = settings
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
     _add_error_handlers(app)
-    _add_body_limit(app, settings.max_body_bytes, settings.max_write_bytes)
+    _add_guards(app, settings)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 
@@ -112,95 +79,84 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
     def page() -> FileResponse:
         return FileResponse(static / "index.html")
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page(app.openapi()))
+
+    # The API key is checked before routing, by RequireKey (see _add_guards), for every path
+    # but the open ones; so are /mcp and any route added later.
     app.include_router(_health_router())
-    app.include_router(_api_router(settings, lock), dependencies=[Depends(_require_key)])
-    app.include_router(writes_router(lock), dependencies=[Depends(_require_key)])
+    app.include_router(_api_router(settings, lock))
+    app.include_router(writes_router(lock))
     _add_mcp_route(app, mcp, settings)
     return app
 
 
+def _add_guards(app: FastAPI, settings: ServerSettings) -> None:
+    """The checks on the raw request, outermost first: Host, CORS, key, body (cli.server.guards).
+
+    CORS sits outside the key, so that a browser's preflight (which carries no key) is answered,
+    and a 401 carries the CORS headers the page needs to read it.
+    """
+    app.add_middleware(BodyGuard, search_limit=settings.max_body_bytes,
+                       write_limit=settings.max_write_bytes, read_timeout=settings.read_timeout_s)
+    app.add_middleware(RequireKey, key=settings.api_key)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(TrustedHost, bound_to=settings.host, extra=settings.allowed_hosts)
+
+
 def _add_mcp_route(app: FastAPI, mcp, settings: ServerSettings) -> None:
-    """The SDK's streamable-HTTP endpoint at /mcp, behind the same API key as the rest."""
+    """The SDK's streamable-HTTP endpoint at /mcp, POST only.
+
+    Stateless with JSON responses, the SDK has nothing to stream on a GET, yet it holds a GET's
+    event stream open forever; the MCP spec lets a server answer 405 instead.
+    """
     sdk_app = mcp.streamable_http_app(streamable_http_path="/mcp", stateless_http=True,
-                                      json_response=True, host=settings.host)
+                                      json_response=True, transport_security=_mcp_security(settings))
     endpoint = next(r.endpoint for r in sdk_app.routes if getattr(r, "path", None) == "/mcp")
-    app.router.routes.append(Route("/mcp", endpoint=_KeyGuard(endpoint, settings.api_key)))
+    app.router.routes.append(Route("/mcp", endpoint=_Asgi(endpoint), methods=["POST"]))
 
 
-class _KeyGuard:
-    """An ASGI app (a class, so Starlette passes every method through) that checks the key."""
+def _mcp_security(settings: ServerSettings):
+    """The SDK's own Host and Origin check, with the names TrustedHost allows too."""
+    from mcp.server.transport_security import TransportSecuritySettings
 
-    def __init__(self, inner, key: str | None) -> None:
-        self.inner, self.key = inner, key
+    if not is_loopback(settings.host):
+        return None  # as TrustedHost: off, the proxy in front checks
+    hosts = sorted({"127.0.0.1", "localhost", "[::1]"} | set(settings.allowed_hosts))
+    return TransportSecuritySettings(
+        allowed_hosts=[h for name in hosts for h in (name, f"{name}:*")],
+        allowed_origins=[f"{scheme}://{h}" for name in hosts for scheme in ("http", "https")
+                         for h in (name, f"{name}:*")] + list(settings.cors_origins))
+
+
+class _Asgi:
+    """An ASGI app as a class instance, so Starlette's Route calls it as one (not as a view)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
 
     async def __call__(self, scope, receive, send) -> None:
-        try:
-            _check_key(Request(scope).headers.get("authorization", ""), self.key)
-        except ApiError as exc:
-            await _error(exc.status, exc.code, str(exc), exc.hint)(scope, receive, send)
-            return
         await self.inner(scope, receive, send)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(_, exc: ApiError):
-        return _error(exc.status, exc.code, str(exc), exc.hint)
-
-    @app.exception_handler(VraagbaakError)
+    @app.exception_handler(VraagbaakError)  # ApiError included
     async def vraagbaak_error(_, exc: VraagbaakError):
-        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
-        return _error(status, type(exc).__name__, str(exc), exc.hint)
+        status, code = status_of(exc)
+        return error_response(status, code, str(exc), exc.hint)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_, exc: RequestValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return _error(422, "invalid_request", f"{where}: {first.get('msg', 'invalid request')}",
-                      hint="see /docs for the accepted fields and limits")
+    async def invalid(request: Request, exc: RequestValidationError):
+        return invalid_request(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_, exc: StarletteHTTPException):
         # keep the exception's headers: "Allow" on a 405, which RFC 9110 requires
-        return _error(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
-
-
-def _add_body_limit(app: FastAPI, search_limit: int, write_limit: int) -> None:
-    @app.middleware("http")
-    async def body_limit(request: Request, call_next):
-        writing = request.method == "POST" and request.url.path == "/documents"
-        limit = write_limit if writing else search_limit  # articles are longer than questions
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
-            return _error(413, "body_too_large", f"the request body is {length} bytes; the limit "
-                          f"is {limit}")
-        return await call_next(request)
-
-
-def _require_key(request: Request) -> None:
-    _check_key(request.headers.get("authorization", ""), request.app.state.settings.api_key)
-
-
-def _check_key(given: str, key: str | None) -> None:
-    if key is None:
-        return
-    scheme, _, token = given.partition(" ")
-    # compare_digest: the time taken must not tell how much of the key was right
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), key.encode()):
-        raise ApiError(401, "unauthorized", "a valid API key is needed",
-                       hint="send the header 'Authorization: Bearer <VRAAGBAAK_API_KEY>'")
-
-
-def get_searcher_of(app: FastAPI) -> Searcher:
-    """The newest published version of the index (see cli.server.live)."""
-    return get_live_of(app).current()
-
-
-def get_searcher(request: Request) -> Searcher:
-    return get_searcher_of(request.app)
-
-
-SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+        return error_response(exc.status_code, HTTP_CODES.get(exc.status_code, "http_error"),
+                              str(exc.detail), headers=exc.headers)
 
 
 def _health_router() -> APIRouter:

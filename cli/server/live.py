@@ -63,11 +63,12 @@ class LiveSearcher:
             self._reopen(self._searcher)
             return self._borrow()
 
-    def close(self) -> None:
-        """At shutdown: the current version, or when its last lease ends."""
+    def close(self, keep: Searcher | None = None) -> None:
+        """At shutdown: the current version, or when its last lease ends; not ``keep`` (a
+        searcher its caller passed in and closes itself)."""
         with self._counting:
             self._closed = True
-            idle = self._searcher not in self._leases
+            idle = self._searcher not in self._leases and self._searcher is not keep
         if idle:
             self._searcher.close()
 

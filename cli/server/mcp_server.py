@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from cli.server.models import SearchOptionsIn
-from cli.server.service import run_search
 from indexer.errors import VraagbaakError
 from search.searcher import Searcher
+from cli.server.models import Number, SearchOptionsIn
+from cli.server.service import run_search
 
 INSTRUCTIONS = (
     "Search a collection of Dutch news articles with a question in Dutch or English. Each result "
@@ -23,7 +24,7 @@ INSTRUCTIONS = (
     "best passage probably does not answer the question.")
 
 
-def build_mcp(get_searcher: Callable[[], Searcher], lock: threading.Lock):
+def build_mcp(lease: Callable[[], AbstractContextManager[Searcher]], lock: threading.Lock):
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
@@ -31,10 +32,10 @@ def build_mcp(get_searcher: Callable[[], Searcher], lock: threading.Lock):
 
     @server.tool(name="search_news", description="Find the news passages that answer a question.",
                  structured_output=True)
-    def search_news(question: str, k: int = 5, mode: Literal["hybrid", "dense", "keyword"] = "hybrid",
+    def search_news(question: str, k: Number = 5, mode: Literal["hybrid", "dense", "keyword"] = "hybrid",
                     since: str | None = None, until: str | None = None,
-                    question_dates: bool = True, group: bool = True, per_article: int = 1,
-                    context: bool = True, max_chars: int = 4000) -> dict[str, Any]:
+                    question_dates: bool = True, group: bool = True, per_article: Number = 1,
+                    context: bool = True, max_chars: Number = 4000) -> dict[str, Any]:
         """question: Dutch or English. since/until: YYYY, YYYY-MM or YYYY-MM-DD (inclusive). A
         date in the question itself ("in juni 2021") also filters, unless question_dates=false.
         group: one result per article, with per_article passages."""
@@ -44,7 +45,8 @@ def build_mcp(get_searcher: Callable[[], Searcher], lock: threading.Lock):
             options = SearchOptionsIn(k=k, mode=mode, since=since, until=until,
                                       question_dates=question_dates, group=group,
                                       per_article=per_article, context=context, max_chars=max_chars)
-            return run_search(get_searcher(), lock, options, [question])[0]
+            with lease() as searcher:
+                return run_search(searcher, lock, options, [question])[0]
         except ValidationError as exc:
             first = exc.errors()[0]
             raise ToolError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None

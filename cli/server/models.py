@@ -2,37 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from search.options import MAX_K, MAX_QUERY_CHARS
 from search.results import Hit
 
 
+def _no_bool(expected: str) -> BeforeValidator:
+    # pydantic reads true as 1; a client that sends "k": true has a bug it should hear about.
+    # (Not strict ints: GET /search parses the same model from the query string's "5".)
+    def check(value):
+        if isinstance(value, bool):
+            raise ValueError(f"must be {expected}, not true or false")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _not_blank(question: str) -> str:
+    # The search refuses a question of only spaces too; here, a batch can say which one.
+    if not question.strip():
+        raise ValueError("the question is empty")
+    return question
+
+
+Number = Annotated[int, _no_bool("a number")]
+Question = Annotated[str, AfterValidator(_not_blank)]
+
+
 class SearchOptionsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    k: int = Field(5, ge=1, le=MAX_K, description="Articles to return (passages with group=false).")
+    k: Number = Field(5, ge=1, le=MAX_K, description="Articles to return (passages with group=false).")
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
     since: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD, inclusive.")
     until: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD, inclusive.")
     question_dates: bool = Field(True, description='Filter by a date in the question ("in juni 2021").')
     group: bool = Field(True, description="One entry per article.")
-    per_article: int = Field(1, ge=1, le=10)
+    per_article: Number = Field(1, ge=1, le=10)
     context: bool = Field(False, description="Add a prompt-ready context with numbered citations.")
-    max_chars: int = Field(4000, ge=200, le=50_000, description="Budget of the context.")
+    max_chars: Number = Field(4000, ge=200, le=50_000, description="Budget of the context.")
 
 
 class SearchRequest(SearchOptionsIn):
-    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The question.")
+    q: Question = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The question.")
 
 
 class BatchQuestion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str | int
-    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    id: Annotated[str | int, _no_bool("a string or a number")]
+    q: Question = Field(min_length=1, max_length=MAX_QUERY_CHARS)
 
 
 class BatchRequest(SearchOptionsIn):
