@@ -14,22 +14,49 @@ def _size_on_disk(path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def _check_search_files(version, manifest) -> None:
+    """Open the files a search opens, mapped rather than read (cheap at any size), so that
+    `info` reports a damaged index by file name as `search` would."""
+    from indexer.index_dir import KEYWORDS, SENTENCE_VECTORS, VECTORS
+    from indexer.keyword_index import KeywordIndex
+    from indexer.vector_index import load_checked_vector_index
+
+    load_checked_vector_index(version / VECTORS, manifest.chunks, manifest.dim, mmap=True)
+    load_checked_vector_index(version / SENTENCE_VECTORS, manifest.sentences, manifest.dim, mmap=True)
+    KeywordIndex.load(version / KEYWORDS, mmap=True)
+
+
+def _date_range(path) -> tuple:
+    import sqlite3
+
+    from indexer.errors import IndexFormatError
+    from indexer.index_dir import REBUILD_HINT
+    from indexer.store import ChunkStore
+
+    store = ChunkStore.open(path)
+    try:
+        return store.date_range()
+    except sqlite3.Error as exc:
+        raise IndexFormatError(f"the passage store {path} is damaged ({exc})",
+                               hint=REBUILD_HINT) from exc
+    finally:
+        store.close()
+
+
 def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) -> None:
-    """Show what is in an index: model, articles, passages, dates, chunker settings."""
+    """Show what is in an index: model, articles, passages, dates, chunker settings.
+
+    Also checks that the files a search opens can be read (a damaged one is named)."""
     from indexer.embedding import ModelSpec
     from indexer.engine import query_backend_for
     from indexer.index_dir import STORE, IndexDirectory
-    from indexer.store import ChunkStore
 
     with handle_errors():
         directory = IndexDirectory(index_dir)
         version = directory.current_version()
         manifest = directory.manifest()
-        store = ChunkStore.open(version / STORE)
-        try:
-            first, last = store.date_range()
-        finally:
-            store.close()
+        first, last = _date_range(version / STORE)
+        _check_search_files(version, manifest)
         backend = query_backend_for(ModelSpec(**manifest.model))
     data = asdict(manifest) | {"index": str(index_dir), "version": version.name,
                                "first_date": first, "last_date": last,

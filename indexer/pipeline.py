@@ -19,14 +19,14 @@ from indexer.documents import LoadResult, Problem, load_articles
 from indexer.embedding import Embedder, ModelSpec
 from indexer.engine import backend_of, compatible
 from indexer.errors import IndexFormatError, InputError, ModelMismatchError
-from indexer.index_dir import (FORMAT_VERSION, KEYWORDS, MANIFEST, SENTENCE_VECTORS, STORE, VECTORS,
-                               IndexDirectory, Manifest)
+from indexer.index_dir import (FORMAT_VERSION, KEYWORDS, MANIFEST, REBUILD_HINT, SENTENCE_VECTORS,
+                               STORE, VECTORS, IndexDirectory, Manifest)
 from indexer.keyword_index import KeywordIndex
 from indexer.store import ChunkStore, StoredDocument
 from indexer.text_analysis import Analyzer
 from indexer.vector_cache import VectorCache
 from indexer.ivf_index import INDEX_TYPES, build_vector_index
-from indexer.vector_index import VectorIndex, load_vector_index
+from indexer.vector_index import VectorIndex, load_checked_vector_index
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
 
@@ -151,15 +151,15 @@ class _Previous:
             return
         try:
             self.store = ChunkStore.open(version / STORE)
-            self.passages = load_vector_index(version / VECTORS)
-            self.sentences = load_vector_index(version / SENTENCE_VECTORS)
+            self.passages = load_checked_vector_index(version / VECTORS, self.manifest.chunks,
+                                                      self.manifest.dim)
+            self.sentences = load_checked_vector_index(version / SENTENCE_VECTORS,
+                                                       self.manifest.sentences, self.manifest.dim)
             self.documents = self.store.documents()
-        except (OSError, RuntimeError, sqlite3.Error) as exc:  # FAISS reports as RuntimeError
+        except (OSError, RuntimeError, sqlite3.Error, IndexFormatError) as exc:
             self.close()
             raise IndexFormatError(f"the index version {version} is damaged and cannot be built "
-                                   f"on ({str(exc).splitlines()[0]})",
-                                   hint="index into a new --index, or remove this one and index "
-                                        "all articles again") from exc
+                                   f"on: {str(exc).splitlines()[0]}", hint=REBUILD_HINT) from exc
 
     def close(self) -> None:
         if self.store:

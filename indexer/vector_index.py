@@ -6,12 +6,16 @@ both index kinds keep vectors in insertion order and hand out a filtered subset 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from indexer.errors import IndexFormatError
+from indexer.index_dir import REBUILD_HINT
 
 # A date filter that keeps at most this many vectors is answered by exact search over just those
 # (gather and one matrix product): exact, and cheaper than FAISS checking every id of a large
@@ -177,16 +181,21 @@ class FlatIPIndex(FaissVectors):
 
 
 def load_vector_index(path: Path, described: dict | None = None,
-                      source: str = "") -> VectorIndex:
+                      source: str = "", mmap: bool = False) -> VectorIndex:
     """Open a vector index file of either kind; the file says which. ``described``: what the
     manifest (``source``, for messages) records about it; an IVF index takes its tuned probing
-    from there, FAISS's file having no place for it."""
+    from there, FAISS's file having no place for it. ``mmap``: map exact vectors instead of
+    reading them (for a check of the file, not for searching)."""
     import faiss
 
     from indexer.ivf_index import IVFIndex
     from indexer.ivf_probing import Probing
 
-    index = faiss.read_index(str(path))
+    try:
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
+    except RuntimeError as exc:  # FAISS reports a missing, truncated or foreign file so
+        raise IndexFormatError(f"the vector file {path} cannot be read ({_faiss_reason(exc)})",
+                               hint=REBUILD_HINT) from exc
     ivf = faiss.downcast_index(index)
     if isinstance(ivf, faiss.IndexIVF):
         # The read proxy owns the C++ index; the typed one just points at it.
@@ -194,3 +203,23 @@ def load_vector_index(path: Path, described: dict | None = None,
         probing = described.get("probing") if isinstance(described, dict) else None
         return IVFIndex(ivf, probing and Probing.from_description(probing, ivf.nlist, source))
     return FlatIPIndex(index.d, index)
+
+
+def load_checked_vector_index(path: Path, vectors: int, dim: int, described: dict | None = None,
+                              source: str = "", mmap: bool = False) -> VectorIndex:
+    """``load_vector_index``, refusing a file that does not hold the ``vectors`` vectors of
+    ``dim`` dimensions the manifest records (a file of another version, or of the other kind)."""
+    index = load_vector_index(path, described, source, mmap)
+    if len(index) != vectors or index.dim != dim:
+        raise IndexFormatError(f"the vector file {path} holds {len(index)} vectors of {index.dim} "
+                               f"dimensions; the index's manifest records {vectors} of {dim}",
+                               hint=REBUILD_HINT)
+    return index
+
+
+def _faiss_reason(exc: RuntimeError) -> str:
+    """FAISS's message without the C++ function and source line it starts with."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "read error" in first:
+        return "it ends too early: it was cut short or is damaged"
+    return re.sub(r"^Error in .*? at \S+:\d+: (Error: )?", "", first)

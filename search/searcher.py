@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,12 +13,13 @@ from indexer import embedding
 from indexer.embedding import Embedder, ModelSpec
 from indexer.engine import BACKEND_ENV, backend_of, compatible, load_query_embedder
 from indexer.errors import IndexFormatError, ModelMismatchError, QueryError
-from indexer.index_dir import KEYWORDS, MANIFEST, SENTENCE_VECTORS, STORE, VECTORS, IndexDirectory, Manifest
+from indexer.index_dir import (KEYWORDS, MANIFEST, REBUILD_HINT, SENTENCE_VECTORS, STORE, VECTORS,
+                               IndexDirectory, Manifest)
 from indexer.keyword_index import KeywordHits, KeywordIndex
 from indexer.pipeline import check_same_model
 from indexer.store import ChunkStore, StoredChunk
 from indexer.text_analysis import detect_language
-from indexer.vector_index import load_vector_index
+from indexer.vector_index import load_checked_vector_index
 from search.dates import article_period, effective_filter, filter_from_options
 from search.dense import DenseCandidate, DenseRetriever
 from search.fusion import FusionWeights, reciprocal_rank_fusion
@@ -111,12 +113,21 @@ class Searcher:
         self.embedder = embedder
         self.store = ChunkStore.open(version / STORE)
         self._periods: dict[str | None, tuple | None] = {}  # stored date -> article_period
-        described, source = self.manifest.vector_indexes, str(version / MANIFEST)
-        self.dense = DenseRetriever(
-            load_vector_index(version / VECTORS, described.get("passages"), source),
-            load_vector_index(version / SENTENCE_VECTORS, described.get("sentences"), source),
-            self.store.sentence_chunks(), sentence_weight)
-        self.keywords = KeywordIndex.load(version / KEYWORDS)
+        m, described, source = self.manifest, self.manifest.vector_indexes, str(version / MANIFEST)
+        try:
+            self.dense = DenseRetriever(
+                load_checked_vector_index(version / VECTORS, m.chunks, m.dim,
+                                          described.get("passages"), source),
+                load_checked_vector_index(version / SENTENCE_VECTORS, m.sentences, m.dim,
+                                          described.get("sentences"), source),
+                self.store.sentence_chunks(), sentence_weight)
+            self.keywords = KeywordIndex.load(version / KEYWORDS)
+        except BaseException as exc:
+            self.store.close()
+            if isinstance(exc, sqlite3.Error):  # the store's tables are there, their pages are not
+                raise IndexFormatError(f"the passage store {version / STORE} is damaged ({exc})",
+                                       hint=REBUILD_HINT) from exc
+            raise
 
     def is_current(self) -> bool:
         """Whether this is still the published version (a cheap read of CURRENT)."""
