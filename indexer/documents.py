@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date as _date
@@ -76,8 +77,11 @@ def load_articles(paths: Iterable[Path]) -> LoadResult:
     """Load every article under ``paths`` (files, or folders searched recursively)."""
     result = LoadResult()
     first_seen: dict[str, str] = {}
+    files_seen: set[tuple[int, int]] = set()
     for path in paths:
         for item in _expand(Path(path), result):
+            if _seen_before(item, files_seen):
+                continue  # given twice (or a folder and a file in it, or a link): load it once
             for doc_or_problem in _load_file(item):
                 if isinstance(doc_or_problem, Problem):
                     result.problems.append(doc_or_problem)
@@ -93,9 +97,26 @@ def load_articles(paths: Iterable[Path]) -> LoadResult:
     return result
 
 
+def _seen_before(path: Path, seen: set[tuple[int, int]]) -> bool:
+    """Whether this very file (same device and inode, by any name) was loaded already."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False  # reading it will report why
+    key = (st.st_dev, st.st_ino)
+    if key in seen:
+        return True
+    seen.add(key)
+    return False
+
+
 def _expand(path: Path, result: LoadResult) -> Iterator[Path]:
     if not path.exists():
         result.problems.append(Problem(str(path), "no such file or directory"))
+        return
+    if not path.is_file() and not path.is_dir():
+        result.problems.append(Problem(str(path), f"is {_kind(path)}, not a file or folder of "
+                                       "articles; give .txt or .jsonl files, or folders of them"))
         return
     if path.is_file():
         if path.suffix.lower() in SUPPORTED_SUFFIXES:
@@ -116,6 +137,15 @@ def _expand(path: Path, result: LoadResult) -> Iterator[Path]:
             result.ignored.append(item)
     if not found:
         result.problems.append(Problem(str(path), "folder holds no .txt or .jsonl files"))
+
+
+def _kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
 
 
 def _load_file(path: Path) -> Iterator[Document | Problem]:

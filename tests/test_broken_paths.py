@@ -188,3 +188,14 @@ def test_backup_to_an_unwritable_folder_says_so(run, fake_index, tmp_path):
         assert f"cannot write the backup to {dest}" in r.stderr, r.stderr
         assert "changed" not in r.stderr
     assert not (parent / "copy").exists()
+
+
+def test_backup_to_a_dangling_link_says_it_cannot_write_there(run, fake_index, tmp_path):
+    """A link to an unmounted drive: the copy fails with 'no such file', which is the target's
+    fault, not a writer's; it used to be retried and reported as 'the index changed 3 times'."""
+    link = tmp_path / "usb"
+    link.symlink_to(tmp_path / "unmounted" / "backups")
+    result = run("backup", link, "--index", fake_index)
+    assert_clean(result, 1)
+    assert f"cannot write the backup to {link}" in result.stderr, result.stderr
+    assert "changed" not in result.stderr
