@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cli.common import (
-    DEFAULT_INDEX,
-    EXIT_PARTIAL,
-    IndexOption,
-    JsonOption,
-    ModelOption,
-    describe_vector_indexes,
-    handle_errors,
-    print_json,
-    settings,
-)
+from cli.common import (DEFAULT_INDEX, EXIT_PARTIAL, IndexOption, JsonOption, ModelOption,
+                        describe_vector_indexes, handle_errors, print_json, settings)
 from indexer.index.vectors import INDEX_TYPES
 from indexer.write.chunking import DEFAULT_MAX_TOKENS
 
@@ -49,50 +43,84 @@ def index(
     stay, unless --prune (or `vraagbaak remove`). Files that cannot be read are reported with the
     reason and left out; the rest are indexed (exit code 3 then, 1 if nothing could be indexed).
     """
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from indexer import embedders
     from indexer.embedders.base import LazyEmbedder, resolve_model_for_index
     from indexer.index.directory import IndexDirectory
     from indexer.write.chunking import ParagraphChunker
     from indexer.write.pipeline import load_for_index, update_index
 
-    console = Console(stderr=True)
     with handle_errors():
         loaded = load_for_index(paths)  # bad input fails before the model takes seconds to load
         target = IndexDirectory(index_dir)
         manifest = target.manifest_if_any()
         spec = resolve_model_for_index(manifest.model if manifest else None, model,
                                        settings().models_dir)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=console, transient=True) as bar:
-            task = bar.add_task("comparing with the index", total=None)
-
+        with progress_display() as show:
             def load(spec):
-                bar.update(task, description="loading the model…")
+                show.status("loading the model…")
                 model = embedders.load_embedder(spec)
-                bar.update(task, description="embedding passages")
+                show.status("embedding passages")
                 return model
 
             embedder = LazyEmbedder(spec, load)  # not loaded when nothing is new
             report = update_index(target, embedder, ParagraphChunker(embedder, max_tokens), loaded,
                                   prune_under=paths if prune else (),
                                   index_type=vector_index.value if vector_index else None,
-                                  progress=lambda done, total: bar.update(task, completed=done,
-                                                                          total=total))
+                                  progress=show.advance)
     if as_json:
         print_json(report_json(report, embedder.spec.model_id))
     else:
         print_summary(report, embedder.spec.model_id)
     if report.problems:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+class PlainProgress:
+    """Progress as plain lines on stderr, for logs and pipes (a bar there is invisible, or
+    escape codes): at every further tenth of the texts, and at least every ``every`` seconds."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self._last_time = time.monotonic()
+        self._last_tenth = 0
+
+    def status(self, text: str) -> None:
+        typer.echo(text, err=True)
+
+    def advance(self, done: int, total: int) -> None:
+        tenth = 10 * done // total if total else 10
+        now = time.monotonic()
+        if tenth > self._last_tenth or now - self._last_time >= self.every or done == total:
+            self._last_tenth, self._last_time = tenth, now
+            typer.echo(f"embedded {done:,} of {total:,} texts", err=True)
+
+
+class _BarProgress:
+    """The rich bar, for a terminal."""
+
+    def __init__(self, bar) -> None:
+        self._bar = bar
+        self._task = bar.add_task("comparing with the index", total=None)
+
+    def status(self, text: str) -> None:
+        self._bar.update(self._task, description=text)
+
+    def advance(self, done: int, total: int) -> None:
+        self._bar.update(self._task, completed=done, total=total)
+
+
+@contextmanager
+def progress_display() -> Iterator[PlainProgress | _BarProgress]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield PlainProgress()
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:
+        yield _BarProgress(bar)
 
 
 def report_json(report, model_id: str | None) -> dict:

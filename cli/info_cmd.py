@@ -22,8 +22,23 @@ def _size_on_disk(path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def _date_range(opened) -> tuple:
+    import sqlite3
+
+    from indexer.errors import IndexFormatError
+    from indexer.index.manifest import REBUILD_HINT, STORE
+
+    try:
+        return opened.store.date_range()
+    except sqlite3.Error as exc:
+        raise IndexFormatError(f"the passage store {opened.path / STORE} is damaged ({exc})",
+                               hint=REBUILD_HINT) from exc
+
+
 def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) -> None:
-    """Show what is in an index: model, articles, passages, dates, chunker settings."""
+    """Show what is in an index: model, articles, passages, dates, chunker settings.
+
+    Also checks that the files a search opens can be read (a damaged one is named)."""
     from indexer.embedders import query_backend_for
     from indexer.embedders.base import ModelSpec
     from indexer.index.directory import IndexDirectory
@@ -31,9 +46,11 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
 
     with handle_errors():
         version = IndexDirectory(index_dir).current_version()
-        with IndexVersion.open(version, vectors=False, keywords=False) as opened:
+        # Opens what a search opens, mapped rather than read (cheap at any size), so that `info`
+        # names a damaged file as `search` would.
+        with IndexVersion.open(version, mmap=True) as opened:
             manifest = opened.manifest
-            first, last = opened.store.date_range()
+            first, last = _date_range(opened)
         backend = query_backend_for(ModelSpec(**manifest.model), settings().query_backend)
     data = asdict(manifest) | {"index": str(index_dir), "version": version.name,
                                "first_date": first, "last_date": last,

@@ -11,25 +11,10 @@ from typing import Annotated
 
 import typer
 
-from cli.common import (
-    DEFAULT_INDEX,
-    EXIT_PARTIAL,
-    IndexOption,
-    JsonOption,
-    ModelOption,
-    error,
-    handle_errors,
-    print_json,
-    settings,
-)
-from search.options import (
-    DEFAULT_K,
-    MAX_K,
-    MAX_PER_ARTICLE,
-    SearchMode,
-    SearchOptions,
-    validate_query,
-)
+from cli.common import (DEFAULT_INDEX, EXIT_PARTIAL, IndexOption, JsonOption, ModelOption, error,
+                        handle_errors, print_json, settings)
+from search.options import (DEFAULT_K, MAX_K, MAX_PER_ARTICLE, SearchMode, SearchOptions,
+                            validate_query)
 
 BATCH_SIZE = 64
 
@@ -70,11 +55,15 @@ def search(
     with handle_errors():
         options = SearchOptions(k=k, mode=mode, group=group, per_article=per_article, since=since,
                                 until=until, dates_from_question=question_dates)
+        # Before loading the model: a bad question or batch file should fail fast.
         if question is not None:
-            validate_query(question)  # before loading the model: a bad question should fail fast
+            validate_query(question)
+        else:
+            questions, all_good = _checked_batch(batch)
         searcher = Searcher.open(index_dir, model, settings=settings())
         if batch is not None:
-            if not _run_batch(searcher, batch, options):
+            _run_batch(searcher, questions, options)
+            if not all_good:
                 raise typer.Exit(EXIT_PARTIAL)
             return
         result = searcher.search(question, options)
@@ -136,15 +125,23 @@ def _print_result(result) -> None:
         typer.echo()
 
 
+def _batch_lines(path: Path) -> list[str]:
+    try:
+        if str(path) == "-":
+            return sys.stdin.read().splitlines()
+        return path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        from indexer.errors import InputError
+
+        reason = getattr(exc, "strerror", None) or "it is not UTF-8 text"
+        raise InputError(f"cannot read the questions in {path} ({reason})",
+                         hint='give a JSONL file, one {"id": ..., "text": ...} per line, or "-" '
+                              "for stdin") from exc
+
+
 def _read_batch(path: Path) -> Iterator[tuple[int, dict | str]]:
     """(line number, {"id", "text"}) for good lines, (line number, message) for bad ones."""
-    handle = sys.stdin if str(path) == "-" else None
-    try:
-        lines = handle.read().splitlines() if handle else path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        yield 0, f"cannot read {path}: {exc}"
-        return
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(_batch_lines(path), start=1):
         if not line.strip():
             continue
         try:
@@ -158,15 +155,16 @@ def _read_batch(path: Path) -> Iterator[tuple[int, dict | str]]:
         yield number, {"id": record.get("id", number), "text": record["text"]}
 
 
-def _run_batch(searcher, path: Path, options) -> bool:
-    """Print a JSON line per good question; report bad ones on stderr. True if all were good."""
-    from indexer.errors import QueryError
+def _checked_batch(path: Path) -> tuple[list[dict], bool]:
+    """The good questions, and whether every line was good; bad lines are reported on stderr.
+    Raises when the file cannot be read or holds no usable question (nothing to search)."""
+    from indexer.errors import InputError, QueryError
     from search.options import validate_query
 
-    all_good, pending = True, []
+    questions, all_good = [], True
     for number, item in _read_batch(path):
         if isinstance(item, str):
-            error(f"{path}:{number}: {item}" if number else item)
+            error(f"{path}:{number}: {item}")
             all_good = False
             continue
         try:
@@ -175,15 +173,20 @@ def _run_batch(searcher, path: Path, options) -> bool:
             error(f"{path}:{number}: question {item['id']!r}: {exc}")
             all_good = False
             continue
-        pending.append(item)
-        if len(pending) == BATCH_SIZE:
-            _flush(searcher, pending, options)
-    _flush(searcher, pending, options)
-    return all_good
+        questions.append(item)
+    if not questions:
+        raise InputError(f"{path} holds no usable questions",
+                         hint='one {"id": ..., "text": ...} per line')
+    return questions, all_good
+
+
+def _run_batch(searcher, questions: list[dict], options) -> None:
+    """Print a JSON line per question, searched BATCH_SIZE at a time."""
+    for begin in range(0, len(questions), BATCH_SIZE):
+        _flush(searcher, questions[begin:begin + BATCH_SIZE], options)
 
 
 def _flush(searcher, pending: list[dict], options) -> None:
     results = searcher.search_many([item["text"] for item in pending], options)
     for item, result in zip(pending, results):
         print_json({"id": item["id"]} | result.as_dict())
-    pending.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -15,7 +16,7 @@ from indexer.errors import IndexFormatError, ModelMismatchError
 from indexer.index.directory import IndexDirectory
 from indexer.index.keywords.analysis import detect_language
 from indexer.index.keywords.bm25 import KeywordHits
-from indexer.index.manifest import check_same_model
+from indexer.index.manifest import REBUILD_HINT, STORE, check_same_model
 from indexer.index.store import StoredChunk
 from indexer.index.version import IndexVersion
 from indexer.settings import BACKEND_ENV, Settings
@@ -84,8 +85,14 @@ class Searcher:
         self.embedder = embedder
         self.store = version.store
         self._periods: dict[str | None, tuple | None] = {}  # stored date -> article_period
-        self.dense = DenseRetriever(version.passages, version.sentences,
-                                    self.store.sentence_chunks(), sentence_weight)
+        try:
+            sentence_chunks = self.store.sentence_chunks()
+        except sqlite3.Error as exc:  # the store's tables are there, their pages are not
+            version.close()
+            raise IndexFormatError(f"the passage store {path / STORE} is damaged ({exc})",
+                                   hint=REBUILD_HINT) from exc
+        self.dense = DenseRetriever(version.passages, version.sentences, sentence_chunks,
+                                    sentence_weight)
         self.keywords = version.keywords
         # CPython's sqlite3.Connection is in a reference cycle with its own statement cache, so
         # a connection nobody uses keeps its file open until a full garbage collection, which a

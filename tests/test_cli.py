@@ -1,6 +1,7 @@
 """The CLI as people and programs use it (CliRunner; fake model unless marked)."""
 
 import json
+import os
 
 import pytest
 
@@ -211,3 +212,57 @@ def test_eval_with_the_fake_model(run, fake_index, tmp_path):
     data = json.loads(run("eval", questions, "--index", fake_index, "--mode", "keyword",
                           "--json").stdout)
     assert data["overall"]["n"] == 1 and data["overall"]["recall_at_1"] == 1.0
+
+
+def test_search_batch_that_cannot_be_read_exits_1_before_loading_the_model(run, fake_index, tmp_path,
+                                                                          monkeypatch):
+    def no_model(spec):
+        raise AssertionError("the model was loaded for a batch that cannot be read")
+
+    monkeypatch.setattr("indexer.embedders.load_query_embedder", no_model)
+    monkeypatch.setattr("search.searcher.load_query_embedder", no_model)
+    for batch in (tmp_path / "missing.jsonl", tmp_path):
+        result = run("search", "--batch", batch, "--index", fake_index)
+        assert result.exit_code == 1, result.output
+        assert f"error: cannot read the questions in {batch}" in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_search_batch_without_one_good_question_exits_1(run, fake_index, tmp_path):
+    batch = write(tmp_path / "q.jsonl", '{"id": 1}\n{kapot\n')
+    result = run("search", "--batch", batch, "--index", fake_index)
+    assert result.exit_code == 1, result.output
+    assert f"{batch}:1: each line must be an object" in result.stderr
+    assert f"error: {batch} holds no usable questions" in result.stderr and result.stdout == ""
+
+
+def test_index_a_device_or_pipe_says_what_it_is(run, fake_model, tmp_path):
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    for path, kind in (("/dev/null", "a device"), (fifo, "a pipe")):
+        result = run("index", path, "--index", tmp_path / "idx", "--model", fake_model)
+        assert result.exit_code == 1, result.output
+        assert f"{path}: is {kind}, not a file or folder of articles" in result.stderr
+        assert "folder holds no" not in result.stderr and "Traceback" not in result.output
+
+
+def test_the_same_file_given_twice_is_loaded_once(run, fake_model, tmp_path):
+    article = SAMPLE_DIR / "001_2bed4d3526be678e.txt"
+    (tmp_path / "link.txt").symlink_to(article)
+    result = run("index", article, article, SAMPLE_DIR, tmp_path / "link.txt", "--index",
+                 tmp_path / "idx", "--model", fake_model)
+    assert result.exit_code == 0, result.output
+    assert "duplicate" not in result.output
+    assert ": 5 added," in result.stdout
+
+
+def test_index_prints_plain_progress_lines_when_stderr_is_not_a_terminal(run, fake_model, tmp_path):
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("embedded ")]
+    assert len(lines) >= 3, result.stderr
+    total = int(lines[-1].split(" of ")[1].split()[0].replace(",", ""))
+    assert lines[-1] == f"embedded {total:,} of {total:,} texts"
+    assert "\x1b[" not in result.stderr and "━" not in result.stderr, "no bar, no escape codes"
+    unchanged = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model)
+    assert "embedded " not in unchanged.stderr, "nothing to embed: no progress lines"

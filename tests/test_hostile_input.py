@@ -445,3 +445,31 @@ def test_a_run_with_only_broken_files_keeps_the_index_that_is_there(run, fake_mo
     result = run("index", broken, "--index", idx, "--model", fake_model, "--prune")
     assert_clean(result, 1)
     assert articles_in(run, idx) == 5, "even --prune removes nothing when nothing could be read"
+
+
+def test_one_nul_line_in_jsonl_rejects_that_line_not_the_file(run, fake_model, tmp_path):
+    good = [{"id": f"g{i}", "text": f"Artikel {i} over de haven van Harlingen."} for i in range(300)]
+    path = write(tmp_path / "in" / "mixed.jsonl",
+                 b'{"id": "nul", "text": "kapot\x00"}\n' + jsonl(*good).encode())
+    loaded = load_articles([path])
+    assert len(loaded.documents) == 300
+    assert [str(p) for p in loaded.problems] == [
+        f"{path}:1: holds NUL bytes (binary data), not a line of JSON text"]
+    result = index(run, fake_model, tmp_path / "idx", path, code=3)
+    assert f"{path}:1: holds NUL bytes" in result.stderr and "binary file" not in result.stderr
+    assert articles_in(run, tmp_path / "idx") == 300
+
+
+def test_a_binary_jsonl_file_is_one_message_and_nul_lines_are_capped(tmp_path):
+    binary = write(tmp_path / "dump.jsonl", (bytes(range(1, 10)) + b"\x00" * 50 + b"\n") * 10_000)
+    loaded = load_articles([binary])
+    assert [str(p) for p in loaded.problems] == [
+        f"{binary}: looks like a binary file (10000 of 10000 lines hold NUL bytes), not JSONL text; "
+        "if it is UTF-16 text, convert it to UTF-8 first"]
+    lines = [json.dumps({"id": f"a{i}", "text": "Goed."}) for i in range(5)] + ["x\x00y"] * 1000
+    partly = write(tmp_path / "partly.jsonl", "\n".join(lines) + "\n")
+    loaded = load_articles([partly])
+    assert len(loaded.documents) == 5
+    assert [p.line for p in loaded.problems] == [*range(6, 16), None]
+    assert str(loaded.problems[-1]) == (
+        f"{partly}: 990 more lines hold NUL bytes (the first at line 16); they were left out too")

@@ -218,3 +218,21 @@ def test_a_binary_body_is_422(writable):
     response = writable.post("/documents", content=b"\xff\xfe\x00\x01binary", headers=AUTH | {
         "Content-Type": "application/json"})
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
+
+
+def test_a_write_to_an_unwritable_index_folder_is_507_json(fake_searcher, tmp_path):
+    from tests.unwritable import unwritable
+
+    with TestClient(create_app(settings(tmp_path), fake_searcher)) as c:
+        before = c.get("/stats", headers=AUTH).json()
+        with unwritable(tmp_path / "idx"):
+            response = c.post("/documents", json=ARTICLE, headers=AUTH)
+            removed = c.delete("/documents/001_2bed4d3526be678e", headers=AUTH)
+            searched = c.get("/search", params={"q": "Navalny"}, headers=AUTH)
+        for r in (response, removed):
+            assert r.status_code == 507, r.text
+            error = r.json()["error"]
+            assert f"cannot write to the index folder {tmp_path / 'idx'}" in error["message"]
+            assert "writable" in error["hint"]
+        assert searched.status_code == 200, "reading an unwritable index still works"
+        assert c.get("/stats", headers=AUTH).json()["version"] == before["version"]

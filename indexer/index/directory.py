@@ -17,25 +17,23 @@ so a directory never looks valid while it is not.
 from __future__ import annotations
 
 import fcntl
+import os
+import re
 import shutil
 import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from indexer.errors import (
-    IndexBusyError,
-    IndexFormatError,
-    IndexNotFoundError,
-    IndexWriteError,
-    VraagbaakError,
-)
 from indexer.index.durable import fsync_path, replace_synced, write_synced
-from indexer.index.manifest import MANIFEST, VERSION_FILES, Manifest
+from indexer.index.manifest import MANIFEST, REBUILD_HINT, VERSION_FILES, Manifest
+from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
+                            VraagbaakError)
 
 CURRENT, PREVIOUS, VERSIONS, LOCK = "CURRENT", "PREVIOUS", "versions", ".write.lock"
+_VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class VersionWriter:
@@ -60,12 +58,14 @@ class IndexDirectory:
             raise IndexNotFoundError(
                 f"there is no index at {self.root}",
                 hint=f"build one first: vraagbaak index PATH... --index {self.root}")
+        if not _VERSION_NAME.fullmatch(name):
+            raise IndexFormatError(f"the index at {self.root} is damaged: {self.root / CURRENT} "
+                                   f"does not name a version ({name[:40]!r})", hint=REBUILD_HINT)
         version = self.root / VERSIONS / name
         missing = [f for f in VERSION_FILES if not (version / f).exists()]
-        if not name or "/" in name or missing:
+        if missing:
             raise IndexFormatError(f"the index at {self.root} is damaged: version {name!r} lacks "
-                                   f"{', '.join(missing) or 'a valid name'}",
-                                   hint="re-run `vraagbaak index` to rebuild it")
+                                   f"{', '.join(missing)}", hint=REBUILD_HINT)
         return version
 
     def current_name(self) -> str | None:
@@ -73,10 +73,39 @@ class IndexDirectory:
 
     def _read_name(self, pointer: str) -> str | None:
         """What CURRENT or PREVIOUS names ("" if empty), or None when the file is not there."""
+        path = self.root / pointer
         try:
-            return (self.root / pointer).read_text().strip()
+            return path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
+        except NotADirectoryError:  # the root, or a folder above it, is a file
+            raise IndexNotFoundError(*self._is_a_file()) from None
+        except IsADirectoryError:
+            raise IndexFormatError(f"{path} is a folder; vraagbaak keeps a small text file there "
+                                   "naming the published version",
+                                   hint=f"move the folder {path} out of the index, then "
+                                        f"{REBUILD_HINT}") from None
+        except UnicodeDecodeError as exc:
+            raise IndexFormatError(f"{path} does not name a version: it holds bytes that are not "
+                                   "text", hint=REBUILD_HINT) from exc
+        except OSError as exc:
+            raise IndexFormatError(f"{path} cannot be read ({exc.strerror or exc})",
+                                   hint=REBUILD_HINT) from exc
+
+    def _name_or_none(self, pointer: str) -> str | None:
+        """For writers: what the pointer names, or None when it is missing or unreadable."""
+        try:
+            return self._read_name(pointer) or None
+        except VraagbaakError:
+            return None
+
+    def _is_a_file(self) -> tuple[str, str]:
+        """The message and hint for a --index that is a file (or lies under one)."""
+        file = next((p for p in (self.root, *self.root.parents) if p.is_file()), self.root)
+        where = "" if file == self.root else f" ({self.root} lies under it)"
+        return (f"{file} is a file, not an index folder{where}",
+                "give --index the index's folder (the one holding CURRENT and versions/), or a "
+                "new folder to build an index in")
 
     def manifest(self) -> Manifest:
         return Manifest.from_file(self.current_version() / MANIFEST)
@@ -107,6 +136,8 @@ class IndexDirectory:
         except OSError as exc:
             raise IndexWriteError(f"cannot create the index at {self.root} ({exc.strerror or exc})",
                                   hint="choose a writable --index") from exc
+        if (self.root / CURRENT).is_dir():  # publishing could not replace it: say so first
+            self._read_name(CURRENT)
         with self._write_lock():
             self._remove_unpublished()
             previous = None
@@ -125,7 +156,7 @@ class IndexDirectory:
                 else:
                     self._publish(staging)
             except BaseException as exc:
-                if self.current_name() != staging.name:  # once published, it is the index
+                if self._name_or_none(CURRENT) != staging.name:  # once published, it is the index
                     shutil.rmtree(staging, ignore_errors=True)
                 # Disk full, quota, file size limit, permissions: the old version stands.
                 if isinstance(exc, (OSError, sqlite3.Error)):
@@ -144,29 +175,56 @@ class IndexDirectory:
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
             raise VraagbaakError(f"{dest} already exists and is not an empty folder",
                                  hint="give a new folder for the backup")
-        for attempt in range(attempts):
+        self.current_version()  # a missing or damaged index: its own error, before dest is made
+        created = self._backup_folder(dest)
+        try:
+            return self._copy_current(dest, attempts)
+        except BaseException:
+            if created:
+                shutil.rmtree(dest, ignore_errors=True)
+            raise
+
+    def _copy_current(self, dest: Path, attempts: int) -> Path:
+        for _ in range(attempts):
             version = self.current_version()
             target = dest / VERSIONS / version.name
             try:
                 shutil.copytree(version, target)
                 Manifest.from_file(target / MANIFEST)
-            except (FileNotFoundError, IndexFormatError):
-                # A writer removed the version while it was being copied: copy the newer one.
+                write_synced(dest / CURRENT, version.name + "\n")
+                return target
+            except (OSError, IndexFormatError) as exc:
                 shutil.rmtree(dest / VERSIONS, ignore_errors=True)
-                continue
-            except OSError as exc:
-                shutil.rmtree(dest / VERSIONS, ignore_errors=True)
+                with suppress(OSError):
+                    (dest / CURRENT).unlink(missing_ok=True)
+                if not version.exists():
+                    continue  # a writer removed it while it was copied: copy the newer one
+                if isinstance(exc, IndexFormatError):
+                    raise  # the source version is damaged
                 raise IndexWriteError(f"cannot write the backup to {dest} ({exc.strerror or exc})",
                                       hint="free some disk space or choose another folder") from exc
-            write_synced(dest / CURRENT, version.name + "\n")
-            return target
         raise IndexBusyError(f"the index at {self.root} changed {attempts} times while it was "
                              "being copied", hint="try again when fewer updates are running")
 
+    @staticmethod
+    def _backup_folder(dest: Path) -> bool:
+        """Make ``dest`` (True when it was made here) or say why it cannot be written."""
+        if dest.is_symlink() and not dest.exists():
+            raise IndexWriteError(f"cannot write the backup to {dest}: it is a link to "
+                                  f"{os.readlink(dest)}, which does not exist",
+                                  hint="mount or create the link's target, or choose another folder")
+        try:
+            dest.mkdir(parents=True)
+            return True
+        except FileExistsError:
+            return False  # the empty folder checked above
+        except OSError as exc:
+            raise IndexWriteError(f"cannot write the backup to {dest} ({exc.strerror or exc})",
+                                  hint="choose a folder this user can write to") from exc
+
     def _check_is_ours(self) -> None:
-        if self.root.exists() and not self.root.is_dir():
-            raise VraagbaakError(f"{self.root} is a file, not an index directory",
-                                 hint="choose another --index")
+        if self.root.is_file() or any(p.is_file() for p in self.root.parents):
+            raise IndexNotFoundError(*self._is_a_file())
         if self.root.is_dir() and any(self.root.iterdir()) and not (
                 (self.root / CURRENT).exists() or (self.root / VERSIONS).exists()):
             raise VraagbaakError(f"{self.root} is not empty and is not a vraagbaak index; "
@@ -175,20 +233,32 @@ class IndexDirectory:
 
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
-        with (self.root / LOCK).open("w") as fh:
+        try:
+            fh = (self.root / LOCK).open("w")
+        except OSError as exc:  # read-only disk or mount, permissions, immutable folder
+            raise IndexWriteError(
+                f"cannot write to the index folder {self.root} ({exc.strerror or exc}: {LOCK})",
+                hint=f"make {self.root} writable for this user (or mount its disk read-write), "
+                     "or choose another --index; searching it still works") from exc
+        with fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise IndexBusyError(f"another vraagbaak run is writing the index at {self.root}",
                                      hint="wait for it to finish, then try again") from None
+            except OSError as exc:  # a file system without locks (some network mounts)
+                raise IndexWriteError(f"cannot lock the index at {self.root} for writing "
+                                      f"({exc.strerror or exc})",
+                                      hint="put the index on a local disk") from exc
             yield
 
     def _publish(self, staging: Path) -> None:
         for item in staging.rglob("*"):
             fsync_path(item)
         fsync_path(staging)
-        if self.exists():  # remember the outgoing version, which readers may still be opening
-            replace_synced(self.root / PREVIOUS, (self.root / CURRENT).read_text())
+        outgoing = self._name_or_none(CURRENT)
+        if outgoing:  # remember the outgoing version, which readers may still be opening
+            replace_synced(self.root / PREVIOUS, outgoing + "\n")
         # The one step that makes the new version visible:
         replace_synced(self.root / CURRENT, staging.name + "\n")
         fsync_path(self.root)
@@ -197,7 +267,10 @@ class IndexDirectory:
         """Leftovers of interrupted runs, and versions older than the one before CURRENT; only
         the writer holding the lock calls it. The version before stays so that a reader that
         read CURRENT just before a publish can still open what it read."""
-        keep = {self.current_name(), self._read_name(PREVIOUS) or None}
+        try:
+            keep = {self.current_name(), self._read_name(PREVIOUS) or None}
+        except VraagbaakError:
+            return  # which versions are in use cannot be told: keep them all
         for item in (self.root / VERSIONS).iterdir():
             if item.name not in keep:
                 shutil.rmtree(item, ignore_errors=True)

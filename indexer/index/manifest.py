@@ -19,6 +19,10 @@ FORMAT_VERSION = 3  # 3: content and text hashes for incremental indexing
 MANIFEST, VECTORS, STORE = "manifest.json", "vectors.faiss", "chunks.sqlite"
 SENTENCE_VECTORS, KEYWORDS = "sentences.faiss", "keywords"
 VERSION_FILES = (MANIFEST, VECTORS, SENTENCE_VECTORS, STORE, KEYWORDS)
+# A damaged version cannot be built on (the articles it holds would be lost), so the way out is
+# a rebuild from the articles, or the last backup.
+REBUILD_HINT = ("rebuild the index: run `vraagbaak index` with all the articles into a new --index "
+                "(or restore a backup made with `vraagbaak backup`)")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.records import Chunk, Document
+from indexer.records import Chunk
+from indexer.records import Document
+from indexer.errors import IndexFormatError
+from indexer.index.manifest import REBUILD_HINT
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -74,6 +77,17 @@ class ChunkStore:
         # Read-only and immutable: a published index version is never written again.
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
                                check_same_thread=False)
+        try:  # sqlite reads nothing until asked: ask now, so a damaged file fails here, by name
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.Error as exc:
+            conn.close()
+            raise IndexFormatError(f"the passage store {path} cannot be read ({exc})",
+                                   hint=REBUILD_HINT) from exc
+        missing = sorted({"documents", "chunks", "sentences"} - tables)
+        if missing:
+            conn.close()
+            raise IndexFormatError(f"the passage store {path} is damaged: it lacks the tables "
+                                   f"{', '.join(missing)}", hint=REBUILD_HINT)
         return cls(conn, immutable=True)
 
     def add_documents(self, docs: Iterable[StoredDocument]) -> None:

@@ -6,11 +6,9 @@ all open a version here, so only this module and the manifest know a version's f
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.errors import IndexFormatError
 from indexer.index.keywords import KeywordBackend, load_keyword_index
 from indexer.index.manifest import (
     KEYWORDS,
@@ -21,7 +19,7 @@ from indexer.index.manifest import (
     Manifest,
 )
 from indexer.index.store import ChunkStore
-from indexer.index.vectors import load_vector_index
+from indexer.index.vectors import load_checked_vector_index
 from indexer.index.vectors.base import VectorIndex
 
 PARTS = {"passages": VECTORS, "sentences": SENTENCE_VECTORS}  # vector index -> its file
@@ -41,22 +39,26 @@ class IndexVersion:
         return self.path.name
 
     @classmethod
-    def open(cls, path: Path, vectors: bool = True, keywords: bool = True) -> IndexVersion:
+    def open(cls, path: Path, vectors: bool = True, keywords: bool = True,
+             mmap: bool = False) -> IndexVersion:
         """The version at ``path``: its manifest and store, and (unless left out) its vector
-        and keyword indexes. A damaged part raises IndexFormatError naming its file."""
+        and keyword indexes, each checked against the manifest. A damaged part raises
+        IndexFormatError naming its file. ``mmap``: map the parts' files instead of reading
+        them, to check a version cheaply (`info`), not to search it."""
         manifest = Manifest.from_file(path / MANIFEST)
         store = _open_store(path / STORE)
         version = cls(path, manifest, store)
         try:
             source = str(path / MANIFEST)
             if vectors:
-                described = manifest.vector_indexes
+                described, counts = manifest.vector_indexes, (manifest.chunks, manifest.sentences)
                 version.passages, version.sentences = (
-                    load_vector_index(path / file, described.get(part), source)
-                    for part, file in PARTS.items())
+                    load_checked_vector_index(path / file, count, manifest.dim,
+                                              described.get(part), source, mmap)
+                    for (part, file), count in zip(PARTS.items(), counts))
             if keywords:
                 version.keywords = load_keyword_index(path / KEYWORDS, manifest.keyword_index,
-                                                      source)
+                                                      source, mmap)
         except BaseException:
             version.close()
             raise
@@ -73,8 +75,5 @@ class IndexVersion:
 
 
 def _open_store(path: Path) -> ChunkStore:
-    try:
-        return ChunkStore.open(path)
-    except sqlite3.Error as exc:
-        raise IndexFormatError(f"the chunk store {path} cannot be opened ({exc})",
-                               hint="re-run `vraagbaak index` to rebuild the index") from exc
+    """The store, which checks its own tables (a damaged file fails there, by name)."""
+    return ChunkStore.open(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from indexer.records import Document
 
 SUPPORTED_SUFFIXES = (".txt", ".jsonl")
 MAX_ID_LENGTH = 200
+MAX_NUL_LINES_SHOWN = 10  # per JSONL file; more are counted in one problem
 
 # The sample format: the file opens with " date YYYY-MM" and the text follows on the same line.
 # A first word "date" followed by a digit opens a header; a malformed date there is reported,
@@ -50,8 +52,11 @@ def load_articles(paths: Iterable[Path]) -> LoadResult:
     """Load every article under ``paths`` (files, or folders searched recursively)."""
     result = LoadResult()
     first_seen: dict[str, str] = {}
+    files_seen: set[tuple[int, int]] = set()
     for path in paths:
         for item in _expand(Path(path), result):
+            if _seen_before(item, files_seen):
+                continue  # given twice (or a folder and a file in it, or a link): load it once
             for doc_or_problem in _load_file(item):
                 if isinstance(doc_or_problem, Problem):
                     result.problems.append(doc_or_problem)
@@ -67,9 +72,26 @@ def load_articles(paths: Iterable[Path]) -> LoadResult:
     return result
 
 
+def _seen_before(path: Path, seen: set[tuple[int, int]]) -> bool:
+    """Whether this very file (same device and inode, by any name) was loaded already."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False  # reading it will report why
+    key = (st.st_dev, st.st_ino)
+    if key in seen:
+        return True
+    seen.add(key)
+    return False
+
+
 def _expand(path: Path, result: LoadResult) -> Iterator[Path]:
     if not path.exists():
         result.problems.append(Problem(str(path), "no such file or directory"))
+        return
+    if not path.is_file() and not path.is_dir():
+        result.problems.append(Problem(str(path), f"is {_kind(path)}, not a file or folder of "
+                                       "articles; give .txt or .jsonl files, or folders of them"))
         return
     if path.is_file():
         if path.suffix.lower() in SUPPORTED_SUFFIXES:
@@ -92,6 +114,15 @@ def _expand(path: Path, result: LoadResult) -> Iterator[Path]:
         result.problems.append(Problem(str(path), "folder holds no .txt or .jsonl files"))
 
 
+def _kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+
+
 def _load_file(path: Path) -> Iterator[Document | Problem]:
     if _SURROGATE.search(str(path)):
         shown = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -102,11 +133,10 @@ def _load_file(path: Path) -> Iterator[Document | Problem]:
     except OSError as exc:
         yield Problem(str(path), f"cannot be read ({exc.strerror or exc})")
         return
-    if b"\x00" in raw[:8192]:
-        yield Problem(str(path), "looks like a binary file (it holds NUL bytes), not text")
-        return
-    if path.suffix.lower() == ".jsonl":
+    if path.suffix.lower() == ".jsonl":  # judged line by line: one bad line is one bad article
         yield from _load_jsonl(path, raw)
+    elif b"\x00" in raw[:8192]:
+        yield Problem(str(path), "looks like a binary file (it holds NUL bytes), not text")
     else:
         yield _load_txt(path, raw)
 
@@ -154,26 +184,55 @@ def _load_txt(path: Path, raw: bytes) -> Document | Problem:
 
 
 def _load_jsonl(path: Path, raw: bytes) -> Iterator[Document | Problem]:
-    any_line = False
+    """Each line is an article of its own. Lines holding NUL bytes are binary data: the first
+    few are reported by line, the rest counted, and a file in which they hold no article at all
+    is one problem ("a binary file"), not thousands of line problems."""
+    lines = 0
+    nul_lines: list[int] = []
+    held: list[Problem] | None = []  # problems before the first article, None after it
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a BOM opens the file, not its first line
     for number, line_bytes in enumerate(raw.split(b"\n"), start=1):
         if not line_bytes.strip():
             continue
-        any_line = True
-        line = _decode(line_bytes, path, number - 1)
-        if isinstance(line, Problem):
-            yield line
+        lines += 1
+        if b"\x00" in line_bytes:
+            nul_lines.append(number)
+            if len(nul_lines) > MAX_NUL_LINES_SHOWN:
+                continue
+        item = _jsonl_line(path, line_bytes, number)
+        if held is not None and isinstance(item, Problem):
+            held.append(item)
             continue
-        try:
-            yield _document_from_record(json.loads(line), path, number)
-        except json.JSONDecodeError as exc:
-            yield Problem(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", number)
-        except RecursionError:
-            yield Problem(str(path), "not valid JSON (nested too deeply)", number)
-        except ValueError as exc:
-            yield Problem(str(path), str(exc), number)
-    if not any_line:
+        if held:  # the first article: the file is text, so what was held is reported as usual
+            yield from held
+        held = None
+        yield item
+    if not lines:
         yield Problem(str(path), "is empty (no articles)")
+    elif held is not None and nul_lines:
+        yield Problem(str(path), f"looks like a binary file ({len(nul_lines)} of {lines} lines hold "
+                      "NUL bytes), not JSONL text; if it is UTF-16 text, convert it to UTF-8 first")
+        return
+    yield from held or ()
+    if len(nul_lines) > MAX_NUL_LINES_SHOWN:
+        yield Problem(str(path), f"{len(nul_lines) - MAX_NUL_LINES_SHOWN} more lines hold NUL bytes "
+                      f"(the first at line {nul_lines[MAX_NUL_LINES_SHOWN]}); they were left out too")
+
+
+def _jsonl_line(path: Path, line_bytes: bytes, number: int) -> Document | Problem:
+    if b"\x00" in line_bytes:
+        return Problem(str(path), "holds NUL bytes (binary data), not a line of JSON text", number)
+    line = _decode(line_bytes, path, number - 1)
+    if isinstance(line, Problem):
+        return line
+    try:
+        return _document_from_record(json.loads(line), path, number)
+    except json.JSONDecodeError as exc:
+        return Problem(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", number)
+    except RecursionError:
+        return Problem(str(path), "not valid JSON (nested too deeply)", number)
+    except ValueError as exc:
+        return Problem(str(path), str(exc), number)
 
 
 def _optional_str(record: dict, key: str) -> str | None:

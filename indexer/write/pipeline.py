@@ -22,6 +22,7 @@ from indexer.index.manifest import (
     FORMAT_VERSION,
     KEYWORDS,
     MANIFEST,
+    REBUILD_HINT,
     SENTENCE_VECTORS,
     STORE,
     VECTORS,
@@ -156,9 +157,7 @@ class _Previous:
         except (OSError, RuntimeError, sqlite3.Error, IndexFormatError) as exc:
             self.close()
             raise IndexFormatError(f"the index version {version} is damaged and cannot be built "
-                                   f"on ({str(exc).splitlines()[0]})",
-                                   hint="index into a new --index, or remove this one and index "
-                                        "all articles again") from exc
+                                   f"on: {str(exc).splitlines()[0]}", hint=REBUILD_HINT) from exc
 
     def close(self) -> None:
         if self._opened:

@@ -28,7 +28,9 @@ class KeywordBackend(Protocol):
     def build(cls, texts: Sequence[str], analyzer: Analyzer) -> KeywordBackend: ...
 
     @classmethod
-    def load(cls, folder: Path) -> KeywordBackend: ...
+    def load(cls, folder: Path, mmap: bool = False) -> KeywordBackend:
+        """``mmap``: map the files instead of reading them (to check them, not to search)."""
+        ...
 
     def save(self, folder: Path) -> None: ...
 
@@ -59,7 +61,7 @@ def build_keyword_index(texts: Sequence[str], language: str,
     return backend_class(kind).build(texts, Analyzer(language))
 
 
-def load_keyword_index(folder: Path, described: dict | None = None,
-                       source: str = "") -> KeywordBackend:
+def load_keyword_index(folder: Path, described: dict | None = None, source: str = "",
+                       mmap: bool = False) -> KeywordBackend:
     kind = (described or {}).get("kind") or DEFAULT_KIND
-    return backend_class(kind, source).load(folder)
+    return backend_class(kind, source).load(folder, mmap)

@@ -7,12 +7,15 @@ passages without a mapping table.
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from indexer.errors import IndexFormatError
+from indexer.index.manifest import REBUILD_HINT
 from indexer.index.keywords.analysis import Analyzer
 
 SETTINGS_FILE = "analyzer.json"
@@ -49,13 +52,25 @@ class KeywordIndex:
             {"analyzer": self.analyzer.settings(), "size": self._size}, indent=2) + "\n")
 
     @classmethod
-    def load(cls, folder: Path) -> KeywordIndex:
+    def load(cls, folder: Path, mmap: bool = False) -> KeywordIndex:
+        """``mmap``: map the matrix instead of reading it (for a check of the files)."""
         import bm25s
 
-        settings = json.loads((folder / SETTINGS_FILE).read_text())
-        analyzer = Analyzer(settings["analyzer"]["language"])
-        retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False, verbosity=0)
-        return cls(analyzer, retriever, settings["size"])
+        path = folder / SETTINGS_FILE
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+            analyzer, size = Analyzer(settings["analyzer"]["language"]), int(settings["size"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexFormatError(f"the keyword index settings {path} cannot be read "
+                                   f"({_reason(exc)})", hint=REBUILD_HINT) from exc
+        try:
+            retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False, verbosity=0)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as exc:
+            # bm25s names the file only when one is missing; otherwise name the folder.
+            where = getattr(exc, "filename", None) or f"the keyword index in {folder}"
+            raise IndexFormatError(f"{where} cannot be read ({_reason(exc)})",
+                                   hint=REBUILD_HINT) from exc
+        return cls(analyzer, retriever, size)
 
     def __len__(self) -> int:
         return self._size
@@ -78,3 +93,15 @@ class KeywordIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return KeywordHits(top.astype(np.int64), scores[top].astype(np.float32), terms)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return "a file holds bytes that are not text"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON: {exc.msg}"
+    if isinstance(exc, (KeyError, TypeError)):
+        return "it does not hold the settings vraagbaak writes"
+    return "a file in it is damaged"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from indexer.errors import IndexFormatError, InputError
+from indexer.index.manifest import REBUILD_HINT
 
 if TYPE_CHECKING:  # the CLI reads INDEX_TYPES without paying for numpy and FAISS
     import numpy as np
@@ -75,10 +76,22 @@ def build_vector_index(vectors: np.ndarray, setting: str = AUTO,
     return backend_named(name).load_class().build(vectors, previous)
 
 
-def load_vector_index(path: Path, described: dict | None = None,
-                      source: str = "") -> VectorIndex:
+def load_vector_index(path: Path, described: dict | None = None, source: str = "",
+                      mmap: bool = False) -> VectorIndex:
     """Open the vector index at ``path`` with the backend ``described`` (the manifest's entry)
     names. Format-3 indexes written before the manifest described vector indexes are exact."""
     kind = described.get("kind") if isinstance(described, dict) else None
     backend = backend_for_kind(kind, source) if kind else backend_named("flat")
-    return backend.load_class().load(path, described, source)
+    return backend.load_class().load(path, described, source, mmap)
+
+
+def load_checked_vector_index(path: Path, vectors: int, dim: int, described: dict | None = None,
+                              source: str = "", mmap: bool = False) -> VectorIndex:
+    """``load_vector_index``, refusing a file that does not hold the ``vectors`` vectors of
+    ``dim`` dimensions the manifest records (a file of another version, or of the other part)."""
+    index = load_vector_index(path, described, source, mmap)
+    if len(index) != vectors or index.dim != dim:
+        raise IndexFormatError(f"the vector file {path} holds {len(index)} vectors of {index.dim} "
+                               f"dimensions; the index's manifest records {vectors} of {dim}",
+                               hint=REBUILD_HINT)
+    return index

@@ -8,6 +8,7 @@ both index kinds keep vectors in insertion order and hand out a filtered subset 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from indexer.errors import IndexFormatError
+from indexer.index.manifest import REBUILD_HINT
 
 # A date filter that keeps at most this many vectors is answered by exact search over just those
 # (gather and one matrix product): exact, and cheaper than FAISS checking every id of a large
@@ -36,9 +38,10 @@ class VectorIndex(Protocol):
         ...
 
     @classmethod
-    def load(cls, path: Path, described: dict | None, source: str) -> VectorIndex:
+    def load(cls, path: Path, described: dict | None, source: str,
+             mmap: bool = False) -> VectorIndex:
         """Open what ``save`` wrote; ``described`` is what ``describe`` returned, from the
-        manifest ``source`` (for messages)."""
+        manifest ``source`` (for messages); ``mmap``: to check the files, not to search."""
         ...
 
     def search(self, queries: np.ndarray, k: int,
@@ -115,16 +118,24 @@ def faiss_on_this_thread() -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
-def read_faiss(path: Path):
-    """A FAISS index file, or an IndexFormatError that names it."""
+def read_faiss(path: Path, mmap: bool = False):
+    """A FAISS index file, or an IndexFormatError that names it. ``mmap``: map the vectors
+    instead of reading them (to check a file, not to search it)."""
     import faiss
 
     try:
-        return faiss.read_index(str(path))
-    except RuntimeError as exc:  # FAISS reports a missing or damaged file as RuntimeError
-        raise IndexFormatError(f"the vector index {path} cannot be read "
-                               f"({str(exc).splitlines()[0]})",
-                               hint="re-run `vraagbaak index` to rebuild the index") from exc
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
+    except RuntimeError as exc:  # FAISS reports a missing, truncated or foreign file so
+        raise IndexFormatError(f"the vector file {path} cannot be read ({_faiss_reason(exc)})",
+                               hint=REBUILD_HINT) from exc
+
+
+def _faiss_reason(exc: RuntimeError) -> str:
+    """FAISS's message without the C++ function and source line it starts with."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "read error" in first:
+        return "it ends too early: it was cut short or is damaged"
+    return re.sub(r"^Error in .*? at \S+:\d+: (Error: )?", "", first)
 
 
 def save_faiss(index, path: Path) -> None:

@@ -36,6 +36,7 @@ class FlatIPIndex(FaissVectors):
         return {"kind": self.kind, "vectors": len(self)}
 
     @classmethod
-    def load(cls, path: Path, described: dict | None = None, source: str = "") -> FlatIPIndex:
-        index = read_faiss(path)
+    def load(cls, path: Path, described: dict | None = None, source: str = "",
+             mmap: bool = False) -> FlatIPIndex:
+        index = read_faiss(path, mmap)
         return cls(index.d, index)

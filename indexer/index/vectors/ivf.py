@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.errors import IndexFormatError
+from indexer.index.manifest import REBUILD_HINT
 from indexer.index.vectors.base import (
     FaissVectors,
     VectorIndex,
@@ -61,16 +62,17 @@ class IVFIndex(FaissVectors):
         return f"faiss-ivf-{stored}-ip"
 
     @classmethod
-    def load(cls, path: Path, described: dict | None = None, source: str = "") -> IVFIndex:
+    def load(cls, path: Path, described: dict | None = None, source: str = "",
+             mmap: bool = False) -> IVFIndex:
         """An IVF file; its tuned probing comes from the manifest (``described``), FAISS's file
         having no place for it."""
         import faiss
 
-        index = read_faiss(path)
+        index = read_faiss(path, mmap)
         ivf = faiss.downcast_index(index)
         if not isinstance(ivf, faiss.IndexIVF):
             raise IndexFormatError(f"{path} is not an IVF index, as {source or 'the manifest'} "
-                                   "says it is", hint="re-run `vraagbaak index` to rebuild it")
+                                   "says it is", hint=REBUILD_HINT)
         # The read proxy owns the C++ index; the typed one just points at it.
         ivf.thisown, index.thisown = index.thisown, False
         probing = described.get("probing") if isinstance(described, dict) else None
