@@ -34,6 +34,7 @@ def sorted_unique(ids: np.ndarray) -> np.ndarray:
     return ids
 
 
+# Why: docs/decisions/0003-sentence-vectors-weight-0-5.md
 class DenseRetriever:
     def __init__(self, passages: VectorIndex, sentences: VectorIndex, sentence_chunk: np.ndarray,
                  sentence_weight: float = 0.5) -> None:

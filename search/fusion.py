@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 
+# Why: docs/decisions/0004-keyword-weight-by-question-language.md and 0005-rrf-k-60.md
 @dataclass(frozen=True)
 class FusionWeights:
     dense: float = 1.0

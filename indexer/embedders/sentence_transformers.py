@@ -18,6 +18,7 @@ class SentenceTransformerEmbedder:
 
     # Measured on 2 cores (bench/, docs/benchmarks.md): batches of 8-16 encode ~20% faster than
     # 64, since texts of one batch are padded to its longest.
+    # Why: docs/decisions/0002-embed-batch-size-16.md
     def __init__(self, spec: ModelSpec, batch_size: int = 16) -> None:
         self.spec = spec
         self.batch_size = batch_size

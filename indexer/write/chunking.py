@@ -24,6 +24,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 # (?<!\s): tried only where a whitespace run starts, not again at each of its characters, which
 # made a long run without a line break quadratic (40,000 spaces took seconds).
 _SENTENCE_OR_LINE_END = re.compile(_SENTENCE_END.pattern + r"|(?<!\s)\s*\n\s*")
+# Why: docs/decisions/0001-passage-budget-128-tokens.md
 DEFAULT_MAX_TOKENS = 128  # the passage budget (docs/benchmarks.md, "Passage size")
 _HEADING_MAX_TOKENS = 16
 _CLOSED = re.compile(r"[.!?…:;\"”’')]\s*\Z")  # how a sentence, not a heading, ends

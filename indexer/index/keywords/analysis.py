@@ -36,6 +36,7 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# Why: docs/decisions/0006-question-language-detection.md
 def detect_language(text: str) -> str | None:
     """'nl', 'en', or None when the function words do not tell (a name, a number)."""
     words = [fold(w) for w in _WORD.findall(text)]
@@ -46,6 +47,7 @@ def detect_language(text: str) -> str | None:
     return "nl" if dutch > english else "en"
 
 
+# Why: docs/decisions/0008-dutch-snowball-analyzer.md
 _SNOWBALL = {"nl": "dutch", "en": "english"}
 
 

@@ -28,6 +28,7 @@ class KeywordHits:
     terms: tuple[str, ...]  # the question's index terms that occur in the index
 
 
+# Why: docs/decisions/0007-bm25-bm25s-defaults.md
 class KeywordIndex:
     kind = "bm25s-lucene"
 

@@ -22,6 +22,7 @@ from indexer.index.manifest import REBUILD_HINT
 # A date filter that keeps at most this many vectors is answered by exact search over just those
 # (gather and one matrix product): exact, and cheaper than FAISS checking every id of a large
 # index against the filter. Larger sets cost more to gather than to scan (bench/scale.py).
+# Why: docs/decisions/0019-small-filters-exact-5000.md
 SUBSET_EXACT_MAX = 5_000
 
 
@@ -84,6 +85,7 @@ def exact_subset(index: VectorIndex, queries: np.ndarray, k: int,
     return out_scores, out_ids
 
 
+# Why: docs/decisions/0020-bitmap-id-selector.md
 def id_selector(allowed: np.ndarray):
     """FAISS's filter for these sorted ids: a bitmap, one bit per id, tested in constant time.
     (IDSelectorBatch, a hash set, cost more than the search itself: a 10% filter at 1M vectors
@@ -99,6 +101,7 @@ def id_selector(allowed: np.ndarray):
     return selector
 
 
+# Why: docs/decisions/0021-faiss-on-calling-thread.md
 @contextmanager
 def faiss_on_this_thread() -> Iterator[None]:
     """FAISS works on the calling thread only, inside the block (other threads keep theirs).

@@ -42,6 +42,7 @@ _TRAIN_PER_LIST = 64  # k-means training points per list: enough for stable cent
 _SEED = 20211
 
 
+# Why: docs/decisions/0012-ivf-over-hnsw.md, 0014, 0015, 0017
 class IVFIndex(FaissVectors):
     """FAISS IVF on inner product, vectors stored as float16 (half the memory of float32; cosines
     move by about 1e-4, far below what separates answers); ids are insertion positions (array

@@ -63,6 +63,7 @@ class Probing:
         return probing
 
 
+# Why: docs/decisions/0018-filtered-probing-share-0-6.md
 def filtered_counts(counts: np.ndarray, nlist: int, share: float) -> np.ndarray:
     """Lists to probe when a filter allows ``share`` of the vectors: counts / share**0.6.
 
@@ -88,6 +89,7 @@ class TuningSet:
     share: float = 1.0
 
 
+# Why: docs/decisions/0016-adaptive-probing.md, 0017-probing-tuned-to-recall-0-99.md
 def tune_probing(sets: list[TuningSet], nlist: int, target: float) -> Probing:
     """The cheapest probing (fewest lists on average, without filters) whose recall@10 reaches
     ``target`` on every set, filtered sets probing ``filtered_counts``.
