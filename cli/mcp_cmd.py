@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from contextlib import nullcontext
 
 from cli.common import IndexOption, ModelOption, handle_errors, settings
@@ -19,4 +18,4 @@ def mcp(index_dir: IndexOption = DEFAULT_INDEX, model: ModelOption = None) -> No
     logging.basicConfig(level=logging.WARNING)  # logging goes to stderr; stdout is the protocol
     with handle_errors():
         searcher = Searcher.open(index_dir, model, settings=settings())
-    build_mcp(lambda: nullcontext(searcher), threading.Lock()).run("stdio")
+    build_mcp(lambda: nullcontext(searcher)).run("stdio")

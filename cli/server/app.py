@@ -1,14 +1,13 @@
 """The FastAPI app: `create_app(settings, searcher=None)`.
 
-The model and index load once, in the lifespan (or come in as ``searcher``, for tests). Searches
-run one at a time behind a lock: the tokenizer is not safe to share between threads, and two
-cores gain nothing from running two forward passes at once.
+The model and index load once, in the lifespan (or come in as ``searcher``, for tests). Requests
+run in FastAPI's threads; what may not be shared between them is guarded where it lives: the
+embedder embeds one call at a time, the chunk store reads one query at a time.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -38,8 +37,7 @@ from cli.server.writes import writes_router
 log = logging.getLogger("vraagbaak.web")
 
 def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> FastAPI:
-    lock = threading.Lock()  # one search (or store read) at a time: see the module's docstring
-    mcp = build_mcp(lambda: get_live_of(app).lease(), lock)
+    mcp = build_mcp(lambda: get_live_of(app).lease())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -86,8 +84,8 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
     # The API key is checked before routing, by RequireKey (see _add_guards), for every path
     # but the open ones; so are /mcp and any route added later.
     app.include_router(_health_router())
-    app.include_router(_api_router(settings, lock))
-    app.include_router(writes_router(lock))
+    app.include_router(_api_router(settings))
+    app.include_router(writes_router())
     _add_mcp_route(app, mcp, settings)
     return app
 
@@ -172,31 +170,30 @@ def _health_router() -> APIRouter:
     return router
 
 
-def _api_router(settings: ServerSettings, lock: threading.Lock) -> APIRouter:
+def _api_router(settings: ServerSettings) -> APIRouter:
     router = APIRouter()
 
     @router.get("/search", response_model=SearchResponse, tags=["search"])
     def search_get(searcher: SearcherDep, options: Annotated[SearchRequest, Query()]):
-        return run_search(searcher, lock, options, [options.q])[0]
+        return run_search(searcher, options, [options.q])[0]
 
     @router.post("/search", response_model=SearchResponse, tags=["search"])
     def search_post(searcher: SearcherDep, body: SearchRequest):
-        return run_search(searcher, lock, body, [body.q])[0]
+        return run_search(searcher, body, [body.q])[0]
 
     @router.post("/search/batch", response_model=BatchResponse, tags=["search"])
     def search_batch(searcher: SearcherDep, body: BatchRequest):
         if len(body.queries) > settings.max_batch:
             raise ApiError(413, "batch_too_large", f"{len(body.queries)} questions in one batch; "
                            f"the limit is {settings.max_batch}")
-        results = run_search(searcher, lock, body, [q.q for q in body.queries])
+        results = run_search(searcher, body, [q.q for q in body.queries])
         return BatchResponse(results=[BatchItem(id=q.id, **r) for q, r in zip(body.queries, results)])
 
     # :path, because article ids from JSONL may contain slashes ("nos/2021/123")
     @router.get("/documents/{doc_id:path}", response_model=DocumentOut, tags=["documents"],
                 responses={404: {"model": ErrorResponse}})
     def document(searcher: SearcherDep, doc_id: str):
-        with lock:
-            doc = searcher.store.get_document(doc_id)
+        doc = searcher.store.get_document(doc_id)
         if doc is None:
             raise ApiError(404, "not_found", f"no article with id {doc_id!r}")
         return DocumentOut(doc_id=doc.doc_id, title=doc.title, date=doc.date, url=doc.url,
@@ -205,8 +202,7 @@ def _api_router(settings: ServerSettings, lock: threading.Lock) -> APIRouter:
     @router.get("/stats", response_model=Stats, tags=["service"])
     def stats(searcher: SearcherDep):
         m = searcher.manifest
-        with lock:
-            first, last = searcher.store.date_range()
+        first, last = searcher.store.date_range()
         return Stats(index=str(settings.index_dir), version=searcher.version,
                      model=m.model["model_id"], model_fingerprint=m.model["fingerprint"],
                      articles=m.articles, passages=m.chunks, sentences=m.sentences,

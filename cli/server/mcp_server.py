@@ -5,7 +5,6 @@ Served by the web app at /mcp (streamable HTTP) and by `vraagbaak mcp` on stdio.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Literal
@@ -24,7 +23,7 @@ INSTRUCTIONS = (
     "best passage probably does not answer the question.")
 
 
-def build_mcp(lease: Callable[[], AbstractContextManager[Searcher]], lock: threading.Lock):
+def build_mcp(lease: Callable[[], AbstractContextManager[Searcher]]):
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
@@ -46,7 +45,7 @@ def build_mcp(lease: Callable[[], AbstractContextManager[Searcher]], lock: threa
                                       question_dates=question_dates, group=group,
                                       per_article=per_article, context=context, max_chars=max_chars)
             with lease() as searcher:
-                return run_search(searcher, lock, options, [question])[0]
+                return run_search(searcher, options, [question])[0]
         except ValidationError as exc:
             first = exc.errors()[0]
             raise ToolError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None

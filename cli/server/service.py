@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-
 from cli.server.models import SearchOptionsIn
 from search.context import pack_context
 from search.options import SearchOptions
 from search.searcher import Searcher, SearchResult
 
 
-def run_search(searcher: Searcher, lock: threading.Lock, options: SearchOptionsIn,
-               questions: list[str]) -> list[dict]:
-    """Search under ``lock`` (one search at a time; see cli.server.app) and add the context."""
+def run_search(searcher: Searcher, options: SearchOptionsIn, questions: list[str]) -> list[dict]:
+    """Search, and add the context."""
     search_options = SearchOptions(
         k=options.k, mode=options.mode, since=options.since, until=options.until,
         dates_from_question=options.question_dates, group=options.group,
         per_article=options.per_article)
-    with lock:
-        results = searcher.search_many(questions, search_options)
+    results = searcher.search_many(questions, search_options)
     return [_response(result, options) for result in results]
 
 

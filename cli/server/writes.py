@@ -8,44 +8,18 @@ when an API key protects the server and it was not started read-only.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from typing import Annotated
 
-import numpy as np
 from fastapi import APIRouter, Body, Depends, Request
 
 from cli.server.errors import ApiError
 from cli.server.live import LiveDep, LiveSearcher
 from cli.server.models import ArticleIn, ErrorResponse, WriteResult
-from indexer.embedders import backend_of
-from indexer.embedders.base import Embedder
 from indexer.write.chunking import ParagraphChunker
 from indexer.write.loading import LoadResult, document_from_record
 from indexer.write.pipeline import IndexReport, update_index
 
 MAX_ARTICLES_PER_REQUEST = 1000
-
-
-class SharedModel:
-    """The server's one model, lent to a write between searches: every call takes the lock the
-    searches take, because the tokenizer is not safe to share between threads."""
-
-    def __init__(self, inner: Embedder, lock: threading.Lock) -> None:
-        self._inner, self._lock = inner, lock
-        self.spec, self.dim = inner.spec, inner.dim
-        self.backend = backend_of(inner)  # recorded in the manifest with the vectors it makes
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            return self._inner.embed_documents(texts)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            return self._inner.embed_queries(texts)
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        with self._lock:
-            return self._inner.count_tokens(texts)
 
 
 def _require_writable(request: Request) -> None:
@@ -58,15 +32,16 @@ def _require_writable(request: Request) -> None:
                             "allow writes, or use `vraagbaak index` / `vraagbaak remove`")
 
 
-def writes_router(lock: threading.Lock) -> APIRouter:
+def writes_router() -> APIRouter:
     # 403: read-only server; 409: another writer holds the index; 507: the write itself failed
     router = APIRouter(tags=["documents"], dependencies=[Depends(_require_writable)],
                        responses={s: {"model": ErrorResponse} for s in (403, 409, 507)})
     one_writer = threading.Lock()  # API writes queue here; other processes meet the index's lock
 
     def write(live: LiveSearcher, loaded: LoadResult | None = None, remove=()) -> tuple[IndexReport, str]:
+        # The server's one model, shared with the searches: it embeds one call at a time.
         searcher = live.current()
-        model = SharedModel(searcher.embedder, lock)
+        model = searcher.embedder
         chunker = ParagraphChunker(model, searcher.manifest.chunker["max_tokens"])
         with one_writer:
             report = update_index(searcher.index_dir, model, chunker, loaded, remove=remove)

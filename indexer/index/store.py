@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,8 +62,14 @@ class StoredChunk:
 
 
 class ChunkStore:
+    """One SQLite connection. A published store is read by the server's threads at once, so
+    every read holds the store's own lock: one query at a time on the shared connection, which
+    does not rely on the SQLite build serialising connections itself (threadsafety 3 here, 1 in
+    some builds, where sharing a connection between threads is unsafe)."""
+
     def __init__(self, conn: sqlite3.Connection, immutable: bool = False) -> None:
         self._conn = conn
+        self._lock = threading.Lock()
         self._immutable = immutable
         self._chunk_dates: tuple[list, np.ndarray, np.ndarray] | None = None
 
@@ -90,6 +97,10 @@ class ChunkStore:
                                    f"{', '.join(missing)}", hint=REBUILD_HINT)
         return cls(conn, immutable=True)
 
+    def _rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
     def add_documents(self, docs: Iterable[StoredDocument]) -> None:
         self._conn.executemany(
             "INSERT INTO documents (doc_id, title, date, url, source, origin, text, content_hash, "
@@ -112,7 +123,7 @@ class ChunkStore:
 
     def documents(self) -> list[StoredDocument]:
         """Every article, in the order they were added."""
-        rows = self._conn.execute(
+        rows = self._rows(
             "SELECT doc_id, text, title, date, url, source, origin, content_hash, source_file, "
             "language FROM documents ORDER BY rowid")
         return [StoredDocument(Document(*row[:7]), row[7], row[8], row[9]) for row in rows]
@@ -120,20 +131,19 @@ class ChunkStore:
     def chunks_by_document(self) -> dict[str, list[tuple[int, Chunk]]]:
         """doc id -> [(chunk id, chunk)] in text order."""
         found: dict[str, list[tuple[int, Chunk]]] = {}
-        for row in self._conn.execute(
+        for row in self._rows(
                 'SELECT id, doc_id, ordinal, start, "end", text, n_tokens FROM chunks ORDER BY id'):
             found.setdefault(row[1], []).append((row[0], Chunk(*row[1:])))
         return found
 
     def sentence_rows(self) -> list[tuple[int, int, int, int, str]]:
         """(sentence id, chunk id, start, end, text hash) of every sentence, by id."""
-        return self._conn.execute(
-            'SELECT id, chunk_id, start, "end", text_hash FROM sentences ORDER BY id').fetchall()
+        return self._rows('SELECT id, chunk_id, start, "end", text_hash FROM sentences ORDER BY id')
 
     def text_hashes(self) -> tuple[dict[str, int], dict[str, int]]:
         """text hash -> a chunk id, and -> a sentence id, holding a vector of that text."""
-        chunks = dict(self._conn.execute("SELECT text_hash, id FROM chunks"))
-        sentences = dict(self._conn.execute("SELECT text_hash, id FROM sentences"))
+        chunks = dict(self._rows("SELECT text_hash, id FROM chunks"))
+        sentences = dict(self._rows("SELECT text_hash, id FROM sentences"))
         return chunks, sentences
 
     def sentences_of(self, chunk_ids: Sequence[int]) -> dict[int, list[tuple[int, int, int]]]:
@@ -142,7 +152,7 @@ class ChunkStore:
         if not found:
             return found
         marks = ",".join("?" * len(found))
-        rows = self._conn.execute(
+        rows = self._rows(
             f'SELECT chunk_id, id, start, "end" FROM sentences WHERE chunk_id IN ({marks}) ORDER BY id',
             list(found))
         for chunk_id, sentence_id, start, end in rows:
@@ -151,8 +161,8 @@ class ChunkStore:
 
     def sentence_chunks(self) -> np.ndarray:
         """The chunk id of every sentence, indexed by sentence id."""
-        return np.fromiter((r[0] for r in self._conn.execute(
-            "SELECT chunk_id FROM sentences ORDER BY id")), dtype=np.int64)
+        return np.fromiter((r[0] for r in self._rows("SELECT chunk_id FROM sentences ORDER BY id")),
+                           dtype=np.int64)
 
     def chunk_ids_for_dates(self, keep) -> np.ndarray:
         """Ids of the chunks whose article's date satisfies ``keep(date)``, ascending.
@@ -168,7 +178,7 @@ class ChunkStore:
         """Distinct dates, chunk ids, and each chunk's index into the distinct dates."""
         dates: dict[str | None, int] = {}
         ids, codes = [], []
-        for chunk_id, date in self._conn.execute(
+        for chunk_id, date in self._rows(
                 "SELECT c.id, d.date FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.id"):
             ids.append(chunk_id)
             codes.append(dates.setdefault(date, len(dates)))
@@ -184,7 +194,7 @@ class ChunkStore:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._conn.execute(
+        rows = self._rows(
             'SELECT c.id, c.doc_id, c.ordinal, c.start, c."end", c.text, c.n_tokens, d.title, d.date '
             f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.id IN ({marks})",
             [int(i) for i in ids])
@@ -192,13 +202,13 @@ class ChunkStore:
                                     row[7], row[8]) for row in rows}
 
     def get_document(self, doc_id: str) -> Document | None:
-        row = self._conn.execute(
+        rows = self._rows(
             "SELECT doc_id, text, title, date, url, source, origin FROM documents WHERE doc_id = ?",
-            (doc_id,)).fetchone()
-        return Document(*row) if row else None
+            (doc_id,))
+        return Document(*rows[0]) if rows else None
 
     def date_range(self) -> tuple[str | None, str | None]:
-        return self._conn.execute("SELECT min(date), max(date) FROM documents").fetchone()
+        return self._rows("SELECT min(date), max(date) FROM documents")[0]
 
     def close(self) -> None:
         self._conn.close()
