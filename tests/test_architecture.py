@@ -93,3 +93,17 @@ def test_there_are_no_import_cycles(graph):
     for module in sorted(graph):
         if module not in state:
             assert visit(module, []) is None
+
+
+def test_below_the_edges_no_setting_is_read_from_the_environment():
+    """Settings come from indexer.settings, built by the edges. Two modules write the
+    environment, before a third-party library loads and reads it: the OpenMP wait policy (an
+    operator's own choice kept) and the hub's progress bars (no noise reaches users)."""
+    allowed = {"indexer/settings.py": "Settings.from_env, called by the edges",
+               "indexer/embedders/base.py": "passive_openmp_waits",
+               "indexer/embedders/sentence_transformers.py": "HF_HUB_DISABLE_PROGRESS_BARS"}
+    readers = {str(path.relative_to(ROOT)) for package in ("indexer", "search")
+               for path in (ROOT / package).rglob("*.py")
+               if "os.environ" in path.read_text() or "getenv" in path.read_text()}
+    assert readers <= set(allowed)
+    assert not any("VRAAGBAAK_" in (ROOT / p).read_text() for p in readers - {"indexer/settings.py"})

@@ -46,3 +46,13 @@ def test_command_is_in_the_readme(command):
 def test_readme_gives_the_two_setup_commands():
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+def test_every_module_is_in_the_architecture_doc():
+    """docs/architecture.md lists the layout one line per module: a new module joins it."""
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    missing = [str(p.relative_to(ROOT)) for package in ("indexer", "search", "cli")
+               for p in (ROOT / package).rglob("*.py")
+               if p.name != "__init__.py" or p.parent.name in ("vectors", "keywords", "embedders")
+               if p.stem not in doc]
+    assert missing == []

@@ -53,6 +53,7 @@ class SentenceTransformerEmbedder:
 
 
 def _load_sentence_transformer(spec: ModelSpec):
+    # No noise of other tools reaches users: set before huggingface_hub and transformers load.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     passive_openmp_waits()  # before torch, and its libgomp, load
     import transformers
@@ -60,9 +61,11 @@ def _load_sentence_transformer(spec: ModelSpec):
 
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
-    offline = spec.kind != "hub" or os.environ.get("HF_HUB_OFFLINE") == "1"
+    # A folder is never looked up on a hub; for a hub id, huggingface_hub's own HF_HUB_OFFLINE
+    # decides, as it does for every program that uses it.
     try:
-        return SentenceTransformer(spec.location, device="cpu", local_files_only=offline)
+        return SentenceTransformer(spec.location, device="cpu",
+                                   local_files_only=spec.kind != "hub")
     except Exception as exc:  # the library raises OSError, ValueError, HTTP errors...
         where = "a model hub (it is not a local folder)" if spec.kind == "hub" else spec.location
         raise ModelError(f"cannot load the model {spec.model_id!r} from {where}: "
