@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
 from indexer.errors import VraagbaakError
 from search.searcher import Searcher
 from cli.server.models import Number, SearchOptionsIn
+from search.options import DEFAULT_K, SearchMode
 from cli.server.service import run_search
 
 INSTRUCTIONS = (
@@ -31,7 +32,7 @@ def build_mcp(lease: Callable[[], AbstractContextManager[Searcher]]):
 
     @server.tool(name="search_news", description="Find the news passages that answer a question.",
                  structured_output=True)
-    def search_news(question: str, k: Number = 5, mode: Literal["hybrid", "dense", "keyword"] = "hybrid",
+    def search_news(question: str, k: Number = DEFAULT_K, mode: SearchMode = SearchMode.HYBRID,
                     since: str | None = None, until: str | None = None,
                     question_dates: bool = True, group: bool = True, per_article: Number = 1,
                     context: bool = True, max_chars: Number = 4000) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from search.options import MAX_K, MAX_QUERY_CHARS
+from search.options import DEFAULT_K, MAX_K, MAX_PER_ARTICLE, MAX_QUERY_CHARS, SearchMode
 from search.results import Hit
 
 
@@ -35,13 +35,14 @@ Question = Annotated[str, AfterValidator(_not_blank)]
 class SearchOptionsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    k: Number = Field(5, ge=1, le=MAX_K, description="Articles to return (passages with group=false).")
-    mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
+    k: Number = Field(DEFAULT_K, ge=1, le=MAX_K,
+                      description="Articles to return (passages with group=false).")
+    mode: SearchMode = SearchMode.HYBRID
     since: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD, inclusive.")
     until: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD, inclusive.")
     question_dates: bool = Field(True, description='Filter by a date in the question ("in juni 2021").')
     group: bool = Field(True, description="One entry per article.")
-    per_article: Number = Field(1, ge=1, le=10)
+    per_article: Number = Field(1, ge=1, le=MAX_PER_ARTICLE)
     context: bool = Field(False, description="Add a prompt-ready context with numbered citations.")
     max_chars: Number = Field(4000, ge=200, le=50_000, description="Budget of the context.")
 
