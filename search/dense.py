@@ -25,8 +25,7 @@ class DenseCandidate:
 
 def sorted_unique(ids: np.ndarray) -> np.ndarray:
     """``ids`` ascending without repeats, as int64. Date filters come sorted already: checked in
-    one pass. (numpy 2's np.unique hashes: 22 ms for a one-year filter's 180k ids at 1M
-    passages, a third of that search.)"""
+    one pass (numpy 2's np.unique hashes, which cost a third of a filtered search at 1M)."""
     ids = np.asarray(ids, dtype=np.int64)
     if len(ids) > 1 and not np.all(ids[1:] > ids[:-1]):
         ids = np.sort(ids)

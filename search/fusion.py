@@ -1,10 +1,8 @@
 """Combining the dense and keyword legs with reciprocal rank fusion, weighted by language.
 
-Measured (docs/benchmarks.md): for an English question over Dutch articles the keyword leg is
-close to random, and any weight on it costs recall (FLORES recall@1 0.993 dense -> 0.906 at equal
-weights); for a Dutch question the keyword leg is the stronger one (sample questions: 14/14 at
-rank 1 alone, 12/14 dense). So the keyword weight depends on whether the question is in the
-articles' language.
+For an English question over Dutch articles the keyword leg is close to random and any weight
+on it costs recall; for a Dutch question it is the stronger leg. So the keyword weight depends
+on whether the question is in the articles' language (docs/decisions/0004).
 """
 
 from __future__ import annotations

@@ -39,10 +39,8 @@ def single_threaded_numpy() -> None:
     """One thread for numpy's OpenBLAS in a searching process (FAISS keeps its own threads).
 
     A search does small products (a filter's subset, fusion); with two threads numpy's idle
-    OpenBLAS threads spin on the cores FAISS's OpenMP threads need, and an exact search over
-    3,700 vectors took 8.2 ms, one scheduler tick per pool, instead of 0.4 ms (measured on 2
-    cores, docs/benchmarks.md). Process-wide, as thread pools are; the prefix names numpy's
-    own OpenBLAS, not the one FAISS trains and builds with."""
+    OpenBLAS threads spin on the cores FAISS's OpenMP threads need. Process-wide, as thread
+    pools are; the prefix names numpy's own OpenBLAS, not the one FAISS trains and builds with."""
     import threadpoolctl
 
     threadpoolctl.threadpool_limits({"libscipy_openblas": 1})
@@ -156,8 +154,7 @@ class Searcher:
         return SearchResult(query, options.mode, hits, confident, filter_info, language)
 
     def _date_test(self, date_filter) -> Callable[[str | None], bool]:
-        """``date_filter.matches`` with each stored date parsed once per searcher, not per search
-        (parsing was 7 ms a filtered search at 1,000 distinct dates)."""
+        """``date_filter.matches`` with each stored date parsed once per searcher, not per search."""
         periods = self._periods
 
         def keep(article_date: str | None) -> bool:

@@ -168,8 +168,8 @@ class ChunkStore:
         """Ids of the chunks whose article's date satisfies ``keep(date)``, ascending.
 
         ``keep`` is asked once per distinct date; the chunks follow in one numpy pass. A published
-        (immutable) store reads its chunk dates once: reading them per search cost 22 ms at 10k
-        passages and grew with the index (150 ms at 100k)."""
+        (immutable) store reads its chunk dates once: read per search, they cost more than the
+        search and grew with the index."""
         distinct, ids, codes = self._chunk_dates or self._read_chunk_dates()
         verdicts = np.fromiter((bool(keep(date)) for date in distinct), bool, len(distinct))
         return ids[verdicts[codes]] if len(ids) else ids

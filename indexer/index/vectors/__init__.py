@@ -22,8 +22,7 @@ if TYPE_CHECKING:  # the CLI reads INDEX_TYPES without paying for numpy and FAIS
 
     from indexer.index.vectors.base import VectorIndex
 
-# From this many vectors on, "auto" builds an IVF index. Measured (docs/benchmarks.md, "Vector
-# search as the index grows"): below it exact search takes under ~5 ms per query on 2 cores.
+# From this many vectors on, "auto" builds an IVF index: below it exact search is fast enough.
 # Why: docs/decisions/0013-ivf-from-50000-vectors.md
 IVF_FROM = 50_000
 

