@@ -1,6 +1,6 @@
 """Adaptive probing, measured: vraagbaak's IVF probing as a build tunes it (per question, the
 lists whose centroid scores within delta of the best one, at least `fewest`, at most `most`:
-indexer/ivf_probing.py), against fixed numbers of lists, and against other deltas.
+indexer/index/vectors/ivf_probing.py), against fixed numbers of lists, and against other deltas.
 
 A question about something the archive covers sits close to a few centroids and far from the
 rest; a question the archive has no answer to scores about the same against many, and its exact
