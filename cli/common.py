@@ -29,6 +29,14 @@ def settings(**given) -> Settings:
     return Settings.from_env(**given)
 
 
+def open_searcher(index_dir: Path, model: str | None):
+    """The searcher a command answers with, in a process set up for searching."""
+    from search.searcher import Searcher, single_threaded_numpy
+
+    single_threaded_numpy()
+    return Searcher.open(index_dir, model, settings=settings())
+
+
 def print_json(data: object) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False))
 

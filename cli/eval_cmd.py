@@ -16,8 +16,8 @@ from cli.common import (
     ModelOption,
     error,
     handle_errors,
+    open_searcher,
     print_json,
-    settings,
 )
 from search.options import MAX_K, SearchMode
 
@@ -40,7 +40,6 @@ def evaluate(
     from search.evaluation import evaluate as run_evaluation
     from search.evaluation import first_occurrences, load_eval_queries
     from search.options import SearchOptions, validate_query
-    from search.searcher import Searcher
 
     with handle_errors():
         # Read the questions before loading the model: a bad file should fail fast.
@@ -52,7 +51,7 @@ def evaluate(
             error(f"{queries} holds no usable questions",
                   hint='one {"id": ..., "text": ..., "relevant": ["doc id", ...]} per line')
             raise typer.Exit(EXIT_ERROR)
-        searcher = Searcher.open(index_dir, model, settings=settings())
+        searcher = open_searcher(index_dir, model)
         try:
             # One untimed question first: the first forward pass pays one-off set-up costs that
             # would otherwise land in p95.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from cli.common import IndexOption, ModelOption, handle_errors, settings
+from cli.common import IndexOption, ModelOption, handle_errors, open_searcher
 from indexer.settings import DEFAULT_INDEX
 
 
@@ -13,9 +13,8 @@ def mcp(index_dir: IndexOption = DEFAULT_INDEX, model: ModelOption = None) -> No
     import logging
 
     from cli.server.mcp_server import build_mcp
-    from search.searcher import Searcher
 
     logging.basicConfig(level=logging.WARNING)  # logging goes to stderr; stdout is the protocol
     with handle_errors():
-        searcher = Searcher.open(index_dir, model, settings=settings())
+        searcher = open_searcher(index_dir, model)
     build_mcp(lambda: nullcontext(searcher)).run("stdio")

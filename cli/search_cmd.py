@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from cli.common import (DEFAULT_INDEX, EXIT_PARTIAL, IndexOption, JsonOption, ModelOption, error,
-                        handle_errors, print_json, settings)
+                        handle_errors, open_searcher, print_json)
 from search.options import (DEFAULT_K, MAX_K, MAX_PER_ARTICLE, SearchMode, SearchOptions,
                             validate_query)
 
@@ -46,7 +46,6 @@ def search(
                         'stdin); prints one JSON line {"id", "results"} per question.')] = None,
 ) -> None:
     """Find the passages that answer QUESTION (or every question in --batch)."""
-    from search.searcher import Searcher
 
     if (question is None) == (batch is None):
         error("give either a QUESTION or --batch FILE.jsonl (not both)",
@@ -60,7 +59,7 @@ def search(
             validate_query(question)
         else:
             questions, all_good = _checked_batch(batch)
-        searcher = Searcher.open(index_dir, model, settings=settings())
+        searcher = open_searcher(index_dir, model)
         if batch is not None:
             _run_batch(searcher, questions, options)
             if not all_good:

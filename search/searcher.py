@@ -36,7 +36,8 @@ _OPEN_ATTEMPTS = 3
 
 # Why: docs/decisions/0022-single-threaded-numpy.md
 def single_threaded_numpy() -> None:
-    """One thread for numpy's OpenBLAS in a searching process (FAISS keeps its own threads).
+    """One thread for numpy's OpenBLAS in a searching process (FAISS keeps its own threads):
+    process-wide, so the edges that search call it once (cli.common.open_searcher, the server).
 
     A search does small products (a filter's subset, fusion); with two threads numpy's idle
     OpenBLAS threads spin on the cores FAISS's OpenMP threads need. Process-wide, as thread
@@ -51,7 +52,6 @@ class Searcher:
 
     def __init__(self, index_dir: IndexDirectory, embedder: Embedder,
                  sentence_weight: float = 0.5) -> None:
-        single_threaded_numpy()
         for attempt in range(_OPEN_ATTEMPTS):
             version = index_dir.current_version()
             try:

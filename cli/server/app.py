@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from indexer.errors import VraagbaakError
 from indexer.embedders import backend_of
-from search.searcher import Searcher
+from search.searcher import Searcher, single_threaded_numpy
 from cli.server.docs_page import docs_page
 from cli.server.errors import HTTP_CODES, ApiError, error_response, status_of
 from cli.server.guards import BodyGuard, RequireKey, TrustedHost, is_loopback
@@ -45,6 +45,7 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
         opened = searcher
         if opened is None:
             try:
+                single_threaded_numpy()  # a searching process (see search.searcher)
                 opened = Searcher.open(settings.index_dir, settings.model, settings=settings.core)
             except VraagbaakError as exc:  # the server still answers /health, with the reason
                 app.state.not_ready = f"{exc}" + (f" ({exc.hint})" if exc.hint else "")
