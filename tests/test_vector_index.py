@@ -271,15 +271,22 @@ def test_a_rebuild_keeps_the_previous_lists_while_the_size_calls_for_as_many(dat
     assert build_vector_index(grown, "ivf", flat).nlist == 128
 
 
-def test_a_searching_process_runs_numpy_on_one_thread_and_faiss_on_its_own(tmp_path):
-    """Two thread pools on two cores made small filtered searches 20x slower (searcher.py)."""
+def test_a_searching_process_runs_numpy_on_one_thread_and_faiss_on_its_own(tmp_path, fake_model):
+    """Two thread pools on two cores made small filtered searches 20x slower (searcher.py): the
+    edges that search (here `vraagbaak search`) set numpy to one thread, and leave FAISS's."""
     import threadpoolctl
+    from typer.testing import CliRunner
+
+    from cli.main import build_app
 
     threadpoolctl.threadpool_limits({"libscipy_openblas": 2, "libgomp": 2})
-    embedder = FakeEmbedder()
-    update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder),
-                 load_for_index([SAMPLE_DIR]))
-    Searcher(IndexDirectory(tmp_path / "idx"), embedder).close()
+    runner = CliRunner()
+    assert runner.invoke(build_app(), ["index", str(SAMPLE_DIR), "--index", str(tmp_path / "idx"),
+                                       "--model", str(fake_model)]).exit_code == 0
+    threads = {i["prefix"]: i["num_threads"] for i in threadpoolctl.threadpool_info()}
+    assert threads["libscipy_openblas"] == 2  # indexing is not a searching process
+    assert runner.invoke(build_app(), ["search", "Poetin", "--index", str(tmp_path / "idx"),
+                                       "--model", str(fake_model)]).exit_code == 0
     threads = {i["prefix"]: i["num_threads"] for i in threadpoolctl.threadpool_info()}
     assert threads["libscipy_openblas"] == 1 and threads["libgomp"] == 2
 
