@@ -78,6 +78,7 @@ class FollowState:
     def __init__(self, feeds: dict | None = None, warning: str | None = None) -> None:
         self.feeds: dict[str, dict] = feeds or {}
         self.warning = warning  # why the saved state could not be used, if it could not
+        self._saved: str | None = None
 
     @classmethod
     def load(cls, index_dir: IndexDirectory) -> FollowState:
@@ -98,8 +99,10 @@ class FollowState:
     def save(self, index_dir: IndexDirectory) -> None:
         if not index_dir.exists():  # nothing indexed yet: an empty folder stays one to index into
             return
-        replace_synced(index_dir.root / STATE_FILE,
-                       json.dumps({"format": STATE_FORMAT, "feeds": self.feeds}, ensure_ascii=False))
+        text = json.dumps({"format": STATE_FORMAT, "feeds": self.feeds}, ensure_ascii=False)
+        if text != self._saved:  # a quiet poll writes nothing
+            replace_synced(index_dir.root / STATE_FILE, text)
+            self._saved = text
 
     def entries(self, feed: str) -> dict[str, list]:
         seen = self.feeds.get(feed, {}).get("entries")
@@ -136,11 +139,12 @@ def poll(index_dir: IndexDirectory, sources: Sequence[str], embedder: Embedder,
     what the write path raises (a damaged index, another model, a writer that keeps the lock
     past ``BUSY_WAIT``) is."""
     started = time.perf_counter()
+    sources = list(dict.fromkeys(sources))  # a feed given twice is read once
     report = PollReport(feeds=len(sources))
     documents, next_state = {}, {}
     indexed = _Indexed(index_dir)
     try:
-        for source in dict.fromkeys(sources):
+        for source in sources:
             _read_one(source, state, indexed, documents, next_state, report)
     finally:
         indexed.close()
