@@ -282,7 +282,8 @@ def test_broken_feeds_and_pages_are_reported_and_the_rest_is_indexed(run, fake_m
     assert "is application/pdf, not HTML" in errors
     assert "no article was found on the page (only 4 characters of text" in errors
     assert errors.count("it is tried again at the next poll") == 3
-    assert f"the feed {site.url('/homepage')} is a text/html page, not an RSS or Atom feed" in errors
+    assert f"the feed {site.url('/homepage')} is a web page (text/html), not an RSS or Atom " \
+           "feed (give the feed's own URL" in errors
     assert f"the feed {site.url('/kapot.xml')} answered HTTP 503" in errors
     assert f"the feed {site.url('/nergens')} answered HTTP 404" in errors
     assert "the feed geen-feed.rss: no such file" in errors

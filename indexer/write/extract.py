@@ -88,7 +88,7 @@ def page_article(html: bytes, url: str, charset: str | None = None,
             found = trafilatura.bare_extraction(
                 text, url=url, with_metadata=True, include_comments=False, include_tables=False,
                 include_images=False, include_links=False, deduplicate=False)
-    except Exception as exc:  # noqa: BLE001 (a parser of hostile input: any failure is "no article")
+    except Exception as exc:  # noqa: BLE001 (a parser of hostile input: any failure, no article)
         raise ExtractError(f"the page could not be parsed ({type(exc).__name__})") from None
     body = getattr(found, "text", None) if found is not None else None
     if not body or not body.strip():

@@ -4,8 +4,8 @@ An entry is known by its id (the RSS guid, the Atom id), else by its link; the a
 from that key alone, so it stays the same across polls and a changed entry replaces its article:
 ``host/slug-hash`` (the host of the key or of the feed, the last part of the link's path, and 12
 hex digits of the key's SHA-256), readable in search results, at most 174 characters, and unique
-per key. The entry's own content is its text when it holds a whole article (``MIN_CONTENT_TEXT``, ``MIN_SUMMARY_TEXT``);
-otherwise the article is read from the page it links to (see ``indexer.write.extract``).
+per key. The entry's own content is its text when it holds a whole article (``MIN_CONTENT_TEXT``,
+``MIN_SUMMARY_TEXT``); otherwise the article is read from the page it links to (see ``indexer.write.extract``).
 """
 
 from __future__ import annotations
@@ -81,12 +81,18 @@ def read_feed(source: str, validators: dict[str, str] | None = None) -> Feed:
             raise FeedError(str(exc)) from None
         if answer.status == 304:
             return Feed(source, not_modified=True, validators=dict(validators or {}))
-        if answer.content_type.startswith(("text/html", "image/", "audio/", "video/")):
-            raise FeedError(f"the feed {source} is a {answer.content_type} page, not an RSS or "
-                            "Atom feed; give the feed's own URL (often linked as 'RSS')")
+        if answer.content_type.startswith(("image/", "audio/", "video/")):
+            raise FeedError(f"the feed {source} is {answer.content_type}, not an RSS or Atom feed")
         kept = {"etag": answer.headers.get("etag"), "modified": answer.headers.get("last-modified")}
-        feed = _parse(source, answer.body, answer.url, answer.headers.get("content-type"),
-                      urlsplit(answer.url).hostname or "")
+        try:
+            feed = _parse(source, answer.body, answer.url, answer.headers.get("content-type"),
+                          urlsplit(answer.url).hostname or "")
+        except FeedError:  # some servers send feeds as text/html: only a page that is none is one
+            if answer.content_type == "text/html":
+                raise FeedError(f"the feed {source} is a web page (text/html), not an RSS or Atom "
+                                "feed", hint="give the feed's own URL (often linked as 'RSS')"
+                                ) from None
+            raise
         feed.validators = {k: v for k, v in kept.items() if v}
         return feed
     return _parse(source, _read_file(source), None, None, Path(source).stem)
@@ -129,7 +135,8 @@ def _parse(source: str, body: bytes, url: str | None, content_type: str | None,
             parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
                                       sanitize_html=True, resolve_relative_uris=bool(url))
         except Exception as exc:  # noqa: BLE001 (a parser of hostile input)
-            raise FeedError(f"the feed {source} could not be parsed ({type(exc).__name__})") from None
+            raise FeedError(f"the feed {source} could not be parsed "
+                            f"({type(exc).__name__})") from None
         return _feed(source, parsed, host)
 
 
@@ -147,7 +154,8 @@ def _feed(source: str, parsed, host: str) -> Feed:
     for position, raw in enumerate(parsed.entries, start=1):
         if position > MAX_ENTRIES:
             feed.problems.append((f"{len(parsed.entries) - MAX_ENTRIES} more entries",
-                                  f"only the first {MAX_ENTRIES} entries of a feed are read per poll"))
+                                  f"only the first {MAX_ENTRIES} entries of a feed are read "
+                                  "per poll"))
             break
         entry = _entry(raw, host, name)
         if isinstance(entry, str):

@@ -111,8 +111,9 @@ class FollowState:
 
     def validators(self, feed: str) -> dict[str, str]:
         found = self.feeds.get(feed, {}).get("validators")
-        return {k: v for k, v in found.items() if k in ("etag", "modified") and isinstance(v, str)} \
-            if isinstance(found, dict) else {}
+        if not isinstance(found, dict):
+            return {}
+        return {k: v for k, v in found.items() if k in ("etag", "modified") and isinstance(v, str)}
 
 
 class _Indexed:
@@ -171,7 +172,8 @@ def _read_one(source: str, state: FollowState, indexed: _Indexed, documents: dic
         feed = read_feed(source, validators)
     except FeedError as exc:
         report.failed_feeds += 1
-        report.problems.append(FollowProblem(source, str(exc) + (f" ({exc.hint})" if exc.hint else "")))
+        hint = f" ({exc.hint})" if exc.hint else ""
+        report.problems.append(FollowProblem(source, str(exc) + hint))
         return
     if feed.not_modified:
         report.not_modified += 1
