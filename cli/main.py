@@ -7,6 +7,7 @@ import typer
 from cli import (
     backup_cmd,
     eval_cmd,
+    follow_cmd,
     index_cmd,
     info_cmd,
     mcp_cmd,
@@ -23,6 +24,7 @@ def build_app() -> typer.Typer:
         help="Semantic search over Dutch news articles, asked in Dutch or English.")
     app.command("index")(index_cmd.index)
     app.command("remove")(remove_cmd.remove)
+    app.command("follow")(follow_cmd.follow)
     app.command("search")(search_cmd.search)
     app.command("info")(info_cmd.info)
     app.command("backup")(backup_cmd.backup)
