@@ -77,7 +77,7 @@ def shorten(sentence: str) -> str | None:
     words (the first on ties), and drop stop words at both ends. None when fewer than 3 content
     words are left."""
     text = re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", sentence)
-    text = re.sub(r"[\"“”‘’]", "", text)
+    text = re.sub(r"[\"“”]|(?<!\w)[‘’']|[‘’'](?!\w)", "", text)  # quotes, not apostrophes
     clauses = [c.split() for c in re.split(r"[,;:]|\s[-–—]\s", text)]
     clauses = [[w.strip(".!?") for w in c if w.strip(".!?")] for c in clauses]
     clauses = [c for c in clauses if c]
@@ -95,6 +95,13 @@ def shorten(sentence: str) -> str | None:
     while words and words[0].lower() in STOP - {"the", "a", "an"}:
         words = words[1:]
     return " ".join(words) if weight(words) >= MIN_SHORT_WORDS else None
+
+
+def default_dev() -> Path:
+    """../shared/data/dev beside the checkout (as bench/answer_quality.py has it), or one level
+    up for a worktree in a folder of worktrees."""
+    candidates = [ROOT.parent / "shared" / "data" / "dev", ROOT.parent.parent / "shared" / "data" / "dev"]
+    return next((c for c in candidates if (c / "corpus.jsonl").is_file()), candidates[0])
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -158,7 +165,7 @@ def check(outputs: dict[str, list[dict]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "dev")
+    parser.add_argument("--dev", type=Path, default=default_dev())
     parser.add_argument("--check", action="store_true",
                         help="only check that the files here are what the build would write")
     args = parser.parse_args()
