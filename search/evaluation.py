@@ -161,13 +161,21 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+_Scored = tuple[str, tuple[float, ...], float]  # lang, (R@1, R@10, MRR@10, nDCG@10), ms
+
+
 def evaluate(queries: Sequence[EvalQuery], ranked_docs: Callable[[str], list[str]],
              clock: Callable[[], float] = time.perf_counter) -> EvalReport:
     """Ask ``ranked_docs`` each question, one at a time, timing each call; metrics per language
     (questions without one under "unknown") and over all questions."""
+    return _report(_score(queries, ranked_docs, clock))
+
+
+def _score(queries: Sequence[EvalQuery], ranked_docs: Callable[[str], list[str]],
+           clock: Callable[[], float]) -> list[_Scored]:
     if not queries:
         raise ValueError("no questions to evaluate")
-    per_query: list[tuple[str, tuple[float, ...], float]] = []
+    per_query: list[_Scored] = []
     for query in queries:
         start = clock()
         ranked = ranked_docs(query.text)
@@ -175,13 +183,130 @@ def evaluate(queries: Sequence[EvalQuery], ranked_docs: Callable[[str], list[str
         scores = (recall_at(ranked, query.relevant, 1), recall_at(ranked, query.relevant, 10),
                   mrr_at(ranked, query.relevant, 10), ndcg_at(ranked, query.relevant, 10))
         per_query.append((query.lang or UNKNOWN_LANG, scores, elapsed_ms))
+    return per_query
+
+
+def _report(per_query: Sequence[_Scored]) -> EvalReport:
     by_lang = {lang: _aggregate([q for q in per_query if q[0] == lang])
                for lang in sorted({q[0] for q in per_query})}
     return EvalReport(_aggregate(per_query), by_lang)
 
 
-def _aggregate(per_query: Sequence[tuple[str, tuple[float, ...], float]]) -> Metrics:
+def _aggregate(per_query: Sequence[_Scored]) -> Metrics:
     n = len(per_query)
     means = [sum(scores[i] for _, scores, _ in per_query) / n for i in range(4)]
     latencies = [ms for _, _, ms in per_query]
     return Metrics(n, *means, percentile(latencies, 50), percentile(latencies, 95))
+
+
+# --- several question sets -------------------------------------------------------------------
+
+MANIFEST_SUFFIX = ".json"  # a manifest of sets; any other file is one JSONL set
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """One file of judged questions, with what its manifest says about it."""
+
+    name: str
+    path: Path
+    queries: tuple[EvalQuery, ...]
+    language: str | None = None  # as the manifest gives it ("nl", "en", "nl+en"), else None
+    level: str | None = None  # "article" (the only level judged) or what the manifest says
+
+
+@dataclass(frozen=True)
+class SetsReport:
+    sets: Mapping[str, EvalReport]  # by set name, in the order asked
+    overall: Metrics  # all questions of all sets pooled
+    mean_of_sets: Metrics  # each set counts once: the mean of the sets' overall metrics
+
+    def as_dict(self, sets: Sequence[EvalSet] = ()) -> dict:
+        about = {s.name: s for s in sets}
+        return {"sets": [{"name": name,
+                          "file": str(about[name].path) if name in about else None,
+                          "language": about[name].language if name in about else None,
+                          "level": about[name].level if name in about else None,
+                          **report.as_dict()} for name, report in self.sets.items()],
+                "overall": self.overall.as_dict(),
+                "mean_of_sets": self.mean_of_sets.as_dict()}
+
+
+def load_eval_sets(paths: Sequence[Path], check_text: Callable[[str], object] | None = None,
+                   only: Collection[str] = ()) -> tuple[list[EvalSet], list[str]]:
+    """The sets named by ``paths`` — each a JSONL file of questions (named after its file) or a
+    ``.json`` manifest ``{"sets": [{"name", "file", "language", "level", ...}, ...]}`` whose
+    ``file`` is relative to the manifest — and the problems found ("PATH:LINE: message" per bad
+    line, a sentence per set without a usable question). ``only`` keeps the sets of those names.
+
+    An unreadable file, a bad manifest, two sets of one name or an unknown name in ``only``
+    raise InputError: those are mistakes in the command, not in a line of data."""
+    entries: list[tuple[str, Path, str | None, str | None]] = []
+    for path in paths:
+        if path.suffix == MANIFEST_SUFFIX:
+            entries.extend(_manifest_entries(path))
+        else:
+            entries.append((path.stem, path, None, None))
+    seen: dict[str, Path] = {}
+    for name, path, _, _ in entries:
+        if name in seen:
+            raise InputError(f"two question sets are named {name!r} ({seen[name]} and {path})",
+                             hint="give each set its own name")
+        seen[name] = path
+    unknown = [name for name in only if name not in seen]
+    if unknown:
+        raise InputError(f"no question set is named {', '.join(map(repr, unknown))}",
+                         hint=f"the sets are: {', '.join(seen)}")
+    sets: list[EvalSet] = []
+    problems: list[str] = []
+    for name, path, language, level in entries:
+        if only and name not in only:
+            continue
+        queries, bad = load_eval_queries(path, check_text)
+        problems.extend(bad)
+        if not queries:
+            problems.append(f"{path}: set {name!r} holds no usable questions")
+            continue
+        sets.append(EvalSet(name, path, tuple(queries), language, level))
+    return sets, problems
+
+
+def _manifest_entries(path: Path) -> list[tuple[str, Path, str | None, str | None]]:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"cannot read {path}: it is not UTF-8 (byte {exc.start + 1})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    sets = manifest.get("sets") if isinstance(manifest, dict) else None
+    if not isinstance(sets, list) or not sets:
+        raise InputError(f'{path} has no "sets" list',
+                         hint='a manifest is {"sets": [{"name": ..., "file": ...}, ...]}')
+    entries = []
+    for number, entry in enumerate(sets, start=1):
+        if (not isinstance(entry, dict) or not isinstance(entry.get("name"), str)
+                or not entry["name"].strip() or not isinstance(entry.get("file"), str)
+                or not entry["file"].strip()):
+            raise InputError(f'{path}: set {number} needs a "name" and a "file"')
+        optional = [entry.get(key) if isinstance(entry.get(key), str) else None
+                    for key in ("language", "level")]
+        entries.append((entry["name"].strip(), path.parent / entry["file"], *optional))
+    return entries
+
+
+def evaluate_sets(sets: Sequence[EvalSet], ranked_docs: Callable[[str], list[str]],
+                  clock: Callable[[], float] = time.perf_counter) -> SetsReport:
+    """``evaluate`` for each set, one question at a time; then all questions pooled, and the
+    sets' mean, where a set of 30 questions weighs as much as one of 700."""
+    if not sets:
+        raise ValueError("no question sets to evaluate")
+    scored = {s.name: _score(s.queries, ranked_docs, clock) for s in sets}
+    reports = {name: _report(per_query) for name, per_query in scored.items()}
+    pooled = [q for per_query in scored.values() for q in per_query]
+    overalls = [report.overall for report in reports.values()]
+    mean = Metrics(len(overalls), *(sum(getattr(m, field) for m in overalls) / len(overalls)
+                                    for field in ("recall_at_1", "recall_at_10", "mrr_at_10",
+                                                  "ndcg_at_10", "p50_ms", "p95_ms")))
+    return SetsReport(reports, _aggregate(pooled), mean)
