@@ -115,3 +115,12 @@ def write(path: Path, content: str | bytes) -> Path:
         path.write_text(content, encoding="utf-8")
     return path
 
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium (tests/browser.py), one per test module."""
+    from tests.browser import chromium
+
+    with chromium() as launched:
+        yield launched

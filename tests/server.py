@@ -15,12 +15,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(app):
-    """Serve ``app`` on 127.0.0.1 until the block ends; yields the base URL."""
+def running(app, bounded: bool = False, **config):
+    """Serve ``app`` on 127.0.0.1 until the block ends; yields the base URL. ``bounded``: with
+    the connection limits of `vraagbaak serve` (cli.server.serving), ``config`` on top."""
     import uvicorn
 
+    from cli.server.serving import uvicorn_config
+
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    if bounded:
+        settings = uvicorn_config(app, "127.0.0.1", port, log_level="warning", **config)
+    else:
+        settings = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)
+    server = uvicorn.Server(settings)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -31,4 +38,4 @@ def running(app):
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=15)

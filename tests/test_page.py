@@ -10,7 +10,6 @@ from indexer.index.directory import IndexDirectory
 from search.searcher import Searcher
 from cli.server.app import create_app
 from cli.server.settings import ServerSettings
-from tests.browser import chromium
 from tests.server import running
 
 pytestmark = pytest.mark.model
@@ -22,12 +21,6 @@ def site(real_index, real_embedder):
                      Searcher(IndexDirectory(real_index), real_embedder))
     with running(app) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

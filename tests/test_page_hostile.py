@@ -15,7 +15,6 @@ from indexer.write.pipeline import update_index
 from search.searcher import Searcher
 from cli.server.app import create_app
 from cli.server.settings import ServerSettings
-from tests.browser import chromium
 from tests.fakes import FakeEmbedder
 from tests.server import running
 
@@ -40,12 +39,6 @@ def site(tmp_path_factory):
     with running(create_app(ServerSettings(index_dir=root),
                             Searcher(IndexDirectory(root), embedder))) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

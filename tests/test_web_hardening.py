@@ -10,7 +10,6 @@ import select
 import socket
 import threading
 import time
-from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -24,7 +23,7 @@ from search.searcher import Searcher
 from cli.server.app import create_app
 from cli.server.settings import ServerSettings
 from tests.fakes import FakeEmbedder
-from tests.server import free_port, running
+from tests.server import running
 
 KEY = "hardening-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -258,28 +257,6 @@ def test_get_mcp_is_405_not_an_open_stream(fake_searcher, tmp_path):
         assert httpx.delete(f"{url}/mcp", timeout=5).status_code == 405
 
 
-@contextmanager
-def serving(app, **config):
-    """Like tests.server.running, with the uvicorn settings of `vraagbaak serve`."""
-    import uvicorn
-
-    from cli.server.serving import uvicorn_config
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, log_level="warning", **config))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start within 30 s"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
 def _slow_client(url: str, results: list, pace: float, lines: int) -> None:
     """Send a request head one header line every ``pace`` seconds; record when it was cut off."""
     started = time.monotonic()
@@ -297,7 +274,8 @@ def _slow_client(url: str, results: list, pace: float, lines: int) -> None:
 
 
 def test_a_client_that_sends_its_headers_slowly_is_cut_off(fake_searcher, tmp_path):
-    with serving(create_app(settings(tmp_path), fake_searcher), head_timeout=1.0) as url:
+    with running(create_app(settings(tmp_path), fake_searcher), bounded=True,
+                 head_timeout=1.0) as url:
         results: list = []
         clients = [threading.Thread(target=_slow_client, args=(url, results, 0.3, 40))
                    for _ in range(20)]
