@@ -108,6 +108,15 @@ def test_a_question_on_one_subject_probes_fewer_lists_than_one_that_fits_none(da
     assert recall_at_10(flat.search(off_topic, 10)[1], ivf.search(off_topic, 10)[1]) >= 0.95
 
 
+def test_lists_probed_counts_each_questions_lists_as_its_search_probes_them(data):
+    vectors, _, ivf, queries = data
+    counts = ivf.lists_probed(queries)
+    assert counts.shape == (len(queries),)
+    assert np.all((ivf.probing.fewest <= counts) & (counts <= ivf.probing.most))
+    fixed = IVFIndex(ivf._index, Probing.fixed(7))
+    assert fixed.lists_probed(queries[:5]).tolist() == [7] * 5
+    assert ivf.lists_probed(queries[:0]).shape == (0,)
+
 def test_probing_is_tuned_to_the_cheapest_setting_that_reaches_the_target():
     """Eight lists; half the questions have their neighbours in their best list, far ahead of
     the rest (0.5 behind), the other half in their best three lists, close together (0.05)."""

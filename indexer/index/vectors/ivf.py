@@ -146,6 +146,13 @@ class IVFIndex(FaissVectors):
         found = _scores(vectors, questions, self._search(questions, top.shape[1], None)[1])
         return min(_recall(best[h], found[h]) for h in halves)
 
+    def lists_probed(self, queries: np.ndarray) -> np.ndarray:
+        """How many lists each question probes without a filter: its centroids that score within
+        the probing's delta of its best one, at least ``fewest``, at most ``most``."""
+        queries = as_matrix(queries, self.dim)
+        centroid_scores, _ = self._index.quantizer.search(queries, self.probing.most)
+        return self.probing.counts(centroid_scores)
+
     def centroids(self) -> np.ndarray:
         import faiss
 
