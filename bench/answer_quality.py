@@ -7,20 +7,18 @@ the top 3 (passages ungrouped), and article-level recall@1 / MRR@10; for the FLO
 Latency: p50/p95 of whole searches on the sample index, and the ratio to the first issue's path
 (embed the question, FAISS over passages, SQLite join).
 
-usage: python bench/answer_quality.py [--dev ../shared/data/dev] [--repeats 5]
+usage: python -m bench.answer_quality [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.lib import corpora, results
+from bench.lib.quality import article_metrics, built, passage_ranks
+from bench.lib.timing import Timer
 
 CONFIGS = [  # name, search options, sentence weight
     ("before (dense, passages only)", {"mode": "dense"}, 0.0),
@@ -30,108 +28,79 @@ CONFIGS = [  # name, search options, sentence weight
 ]
 
 
-def build(paths, root, embedder):
-    from indexer.write.chunking import ParagraphChunker
-    from indexer.index.directory import IndexDirectory
-    from indexer.write.pipeline import update_index, load_for_index
-
-    update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder), load_for_index(paths))
-    return IndexDirectory(root)
-
-
-def passage_ranks(searcher, questions, options):
-    """Rank of the passage that holds the answer, and whether its snippet holds it too."""
-    results = searcher.search_many([q["text"] for q in questions], k=10, group=False, **options)
-    ranks, in_snippet = [], 0
-    for q, result in zip(questions, results):
-        hit = next((h for h in result.hits if any(
-            h.doc_id == e["doc_id"] and e["contains"] in h.text for e in q["evidence"])), None)
-        ranks.append(hit.rank if hit else None)
-        in_snippet += bool(hit) and any(e["contains"] in hit.snippet for e in q["evidence"])
-    return ranks, in_snippet
-
-
-def article_metrics(searcher, questions, options):
-    from search.evaluation import mrr_at, recall_at
-
-    results = searcher.search_many([q["text"] for q in questions], k=10, **options)
-    ranked = [[h.doc_id for h in r.hits] for r in results]
-    n = len(questions)
-    return (sum(recall_at(r, q["relevant"], 1) for r, q in zip(ranked, questions)) / n,
-            sum(mrr_at(r, q["relevant"], 10) for r, q in zip(ranked, questions)) / n)
-
-
-def latency(searcher, questions, options, repeats):
-    from search.evaluation import percentile
-
-    times = []
+def latency(searcher, questions, options, repeats) -> dict[str, float]:
+    timer = Timer()
     for _ in range(repeats):
         for q in questions:
-            started = time.perf_counter()
-            searcher.search(q["text"], k=5, **options)
-            times.append((time.perf_counter() - started) * 1000)
-    return percentile(times, 50), percentile(times, 95)
+            with timer:
+                searcher.search(q["text"], k=5, **options)
+    return timer.summary((50, 95))
 
 
-def first_issue_latency(searcher, questions, repeats):
+def first_issue_latency(searcher, questions, repeats) -> dict[str, float]:
     """The first issue's whole search: embed, FAISS over passages, join with SQLite."""
-    from search.evaluation import percentile
-
-    times = []
+    timer = Timer()
     for _ in range(repeats):
         for q in questions:
-            started = time.perf_counter()
-            vector = searcher.embedder.embed_queries([q["text"]])
-            _, ids = searcher.dense.passages.search(vector, 5)
-            searcher.store.get_chunks([int(i) for i in ids[0] if i >= 0])
-            times.append((time.perf_counter() - started) * 1000)
-    return percentile(times, 50), percentile(times, 95)
+            with timer:
+                vector = searcher.embedder.embed_queries([q["text"]])
+                _, ids = searcher.dense.passages.search(vector, 5)
+                searcher.store.get_chunks([int(i) for i in ids[0] if i >= 0])
+    return timer.summary((50, 95))
+
+
+def quality(searcher, flores_searcher, questions, flores_q, options) -> dict:
+    row, snippets, found = {}, 0, 0
+    for lang in ("nl", "en"):
+        qs = [q for q in questions if q["lang"] == lang]
+        ranks, in_snippet = passage_ranks(searcher, qs, options)
+        snippets, found = snippets + in_snippet, found + sum(r is not None for r in ranks)
+        r1, mrr = article_metrics(searcher, qs, options)
+        row[lang] = {"n": len(qs), "at_1": sum(r == 1 for r in ranks),
+                     "top_3": sum(1 for r in ranks if r and r <= 3), "recall@1": r1, "mrr@10": mrr}
+    row["answer_in_snippet"] = [snippets, found]
+    if flores_searcher:
+        row["flores"] = dict(zip(("recall@1", "mrr@10"), article_metrics(flores_searcher, flores_q, options)))
+    return row
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "dev")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
     from indexer.embedders.base import resolve_model
+    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
     from search.searcher import Searcher
 
     embedder = SentenceTransformerEmbedder(resolve_model())
-    questions = [json.loads(line) for line in (ROOT / "tests" / "data" / "sample_questions.jsonl").open()]
-    by_lang = {lang: [q for q in questions if q["lang"] == lang] for lang in ("nl", "en")}
-    flores = None
+    questions, dev = corpora.sample_questions(), corpora.flores()
     with tempfile.TemporaryDirectory() as tmp:
-        sample_dir = build([ROOT / "data" / "sample"], Path(tmp) / "sample", embedder)
-        if (args.dev / "corpus.jsonl").is_file():
-            flores_dir = build([args.dev / "corpus.jsonl"], Path(tmp) / "flores", embedder)
-            flores = [json.loads(line) for line in (args.dev / "queries.jsonl").open()]
-        print("sample questions: passage at rank 1 / in top 3 (of n); article R@1, MRR@10;"
-              " FLORES en->nl article R@1, MRR@10")
-        for name, options, weight in CONFIGS:
-            searcher = Searcher(sample_dir, embedder, sentence_weight=weight)
-            cells, snippets, found = [], 0, 0
-            for lang, qs in by_lang.items():
-                ranks, in_snippet = passage_ranks(searcher, qs, options)
-                snippets, found = snippets + in_snippet, found + sum(r is not None for r in ranks)
-                r1, mrr = article_metrics(searcher, qs, options)
-                cells.append(f"{lang}: {sum(r == 1 for r in ranks):2}/{sum(1 for r in ranks if r and r <= 3):2}"
-                             f" of {len(qs)}, {r1:.3f} {mrr:.3f}")
-            cells.append(f"answer in snippet {snippets}/{found}")
-            if flores:
-                r1, mrr = article_metrics(Searcher(flores_dir, embedder, sentence_weight=weight),
-                                          flores, options)
-                cells.append(f"FLORES: {r1:.3f} {mrr:.3f}")
-            print(f"  {name:30} " + " | ".join(cells), flush=True)
-        print(f"\nlatency on the sample index, {len(questions)} questions x {args.repeats}, k=5:")
-        searcher = Searcher(sample_dir, embedder)
+        sample = built([corpora.SAMPLE], Path(tmp) / "sample", embedder)
+        flores = dev and built([corpora.dev_dir() / "corpus.jsonl"], Path(tmp) / "flores", embedder)
+        rows = {name: quality(Searcher(sample, embedder, sentence_weight=w),
+                              flores and Searcher(flores, embedder, sentence_weight=w),
+                              questions, dev and dev[1], options) for name, options, w in CONFIGS}
+        searcher = Searcher(sample, embedder)
         searcher.search("warm-up")
-        base = first_issue_latency(searcher, questions, args.repeats)
-        print(f"  {'first issue path':30} p50 {base[0]:6.2f} ms  p95 {base[1]:6.2f} ms")
-        for name, options, weight in CONFIGS[1:]:
-            p50, p95 = latency(Searcher(sample_dir, embedder, sentence_weight=weight), questions,
-                               options, args.repeats)
-            print(f"  {name:30} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  ({p50 / base[0]:.2f}x p50)")
+        speed = {"first issue path": first_issue_latency(searcher, questions, args.repeats)}
+        speed |= {name: latency(Searcher(sample, embedder, sentence_weight=w), questions, options, args.repeats)
+                  for name, options, w in CONFIGS[1:]}
+    first = results.table(
+        "Sample questions: answer passage at rank 1 / in the top 3, article R@1 and MRR@10; FLORES "
+        "en->nl article R@1 and MRR@10",
+        ["config", "nl @1 / top 3", "nl R@1, MRR", "en @1 / top 3", "en R@1, MRR", "answer in snippet", "FLORES R@1, MRR"],
+        [[name, *(c for lang in ("nl", "en") for c in (
+            f"{r[lang]['at_1']}/{r[lang]['top_3']} of {r[lang]['n']}",
+            f"{r[lang]['recall@1']:.3f}, {r[lang]['mrr@10']:.3f}")),
+          f"{r['answer_in_snippet'][0]}/{r['answer_in_snippet'][1]}",
+          f"{r['flores']['recall@1']:.3f}, {r['flores']['mrr@10']:.3f}" if "flores" in r else "-"]
+         for name, r in rows.items()])
+    base = speed["first issue path"]["p50"]
+    second = results.table(
+        f"Latency on the sample index, {len(questions)} questions x {args.repeats}, k=5",
+        ["search", "p50 ms", "p95 ms", "x first issue p50"],
+        [[name, f"{s['p50']:.2f}", f"{s['p95']:.2f}", f"{s['p50'] / base:.2f}x"] for name, s in speed.items()])
+    results.publish({"quality": rows, "latency_ms": speed}, [first, second])
 
 
 if __name__ == "__main__":

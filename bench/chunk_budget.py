@@ -7,33 +7,22 @@ Two signals, for each budget:
   paragraph: does the English sentence find the passage that holds its translation (recall@1)?
   Longer passages dilute one sentence among many, which this measures.
 
-usage: python bench/chunk_budget.py [--budgets 64,96,128,160,200,256,320] [--dev PATH]
+usage: python -m bench.chunk_budget [--budgets 64,96,128,160,200,256,320] [--detail]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from indexer.write.chunking import ParagraphChunker  # noqa: E402
-from indexer.records import Document
-from indexer.write.loading import load_articles  # noqa: E402
-from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
-from indexer.embedders.base import resolve_model  # noqa: E402
-from indexer.index.vectors.flat import FlatIPIndex  # noqa: E402
+from bench.lib import corpora, results
+from bench.lib.timing import Timer
 
 
-def flores_articles(dev: Path, per_article: int = 12, per_paragraph: int = 3):
-    corpus = [json.loads(line) for line in (dev / "corpus.jsonl").open()]
-    queries = [json.loads(line) for line in (dev / "queries.jsonl").open()]
+def flores_articles(corpus: list[dict], queries: list[dict], per_article: int = 12, per_paragraph: int = 3):
+    from indexer.records import Document
+
     docs, where = [], {}
     for a in range(0, len(corpus), per_article):
         group = corpus[a:a + per_article]
@@ -48,6 +37,8 @@ def flores_articles(dev: Path, per_article: int = 12, per_paragraph: int = 3):
 
 def ranks(embedder, chunker, docs, questions, query_vectors):
     """Rank (1-based, or None past 10) of the first passage that holds each question's evidence."""
+    from indexer.index.vectors.flat import FlatIPIndex
+
     chunks = [c for d in docs for c in chunker.split(d)]
     index = FlatIPIndex(embedder.dim)
     index.add(np.arange(len(chunks)), embedder.embed_documents([c.text for c in chunks]))
@@ -61,35 +52,48 @@ def ranks(embedder, chunker, docs, questions, query_vectors):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", default="64,96,128,160,200,256,320")
-    parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "dev")
     parser.add_argument("--detail", action="store_true",
                         help="per-question ranks on the sample, per language, for each budget")
     args = parser.parse_args()
+    from indexer.embedders.base import resolve_model
+    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.write.loading import load_articles
+
     embedder = SentenceTransformerEmbedder(resolve_model())
-    sample_docs = load_articles([ROOT / "data" / "sample"]).documents
-    sample_q = [json.loads(line) for line in (ROOT / "tests" / "data" / "sample_questions.jsonl").open()]
+    sample_docs = load_articles([corpora.SAMPLE]).documents
+    sample_q = corpora.sample_questions()
     sample_vecs = embedder.embed_queries([q["text"] for q in sample_q])
     sample_ev = [[(e["doc_id"], e["contains"]) for e in q["evidence"]] for q in sample_q]
-    flores = None
-    if (args.dev / "corpus.jsonl").is_file():
-        docs, pairs = flores_articles(args.dev)
+    flores, dev = None, corpora.flores()
+    if dev:
+        docs, pairs = flores_articles(*dev)
         flores = (docs, [[ev] for _, ev in pairs], embedder.embed_queries([q for q, _ in pairs]))
-    print(f"{'budget':>6} {'chunks':>6} {'avg tok':>7} | sample: {'@1':>5} {'top3':>5} {'MRR':>5}"
-          f" | flores: {'@1':>5} {'@10':>5} {'MRR':>5} | s")
+    rows = []
     for budget in (int(b) for b in args.budgets.split(",")):
-        started = time.perf_counter()
-        chunker = ParagraphChunker(embedder, budget)
-        r, n, avg = ranks(embedder, chunker, sample_docs, sample_ev, sample_vecs)
-        line = (f"{budget:>6} {n:>6} {avg:>7.0f} | sample: {_at(r, 1):>5.2f} {_at(r, 3):>5.2f} "
-                f"{_mrr(r):>5.3f}")
-        if flores:
-            fr, _, _ = ranks(embedder, chunker, *flores)
-            line += f" | flores: {_at(fr, 1):>5.3f} {_at(fr, 10):>5.3f} {_mrr(fr):>5.3f}"
-        print(line + f" | {time.perf_counter() - started:.0f}", flush=True)
+        timer = Timer()
+        with timer:
+            chunker = ParagraphChunker(embedder, budget)
+            r, n, avg = ranks(embedder, chunker, sample_docs, sample_ev, sample_vecs)
+            row = {"budget": budget, "chunks": n, "avg_tokens": avg,
+                   "sample": {"at_1": _at(r, 1), "top_3": _at(r, 3), "mrr": _mrr(r)}}
+            if flores:
+                fr, _, _ = ranks(embedder, chunker, *flores)
+                row["flores"] = {"at_1": _at(fr, 1), "at_10": _at(fr, 10), "mrr": _mrr(fr)}
+        rows.append(row | {"seconds": timer.last_s})
+        print(f"budget {budget} measured", flush=True)
         if args.detail:
             _print_detail(sample_q, r)
+    table = results.table(
+        "Passage budget: sample answer passage @1 / top 3 / MRR; FLORES (12-sentence pseudo-articles) @1 / @10 / MRR",
+        ["budget", "chunks", "avg tokens", "sample @1", "top 3", "MRR", "FLORES @1", "@10", "MRR"],
+        [[r["budget"], r["chunks"], f"{r['avg_tokens']:.0f}",
+          *(f"{r['sample'][k]:.3f}" for k in ("at_1", "top_3", "mrr")),
+          *((f"{r['flores'][k]:.3f}" for k in ("at_1", "at_10", "mrr")) if "flores" in r else ("-",) * 3)]
+         for r in rows])
+    results.publish({"budgets": rows}, [table])
 
 
 def _print_detail(questions, r):

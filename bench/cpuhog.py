@@ -54,10 +54,11 @@ def worker(index: Path) -> None:
     """Open the index, then answer each line "n seconds" on stdin with the times (ms) of n
     searches, or of those that began in the first `seconds`, on stdout."""
     from indexer.settings import Settings
-    from search.searcher import Searcher
+    from search.searcher import Searcher, single_threaded_numpy
 
     questions = corpora.question_texts()
     # The backend comes from VRAAGBAAK_BACKEND, read here as the CLI does.
+    single_threaded_numpy()  # as in a searching process
     searcher = Searcher.open(index, settings=Settings.from_env())
     for q in questions[:5]:  # first calls: lazy set-up is not what is measured
         searcher.search(q)

@@ -9,20 +9,18 @@ Variants: the sentence weight w (score = (1 - w) * passage cosine + w * best sen
 and pseudo-relevance feedback (the question vector moved towards the mean of its top m
 passages by beta, then scored again).
 
-usage: python bench/dense_variants.py
+usage: python -m bench.dense_variants
 """
 
 from __future__ import annotations
 
-import json
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.lib import corpora, results
+from bench.lib.quality import built
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 FEEDBACK = [(beta, m) for beta in (0.2, 0.5, 1.0) for m in (1, 3)]
@@ -47,20 +45,14 @@ def answer_rank(scores: np.ndarray, holds_answer: np.ndarray) -> int:
 
 
 def main() -> None:
-    from indexer.write.chunking import ParagraphChunker
-    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
     from indexer.embedders.base import resolve_model
-    from indexer.index.directory import IndexDirectory
-    from indexer.write.pipeline import update_index, load_for_index
+    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
     from search.searcher import Searcher
 
     embedder = SentenceTransformerEmbedder(resolve_model())
-    questions = [json.loads(line) for line in (ROOT / "tests" / "data" / "sample_questions.jsonl").open()]
+    questions = corpora.sample_questions()
     with tempfile.TemporaryDirectory() as tmp:
-        index_dir = IndexDirectory(Path(tmp) / "sample")
-        update_index(index_dir, embedder, ParagraphChunker(embedder),
-                     load_for_index([ROOT / "data" / "sample"]))
-        searcher = Searcher(index_dir, embedder)
+        searcher = Searcher(built([corpora.SAMPLE], Path(tmp) / "sample", embedder), embedder)
         n = len(searcher.dense.passages)
         chunks = searcher.store.get_chunks(list(range(n)))
         holds = {q["id"]: np.array([any(e["doc_id"] == chunks[i].chunk.doc_id and e["contains"] in chunks[i].chunk.text
@@ -69,23 +61,25 @@ def main() -> None:
         variants = [(f"w={w}", lambda v, w=w: all_scores(searcher, v, w)) for w in WEIGHTS]
         variants += [(f"feedback beta={b} m={m}", lambda v, b=b, m=m: with_feedback(searcher, v, b, m))
                      for b, m in FEEDBACK]
-        print(f"{n} passages; rank of the answer passage, dense leg only (ungrouped)")
         worst: dict[str, int] = {}
         best: dict[str, int] = {}
+        rows, by_variant = [], {}
         for name, score in variants:
             ranks = {q["id"]: answer_rank(score(v), holds[q["id"]]) for q, v in zip(questions, vectors)}
+            by_variant[name] = ranks
             for qid, r in ranks.items():
                 best[qid], worst[qid] = min(best.get(qid, r), r), max(worst.get(qid, r), r)
             cells = []
             for lang in ("nl", "en"):
                 rs = [ranks[q["id"]] for q in questions if q["lang"] == lang]
-                cells.append(f"{lang} @1 {sum(r == 1 for r in rs):2}/{len(rs)} top3 {sum(r <= 3 for r in rs):2}")
-            misses = ", ".join(f"{qid}:{r}" for qid, r in ranks.items() if r > 1)
-            print(f"  {name:24} {' | '.join(cells)} | not at 1: {misses}")
-        print("best rank any variant reaches, for questions not always at rank 1:")
-        print("  " + ", ".join(f"{qid}: {best[qid]} (worst {worst[qid]})"
-                               for qid in best if worst[qid] > 1))
-
+                cells.append(f"{sum(r == 1 for r in rs)}/{len(rs)}, {sum(r <= 3 for r in rs)}")
+            rows.append([name, *cells, ", ".join(f"{qid}:{r}" for qid, r in ranks.items() if r > 1)])
+    table = results.table(
+        f"{n} passages; rank of the answer passage, dense leg only (ungrouped)",
+        ["variant", "nl @1, top 3", "en @1, top 3", "not at rank 1 (question:rank)"], rows,
+        "best rank any variant reaches, for questions not always at rank 1: "
+        + ", ".join(f"{qid}: {best[qid]} (worst {worst[qid]})" for qid in best if worst[qid] > 1))
+    results.publish({"passages": n, "ranks": by_variant}, [table])
 
 if __name__ == "__main__":
     main()

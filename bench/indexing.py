@@ -51,8 +51,9 @@ def index_against_embedder(tmp: Path, embedder, copies: int) -> tuple[dict, Path
 
 
 def stage_latency(root: Path, query_embedder, repeats: int) -> dict[str, dict]:
-    from search.searcher import Searcher
+    from search.searcher import Searcher, single_threaded_numpy
 
+    single_threaded_numpy()  # as in a searching process (process-wide: later builds too)
     clock = StageClock(Searcher(indexes.directory(root), query_embedder))
     questions = corpora.question_texts()
     clock.search(questions[0])  # the first search pays lazy set-up

@@ -5,16 +5,14 @@ when missing) unless --url names a running server. Each level sends a bounded nu
 (--requests) within a bounded time (--seconds), spread over the 30 sample questions; every
 response must be 200, and errors are counted. Only loopback is ever addressed.
 
-usage: python bench/load.py [--requests 120] [--seconds 60] [--url http://127.0.0.1:8000]
+usage: python -m bench.load [--requests 120] [--seconds 60] [--url http://127.0.0.1:8000]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,20 +20,13 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+from bench.lib import corpora, indexes, results
+from bench.lib.timing import percentile
 
 
 def start_server(index: Path) -> tuple[subprocess.Popen, str]:
-    from tests.server import free_port
-
-    port = free_port()
-    exe = Path(sys.executable).parent / "vraagbaak"
+    port = indexes.free_port()
+    exe = indexes.vraagbaak()
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env.pop("VRAAGBAAK_API_KEY", None)
     proc = subprocess.Popen([str(exe), "serve", "--index", str(index), "--port", str(port)],
@@ -84,36 +75,39 @@ def run_level(url: str, clients: int, requests: int, seconds: float, questions: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=120, help="per concurrency level")
     parser.add_argument("--seconds", type=float, default=60, help="per concurrency level, at most")
     parser.add_argument("--url", help="a running server (else one is started on loopback)")
     args = parser.parse_args()
     if args.url and not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise SystemExit("this benchmark only addresses loopback servers")
-    questions = [json.loads(line)["text"] for line in
-                 (ROOT / "tests" / "data" / "sample_questions.jsonl").open()]
+    questions = corpora.question_texts()
     proc = None
     with tempfile.TemporaryDirectory() as tmp:
         url = args.url
         if url is None:
             index = Path(tmp) / "idx"
-            subprocess.run([str(Path(sys.executable).parent / "vraagbaak"), "index",
-                            str(ROOT / "data" / "sample"), "--index", str(index)], check=True,
-                           stdout=subprocess.DEVNULL, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+            indexes.index_with_cli([corpora.SAMPLE], index)
             proc, url = start_server(index)
         try:
             httpx.get(url + "/search", params={"q": "warm-up"}, timeout=30)
-            print(f"GET /search?q=...&k=5 against {url} (hybrid, grouped, snippets; sample index)")
-            print(f"{'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}")
+            levels = []
             for clients in (1, 8, 32):
                 n, errors, wall, lat = run_level(url, clients, args.requests, args.seconds, questions)
-                print(f"{clients:>7} {n:>8} {errors:>6} {n / wall:>7.1f} {percentile(lat, 50):>7.1f} "
-                      f"{percentile(lat, 99):>7.1f}", flush=True)
+                levels.append({"clients": clients, "requests": n, "errors": errors, "per_s": n / wall,
+                               "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99)})
+                print(f"{clients} clients measured", flush=True)
         finally:
             if proc:
                 proc.terminate()
                 proc.wait(timeout=30)
+    table = results.table(
+        "GET /search?q=...&k=5 on loopback (hybrid, grouped, snippets; sample index)",
+        ["clients", "requests", "errors", "req/s", "p50 ms", "p99 ms"],
+        [[r["clients"], r["requests"], r["errors"], f"{r['per_s']:.1f}", f"{r['p50_ms']:.1f}",
+          f"{r['p99_ms']:.1f}"] for r in levels])
+    results.publish({"url_was_given": bool(args.url), "levels": levels}, [table])
 
 
 if __name__ == "__main__":

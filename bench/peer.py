@@ -47,8 +47,9 @@ def index_stage(passages: Path, root: Path) -> dict:
 def search_stage(questions: Path, root: Path, latency_questions: int) -> dict:
     """`vraagbaak serve` as a program: open the index (the default query backend), answer."""
     from search.evaluation import mrr_at, recall_at
-    from search.searcher import Searcher
+    from search.searcher import Searcher, single_threaded_numpy
 
+    single_threaded_numpy()  # as `vraagbaak serve` does
     started = time.perf_counter()
     searcher = Searcher.open(root)
     load_s = time.perf_counter() - started

@@ -23,7 +23,9 @@ reference measured in the same run, or against the machine's ceiling in `hardwar
 milliseconds, which move with the machine and its other work. Speed is measured here, never
 asserted in tests.
 
-The measurement history behind the product's settings (chunk budget, fusion weights, confidence
+The suite's parts come first, in its order; the studies outside it (`answer_quality`,
+`chunk_budget`, `dense_variants`, `fusion_weights`, `calibrate_confidence`, `load`) follow once
+they have been run (`python -m bench.<part>`). The measurement history behind the product's settings (chunk budget, fusion weights, confidence
 threshold, IVF from 100k vectors, adaptive probing, threads; two machines, November 2026) is
 kept unchanged in [history/benchmarks-2026-11.md](history/benchmarks-2026-11.md).
 """
@@ -46,7 +48,7 @@ def markdown(table: dict) -> list[str]:
     lines = [f"**{table['title']}**", "", "| " + " | ".join(map(cell, table["columns"])) + " |",
              "|" + "---|" * len(table["columns"])]
     lines += ["| " + " | ".join(map(cell, row)) + " |" for row in table["rows"]]
-    return lines + ([f"", table["note"]] if table["note"] else []) + [""]
+    return lines + (["", table["note"]] if table["note"] else []) + [""]
 
 
 def section(part: str, result: dict | None) -> list[str]:

@@ -77,13 +77,14 @@ def time_searches(searcher, questions: list[str], generic: list[str], repeats: i
 
 
 def one_size(work: Path, n: int, sentences, engine, embedder, repeats: int) -> dict:
-    from search.searcher import Searcher
+    from search.searcher import Searcher, single_threaded_numpy
 
     corpus, root = work / f"corpus-{n}.jsonl", work / f"index-{n}"
     articles = synthetic.write_articles(corpus, n, sentences, np.random.default_rng(n))
     build = Timer()
     with build:
         report = indexes.build_index(root, embedder, [corpus])
+    single_threaded_numpy()  # as in a searching process (process-wide: later builds too)
     searcher = Searcher(indexes.directory(root), engine)
     times = time_searches(searcher, corpora.question_texts(), corpora.generic_question_texts(), repeats)
     searcher.close()

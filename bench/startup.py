@@ -41,8 +41,9 @@ def cold(index: Path, backend: str, runs: int) -> dict[str, float]:
 
 def warm(index: Path, backend: str, repeats: int) -> dict[str, dict]:
     from indexer.embedders import load_query_embedder
-    from search.searcher import Searcher
+    from search.searcher import Searcher, single_threaded_numpy
 
+    single_threaded_numpy()  # as in a searching process
     os.environ["VRAAGBAAK_BACKEND"] = backend
     searcher = Searcher.open(index, make_embedder=load_query_embedder)
     searcher.search(QUESTION)  # first call: lazy initialisation is not what is measured

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -57,7 +58,7 @@ def vraagbaak() -> str:
 def index_with_cli(paths: list[Path], root: Path) -> None:
     """`vraagbaak index` in its own process (nothing of the model stays loaded here)."""
     subprocess.run([vraagbaak(), "index", *map(str, paths), "--index", str(root)], check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, env=os.environ | {"HF_HUB_OFFLINE": "1"})
 
 
 def free_port() -> int:
