@@ -56,7 +56,8 @@ def section(part: str, result: dict | None) -> list[str]:
     if result is None:
         return lines + [f"Not run yet: `python -m bench.{part}`.", ""]
     lines += [f"Command: `{result['command']}` ({result['mode']} mode), {result['date']}.  ",
-              f"Machine: {machine.describe(result['machine'])}.", ""]
+              f"Machine: {machine.describe(result['machine'])}.  ",
+              f"FLORES dev set: {'used' if result.get('flores') else 'absent, its pieces skipped'}.", ""]
     if result.get("skipped"):
         return lines + [f"Skipped: {result['skipped']}.", ""]
     for table in result["tables"]:

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.lib import machine
+from bench.lib import corpora, machine
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT_ENV, MODE_ENV = "BENCH_OUT", "BENCH_MODE"  # the suite sets the mode for its parts
@@ -51,6 +51,7 @@ def _document(numbers: dict, tables: list[dict], skipped: str = "", part: str = 
     return {"part": part or part_name(), "mode": os.environ.get(MODE_ENV, "alone"),
             "command": cmd or command(),
             "date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine.facts(),
+            "flores": str(corpora.dev_dir()) if (corpora.dev_dir() / "corpus.jsonl").is_file() else None,
             "skipped": skipped, "numbers": numbers, "tables": tables}
 
 
