@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from bench.lib import corpora, indexes, results
-from bench.lib.timing import percentile
+from bench.lib.timing import Timer, percentile
 HOG_SECONDS = 300  # a hog ends by itself after this, should this script die without stopping it
 CONFIGS = {
     "engine-old": {"VRAAGBAAK_BACKEND": "engine", "GOMP_SPINCOUNT": "300000",
@@ -66,13 +66,12 @@ def worker(index: Path) -> None:
     done = 0
     for line in sys.stdin:
         count, seconds = line.split()
-        times, until = [], time.perf_counter() + float(seconds)
-        while len(times) < int(count) and (not times or time.perf_counter() < until):
-            started = time.perf_counter()
-            searcher.search(questions[done % len(questions)])
-            times.append((time.perf_counter() - started) * 1000)
+        timer, until = Timer(), time.perf_counter() + float(seconds)
+        while len(timer.ms) < int(count) and (not timer.ms or time.perf_counter() < until):
+            with timer:
+                searcher.search(questions[done % len(questions)])
             done += 1
-        print(json.dumps(times), flush=True)
+        print(json.dumps(timer.ms), flush=True)
 
 
 class Searching:

