@@ -27,9 +27,11 @@ asserted in tests.
 
 The suite's parts come first, in its order; the studies outside it (`answer_quality`,
 `chunk_budget`, `dense_variants`, `fusion_weights`, `calibrate_confidence`, `load`) follow once
-they have been run (`python -m bench.<part>`). The measurement history behind the product's settings (chunk budget, fusion weights, confidence
-threshold, IVF from 100k vectors, adaptive probing, threads; two machines, November 2026) is
-kept unchanged in [history/benchmarks-2026-11.md](history/benchmarks-2026-11.md).
+they have been run (`python -m bench.<part>`). The measurements behind the product's settings
+(chunk budget, fusion and sentence weights, confidence threshold, the IVF rules, probing,
+threads; two machines, November 2026) are kept unchanged in
+[history/benchmarks-2026-11.md](history/benchmarks-2026-11.md); the settings' reasons are in
+[decisions/](decisions/).
 """
 
 
@@ -53,12 +55,20 @@ def markdown(table: dict) -> list[str]:
     return lines + (["", table["note"]] if table["note"] else []) + [""]
 
 
-def section(part: str, result: dict | None) -> list[str]:
+def where(found: dict, suite: dict | None) -> str:
+    load = found.get("load_1m")
+    busy = f"; load average {load:g} when written" if load is not None else ""
+    if suite and machine.same(found, suite["machine"]):
+        return f"the suite run's{busy}"
+    return machine.describe(found) + busy
+
+
+def section(part: str, result: dict | None, suite: dict | None) -> list[str]:
     lines = [f"## {part}", "", purpose(part), ""]
     if result is None:
         return lines + [f"Not run yet: `python -m bench.{part}`.", ""]
     lines += [f"Command: `{result['command']}` ({result['mode']} mode), {result['date']}.  ",
-              f"Machine: {machine.describe(result['machine'])}.  ",
+              f"Machine: {where(result['machine'], suite)}.  ",
               f"FLORES dev set: {'used' if result.get('flores') else 'absent, its pieces skipped'}.", ""]
     if result.get("skipped"):
         return lines + [f"Skipped: {result['skipped']}.", ""]
@@ -104,7 +114,7 @@ def render(found: dict[str, dict]) -> str:
     others = sorted(p for p in found if p not in PARTS and p != "suite")
     lines = [HEADER, *suite_summary(found.get("suite"))]
     for part in [*PARTS, *others]:
-        lines += section(part, found.get(part))
+        lines += section(part, found.get(part), found.get("suite"))
     if HISTORY.is_file():
         lines += former_sections()
     return "\n".join(lines).rstrip() + "\n"

@@ -66,7 +66,7 @@ VENVS = {"peer": ROOT / ".venv-peer", "onnx_backends": ROOT / ".venv-onnx"}  # t
 PYTHONS = {"onnx_backends": ROOT / ".venv-onnx" / "bin" / "python"}
 
 
-def run_part(part: str, args: list[str], env: dict) -> dict:
+def run_part(part: str, args: list[str], env: dict, mode: str) -> dict:
     """One part in its own process; its status and seconds."""
     command = [str(PYTHONS.get(part, sys.executable)), "-m", f"bench.{part}", *args]
     shown = " ".join(["python -m", f"bench.{part}", *args])
@@ -74,7 +74,7 @@ def run_part(part: str, args: list[str], env: dict) -> dict:
     venv = VENVS.get(part)
     if venv and not (venv / "bin" / "python").is_file():
         setup = "make bench-peer-setup" if part == "peer" else "make bench-onnx-setup"
-        results.skip(f"{venv} is missing ({setup})", part, shown)
+        results.skip(f"{venv.relative_to(ROOT)} is missing ({setup})", part, shown, mode)
         return {"status": "skipped", "seconds": 0.0, "command": shown}
     started = time.perf_counter()
     code = subprocess.run(command, cwd=ROOT, env=env).returncode
@@ -93,12 +93,13 @@ def main() -> None:
     print(f"vraagbaak benchmarks, {args.mode} mode, {time.strftime('%Y-%m-%d %H:%M')}, "
           f"{os.cpu_count()} CPUs", flush=True)
     started = time.perf_counter()
-    ran = {part: run_part(part, extra, env) for part, extra in parts.items()}
+    ran = {part: run_part(part, extra, env, args.mode) for part, extra in parts.items()}
     seconds = time.perf_counter() - started
     failed = [p for p, r in ran.items() if r["status"].startswith("failed")]
     skipped = [p for p, r in ran.items() if r["status"] == "skipped"]
-    results.write_suite({"mode": args.mode, "command": " ".join(["python -m bench.suite", *sys.argv[1:]]),
-                         "seconds": seconds, "parts": ran})
+    if not args.only:  # the record of a whole run, which a run of some parts leaves as it was
+        results.write_suite({"mode": args.mode, "command": " ".join(["python -m bench.suite", *sys.argv[1:]]),
+                             "seconds": seconds, "parts": ran})
     print(f"\n{len(parts) - len(failed) - len(skipped)} of {len(parts)} parts ran in {seconds:.0f} s"
           + (f"; skipped: {', '.join(skipped)}" if skipped else "")
           + (f"; failed: {', '.join(failed)}" if failed else ""))

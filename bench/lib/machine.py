@@ -47,7 +47,13 @@ def versions() -> dict[str, str]:
 def facts() -> dict:
     return {"cpu": _cpuinfo("model name") or platform.processor() or "unknown",
             "cores": os.cpu_count(), "flags": cpu_flags(), "ram_gb": ram_gb(),
-            "python": platform.python_version(), "versions": versions()}
+            "python": platform.python_version(), "versions": versions(),
+            "load_1m": round(os.getloadavg()[0], 2)}  # when written: how busy the machine was
+
+
+def same(a: dict, b: dict) -> bool:
+    """The same machine and software (its load aside)."""
+    return {k: v for k, v in a.items() if k != "load_1m"} == {k: v for k, v in b.items() if k != "load_1m"}
 
 
 def describe(machine: dict) -> str:

@@ -47,8 +47,8 @@ def as_text(t: dict) -> str:
 
 
 def _document(numbers: dict, tables: list[dict], skipped: str = "", part: str = "",
-              cmd: str = "") -> dict:
-    return {"part": part or part_name(), "mode": os.environ.get(MODE_ENV, "alone"),
+              cmd: str = "", mode: str = "") -> dict:
+    return {"part": part or part_name(), "mode": mode or os.environ.get(MODE_ENV, "alone"),
             "command": cmd or command(),
             "date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine.facts(),
             "flores": str(corpora.dev_dir()) if (corpora.dev_dir() / "corpus.jsonl").is_file() else None,
@@ -76,10 +76,10 @@ def publish(numbers: dict, tables: list[dict]) -> Path:
     return path
 
 
-def skip(reason: str, part: str = "", cmd: str = "") -> Path:
+def skip(reason: str, part: str = "", cmd: str = "", mode: str = "") -> Path:
     """A part that cannot run here (missing data or virtualenv) says so, in its results too."""
     print(f"skipped: {reason}")
-    return _write(_document({}, [], reason, part, cmd))
+    return _write(_document({}, [], reason, part, cmd, mode))
 
 
 def write_suite(summary: dict) -> Path:
