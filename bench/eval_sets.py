@@ -2,26 +2,26 @@
 
 Indexes bench/data/eval/corpus.jsonl with `vraagbaak index` (into --index, kept, or a temporary
 folder), runs `vraagbaak eval bench/data/eval/sets.json --mode M --json` for each mode, writes
-everything to bench/out/eval_sets.json and prints, per set, each mode's R@1 / MRR@10 / nDCG@10,
-with a mark where hybrid is below its better leg. Both commands run as subprocesses, so what is
-measured is exactly what a person gets from the CLI.
+everything to bench/out/eval_sets.json (bench.lib.results) and prints, per set, each mode's
+R@1 / MRR@10 / nDCG@10, with a mark where hybrid is below its better leg. Both commands run as
+subprocesses, so what is measured is exactly what a person gets from the CLI.
 
-usage: python bench/eval_sets.py [--index DIR] [--modes hybrid dense keyword] [--out FILE]
+usage: python -m bench.eval_sets [--index DIR] [--modes hybrid dense keyword] [--manifest FILE]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.lib import results as out
+from bench.lib.corpora import ROOT
+
 EVAL = ROOT / "bench" / "data" / "eval"
 MODES = ("hybrid", "dense", "keyword")
 CLI = [sys.executable, "-c", "from cli.main import main; main()"]
@@ -37,22 +37,13 @@ def vraagbaak(*args: str) -> str:
     return done.stdout
 
 
-def machine() -> dict:
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in
-                   Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        cpu = platform.processor() or "unknown"
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
-
-
 def git_commit() -> str | None:
     done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True)
     return done.stdout.strip() or None
 
 
-def table(results: dict[str, dict]) -> list[str]:
+def table(results: dict[str, dict]) -> dict:
     """One row per set (and the pooled and mean rows): each mode's metrics, then where hybrid is
     below the better of dense and keyword."""
     modes = list(results)
@@ -83,9 +74,9 @@ def table(results: dict[str, dict]) -> list[str]:
                     below.append(f"{label} -{gap:.3f} vs {leg}")
         row.append(", ".join(below) or "-")
         rows.append(row)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return ["  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:-1], widths[1:-1])]
-                      + [r[-1]]) for r in [header, *rows]]
+    latency = "; ".join(f"{mode}: p50 {data['overall']['p50_ms']:.1f} ms, p95 {data['overall']['p95_ms']:.1f} ms"
+                        for mode, data in results.items())
+    return out.table("Per question set and mode", header, rows, f"per search: {latency}")
 
 
 def main() -> None:
@@ -93,7 +84,6 @@ def main() -> None:
     parser.add_argument("--index", type=Path, help="index folder to build (or update) and keep")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--manifest", type=Path, default=EVAL / "sets.json")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "eval_sets.json")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,22 +95,12 @@ def main() -> None:
             print(f"eval, mode {mode} …", file=sys.stderr, flush=True)
             results[mode] = json.loads(vraagbaak("eval", str(args.manifest), "--index", str(index),
                                                  "--mode", mode, "--json"))
-    report = {"date": datetime.date.today().isoformat(), "commit": git_commit(),
-              "machine": machine(), "manifest": str(args.manifest.relative_to(ROOT)
-                                                    if args.manifest.is_relative_to(ROOT)
-                                                    else args.manifest),
-              "index": {key: summary.get(key) for key in ("articles", "chunks")},
-              "modes": results}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
-    m = report["machine"]
-    print(f"{report['date']}, {m['cpu']}, {m['cores']} cores; index: {report['index']['articles']} "
-          f"articles, {report['index']['chunks']} passages; written to {args.out}")
-    print("\n".join(table(results)))
-    for mode, data in results.items():
-        latency = data["overall"]
-        print(f"{mode}: p50 {latency['p50_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms per search")
-
+    numbers = {"commit": git_commit(),
+               "manifest": str(args.manifest.relative_to(ROOT) if args.manifest.is_relative_to(ROOT)
+                               else args.manifest),
+               "index": {key: summary.get(key) for key in ("articles", "chunks")}, "modes": results}
+    print(f"index: {numbers['index']['articles']} articles, {numbers['index']['chunks']} passages")
+    out.publish(numbers, [table(results)])
 
 if __name__ == "__main__":
     main()
