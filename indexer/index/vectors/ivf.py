@@ -122,7 +122,7 @@ class IVFIndex(FaissVectors):
         The questions are made of stored vectors. Mixtures of two (one at half weight) stand for
         questions between two subjects; mixtures of four for questions the archive has no
         answer to, whose neighbours are spread over many lists (at 1M vectors these behave
-        under adaptive probing like 48 generic news questions, bench/adaptive_nprobe.py). Each
+        under adaptive probing like 48 generic news questions, bench/probing.py). Each
         is asked again with filters that allow 10% and 1% of the vectors (random ones)."""
         import faiss
 
