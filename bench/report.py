@@ -126,6 +126,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
     found = results.load_all(args.results)
+    if "suite" not in found:  # a fresh checkout has no bench/out: keep the committed doc
+        raise SystemExit(f"no suite results in {args.results or 'bench/out'}: run `make bench` "
+                         f"first; {args.out} is left as it is")
     args.out.write_text(render(found))
     print(f"written: {args.out} ({len(found)} results)")
 
