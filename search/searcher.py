@@ -14,7 +14,7 @@ from indexer.embedders import backend_of, compatible, load_query_embedder
 from indexer.embedders.base import Embedder, ModelSpec, resolve_model_for_index
 from indexer.errors import IndexFormatError, ModelMismatchError
 from indexer.index.directory import IndexDirectory
-from indexer.index.keywords.analysis import detect_language
+from indexer.index.keywords.analysis import language_probabilities, most_likely_language
 from indexer.index.keywords.bm25 import KeywordHits
 from indexer.index.manifest import REBUILD_HINT, STORE, check_same_model
 from indexer.index.store import StoredChunk
@@ -135,7 +135,8 @@ class Searcher:
         return [self._search_one(q, v, options) for q, v in zip(cleaned, vectors)]
 
     def _search_one(self, query: str, vector: np.ndarray, options: SearchOptions) -> SearchResult:
-        language = detect_language(query)
+        probabilities = language_probabilities(query)
+        language = most_likely_language(probabilities)
         date_filter = effective_filter(filter_from_options(options.since, options.until),
                                        query if options.dates_from_question else "")
         allowed, filter_info = None, None
@@ -148,7 +149,7 @@ class Searcher:
             filter_info = date_filter.as_dict() | {"applied": applied}
             if not applied:
                 allowed = None
-        ranked, dense, keyword = self._rank(query, vector, options, language, allowed)
+        ranked, dense, keyword = self._rank(query, vector, options, probabilities, allowed)
         hits = self._hits(ranked, dense, keyword, options)
         confident = bool(hits) and (hits[0].dense_score or 0.0) >= CONFIDENCE_THRESHOLD
         return SearchResult(query, options.mode, hits, confident, filter_info, language)
@@ -163,8 +164,8 @@ class Searcher:
             return date_filter.matches_period(periods[article_date])
         return keep
 
-    def _rank(self, query: str, vector: np.ndarray, options: SearchOptions, language: str | None,
-              allowed: np.ndarray | None):
+    def _rank(self, query: str, vector: np.ndarray, options: SearchOptions,
+              language: dict[str, float], allowed: np.ndarray | None):
         total = len(self.dense.passages)
         if total == 0 or (allowed is not None and len(allowed) == 0):
             return [], {}, KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32), ())

@@ -104,7 +104,9 @@ def test_options_win_over_the_question(searcher):
 
 def test_question_dates_can_be_switched_off(searcher):
     result = searcher.search("Poetin in april 2021", k=5, dates_from_question=False)
-    assert result.date_filter is None and len(result.hits) == 5
+    # Not only April's article; 4 or 5 hits, as the wire copies (jun-a, jun-b) may fold into one.
+    assert result.date_filter is None and len(result.hits) >= 4
+    assert {h.doc_id for h in result.hits} != {"apr"}
 
 
 def test_snippet_and_highlights_point_into_the_article(searcher):

@@ -7,27 +7,12 @@ word and a passage word meet in the same form ("Genève" and "geneve", "gesprekk
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-# Function words that occur in one language and not the other: enough to tell which language a
-# question or an article is in (the two languages vraagbaak serves). Shared words (in, is, was,
-# over, had) are left out on purpose.
-_DUTCH_MARKERS = frozenset("""
-de het een en van dat die niet op te zijn met voor er maar om ook als bij wat zei hoe waarom wie
-waar wanneer welke welk heeft hebben naar dan nog door kan wordt werd zou deze dit tegen uit
-zich hij zij ze wij jullie hun ons onze mijn jouw geen wel al veel meer tussen na sinds zonder
-volgens tijdens omdat terwijl toen dus want doen deed gaat ging zal zullen moet moeten
-""".split())
-_ENGLISH_MARKERS = frozenset("""
-the a an of to and what did say said how why who where when which about for with that this on
-at by from does do has have were are be been will would should could not no yes it its they
-their them he she his her we our you your my than then there these those into during after
-before between without because while so very much many more most long tell told meet
-""".split())
 
 
 def fold(text: str) -> str:
@@ -36,15 +21,49 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-# Why: docs/decisions/0006-question-language-detection.md
-def detect_language(text: str) -> str | None:
-    """'nl', 'en', or None when the function words do not tell (a name, a number)."""
-    words = [fold(w) for w in _WORD.findall(text)]
-    dutch = sum(w in _DUTCH_MARKERS for w in words)
-    english = sum(w in _ENGLISH_MARKERS for w in words)
-    if dutch == english:
+# The languages vraagbaak serves (and an index may hold): the identifier chooses among these only.
+LANGUAGES = ("nl", "en")
+
+
+# Why: docs/decisions/0029-keyword-weight-follows-language-confidence.md
+@functools.cache
+def _identifier():
+    """py3langid's naive Bayes identifier (its model is bundled in the wheel), restricted to
+    Dutch and English and with normalized probabilities; built on first use, not at import."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(LANGUAGES))
+    return identifier
+
+
+@functools.lru_cache(maxsize=4096)
+def _probabilities(text: str) -> tuple[tuple[str, float], ...]:
+    if not any(ch.isalpha() for ch in text):
+        return ()  # no letters (a number, a date): nothing to tell a language by
+    ranked = dict(_identifier().rank(text))
+    return tuple((code, float(ranked.get(code, 0.0))) for code in LANGUAGES)
+
+
+def language_probabilities(text: str) -> dict[str, float]:
+    """{"nl": p, "en": 1 - p}: how likely ``text`` is Dutch or English, from a language
+    identifier that handles a few words; {} when it cannot tell at all (no letters: a number)."""
+    return dict(_probabilities(text))
+
+
+def most_likely_language(probabilities: dict[str, float]) -> str | None:
+    """The most likely language of ``language_probabilities``, None for {} (or a tie)."""
+    if not probabilities:
         return None
-    return "nl" if dutch > english else "en"
+    ranked = sorted(probabilities.items(), key=lambda item: -item[1])
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        return None
+    return ranked[0][0]
+
+
+def detect_language(text: str) -> str | None:
+    """'nl', 'en', or None when the identifier cannot tell (no letters: a number, a date)."""
+    return most_likely_language(language_probabilities(text))
 
 
 # Why: docs/decisions/0008-dutch-snowball-analyzer.md
