@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.errors import ModelError
@@ -38,6 +38,3 @@ class Settings:
         if self.query_backend not in QUERY_BACKENDS:
             raise ModelError(f"{BACKEND_ENV} must be {', '.join(QUERY_BACKENDS[:-1])} or "
                              f"{QUERY_BACKENDS[-1]}, not {self.query_backend!r}")
-
-    def but(self, **changes) -> Settings:
-        return replace(self, **changes)

@@ -46,7 +46,7 @@ class IndexVersion:
         IndexFormatError naming its file. ``mmap``: map the parts' files instead of reading
         them, to check a version cheaply (`info`), not to search it."""
         manifest = Manifest.from_file(path / MANIFEST)
-        store = _open_store(path / STORE)
+        store = ChunkStore.open(path / STORE)  # checks its own tables: damage is named there
         version = cls(path, manifest, store)
         try:
             source = str(path / MANIFEST)
@@ -72,8 +72,3 @@ class IndexVersion:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _open_store(path: Path) -> ChunkStore:
-    """The store, which checks its own tables (a damaged file fails there, by name)."""
-    return ChunkStore.open(path)
