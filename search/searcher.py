@@ -66,7 +66,7 @@ class Searcher:
     def _load(self, path: Path, embedder: Embedder, index_dir: IndexDirectory,
               sentence_weight: float) -> None:
         version = IndexVersion.open(path)
-        try:
+        try:  # a version that cannot be used is closed here, not left to the collector
             check_same_model(version.manifest, embedder.spec, index_dir.root)
             backends = [*version.manifest.document_backends, backend_of(embedder)]
             if not compatible(embedder.spec, backends):
@@ -75,6 +75,11 @@ class Searcher:
                     f"{', '.join(version.manifest.document_backends)}, which "
                     f"{backend_of(embedder)} cannot be compared with",
                     hint=f"set {BACKEND_ENV} to the index's backend")
+            sentence_chunks = version.store.sentence_chunks()
+        except sqlite3.Error as exc:  # the store's tables are there, their pages are not
+            version.close()
+            raise IndexFormatError(f"the passage store {path / STORE} is damaged ({exc})",
+                                   hint=REBUILD_HINT) from exc
         except BaseException:
             version.close()
             raise
@@ -85,12 +90,6 @@ class Searcher:
         self.embedder = embedder
         self.store = version.store
         self._periods: dict[str | None, tuple | None] = {}  # stored date -> article_period
-        try:
-            sentence_chunks = self.store.sentence_chunks()
-        except sqlite3.Error as exc:  # the store's tables are there, their pages are not
-            version.close()
-            raise IndexFormatError(f"the passage store {path / STORE} is damaged ({exc})",
-                                   hint=REBUILD_HINT) from exc
         self.dense = DenseRetriever(version.passages, version.sentences, sentence_chunks,
                                     sentence_weight)
         self.keywords = version.keywords
@@ -165,7 +164,7 @@ class Searcher:
         return keep
 
     def _rank(self, query: str, vector: np.ndarray, options: SearchOptions,
-              language: dict[str, float], allowed: np.ndarray | None):
+              probabilities: dict[str, float], allowed: np.ndarray | None):
         total = len(self.dense.passages)
         if total == 0 or (allowed is not None and len(allowed) == 0):
             return [], {}, KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32), ())
@@ -186,7 +185,7 @@ class Searcher:
         dense = {c.chunk_id: c for c in candidates}
         if options.mode is SearchMode.DENSE:
             return [(c.chunk_id, c.score) for c in candidates], dense, keyword
-        weight = options.weights.keyword_weight(language, self.manifest.language)
+        weight = options.weights.keyword_weight(probabilities, self.manifest.language)
         fused = reciprocal_rank_fusion([([c.chunk_id for c in candidates], options.weights.dense),
                                         (keyword.ids.tolist(), weight)], options.weights.rrf_k)
         return fused, dense, keyword
