@@ -170,8 +170,8 @@ class Searcher:
             return [], {}, KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32), ())
         n = min(total, max(50, 4 * options.k * options.per_article))
         mask = None
-        if allowed is not None:
-            mask = np.zeros(total, np.float32)
+        if allowed is not None:  # over stable ids, which may run past the live count
+            mask = np.zeros(self.dense.passages.id_space, np.float32)
             mask[allowed] = 1.0
         if options.mode is SearchMode.DENSE:  # only the terms, to highlight them
             keyword = KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32),
