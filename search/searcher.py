@@ -223,7 +223,9 @@ class Searcher:
                 keyword_score=_rounded(keyword_scores.get(group[0])),
                 passages=[passages[c] for c in group[1:]],
                 duplicates=[Duplicate(stored[c].chunk.doc_id, stored[c].chunk.chunk_id,
-                                      stored[c].chunk.start, stored[c].chunk.end) for c in dupes]))
+                                      stored[c].chunk.start, stored[c].chunk.end, c)
+                            for c in dupes],
+                passage_id=group[0]))
         return hits
 
     def _passage(self, row: StoredChunk, candidate: DenseCandidate,
@@ -236,7 +238,7 @@ class Searcher:
         s, e = best_snippet(spans, scores, marks, chunk.text, chunk.start)
         return Passage(chunk_id=chunk.chunk_id, score=score, text=chunk.text, start=chunk.start,
                        end=chunk.end, snippet=chunk.text[s - chunk.start:e - chunk.start],
-                       snippet_start=s, snippet_end=e, highlights=marks)
+                       snippet_start=s, snippet_end=e, highlights=marks, passage_id=row.id)
 
     def close(self) -> None:
         """Release the version's files now; a searcher that is freed closes itself."""
