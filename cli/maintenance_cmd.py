@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict
 
 import typer
@@ -28,9 +29,14 @@ def optimize(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False
     Writes usually merge what is cheap to merge on their own; this merges everything, for the
     fastest searches and the smallest index. Needs no model.
     """
+    import os
+
     from indexer.index.directory import IndexDirectory
     from indexer.write.maintenance import optimize_index
 
+    # A merge of everything is background work: searches on this machine come first.
+    with contextlib.suppress(OSError):
+        os.nice(10)
     with handle_errors():
         report = optimize_index(IndexDirectory(index_dir))
     _print(report, as_json, "Optimized")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import sqlite3
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ from indexer.write.changes import plan_changes
 from indexer.write.chunking import Chunker
 from indexer.write.content import fill_vectors, split
 from indexer.write.loading import LoadResult, Problem, load_articles
-from indexer.write.publishing import Change, write_version
+from indexer.write.publishing import Change, vraagbaak_version, write_version
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
 
@@ -48,13 +47,6 @@ class IndexReport:
     unknown: list[str] = field(default_factory=list)  # ids to remove that the index lacks
     problems: list[Problem] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)
-
-
-def vraagbaak_version() -> str:
-    try:
-        return importlib.metadata.version("vraagbaak")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def load_for_index(paths: Sequence[Path]) -> LoadResult:

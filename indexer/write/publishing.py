@@ -7,6 +7,7 @@ CURRENT, indexer/index/directory.py), so a run killed at any moment leaves the p
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 import time
 from collections import Counter
@@ -141,9 +142,14 @@ def _language(counts: Counter) -> str:
     return votes.most_common(1)[0][0] if votes else "nl"
 
 
-def _manifest(upcoming: _Next, settings: dict, language: str) -> Manifest:
-    from indexer.write.pipeline import vraagbaak_version
+def vraagbaak_version() -> str:
+    try:
+        return importlib.metadata.version("vraagbaak")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
+
+def _manifest(upcoming: _Next, settings: dict, language: str) -> Manifest:
     entries, dead = upcoming.entries, upcoming.tombstones.counts()
     live = {part: sum(e[part] for e in entries) - dead[part]
             for part in ("articles", "chunks", "sentences")}
