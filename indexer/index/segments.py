@@ -177,6 +177,11 @@ class SegmentedVectors:
         self.kind = "segments"
 
     @property
+    def indexes(self) -> list[VectorIndex]:
+        """Each segment's vector index, oldest segment first."""
+        return list(self._indexes)
+
+    @property
     def id_space(self) -> int:
         """One more than the largest stable id: the size of a mask over ids."""
         return self._map.space
