@@ -102,24 +102,34 @@ def live_rows(segment: Segment, tombstones: Tombstones) -> SegmentRows:
 
 def joined(parts: list[SegmentRows], dim: int) -> SegmentRows:
     """Rows of several segments as one, in stable-id order (ids were given in time order, so
-    sorting by id keeps each passage's sentences together and in text order)."""
+    sorting by id keeps each passage's sentences together and in text order). Vectors are
+    gathered with one index per part, not row by row: a merge's memory is about twice its
+    segments' vectors."""
     out = SegmentRows()
-    docs = sorted((a, d) for p in parts for a, d in zip(p.article_ids, p.documents))
-    out.article_ids, out.documents = [a for a, _ in docs], [d for _, d in docs]
-    chunks = sorted(((i, c, h, p, n) for p in parts
-                     for n, (i, c, h) in enumerate(zip(p.chunk_ids, p.chunks, p.chunk_hashes))),
-                    key=lambda row: row[0])
-    out.chunk_ids = [r[0] for r in chunks]
-    out.chunks = [r[1] for r in chunks]
-    out.chunk_hashes = [r[2] for r in chunks]
-    out.passage_vectors = (np.stack([r[3].passage_vectors[r[4]] for r in chunks]) if chunks
-                           else np.empty((0, dim), np.float32))
-    sentences = sorted(((r, p, n) for p in parts for n, r in enumerate(p.sentences)),
-                       key=lambda row: row[0][0])
-    out.sentences = [r for r, _, _ in sentences]
-    out.sentence_vectors = (np.stack([p.sentence_vectors[n] for _, p, n in sentences]) if sentences
-                            else np.empty((0, dim), np.float32))
+
+    def order(ids: list[int]) -> np.ndarray:
+        return np.argsort(np.asarray(ids, np.int64), kind="stable")
+
+    ids = [i for p in parts for i in p.article_ids]
+    docs = [d for p in parts for d in p.documents]
+    by_id = order(ids)
+    out.article_ids, out.documents = [ids[i] for i in by_id], [docs[i] for i in by_id]
+    ids = [i for p in parts for i in p.chunk_ids]
+    chunks, hashes = [c for p in parts for c in p.chunks], [h for p in parts for h in p.chunk_hashes]
+    by_id = order(ids)
+    out.chunk_ids = [ids[i] for i in by_id]
+    out.chunks, out.chunk_hashes = [chunks[i] for i in by_id], [hashes[i] for i in by_id]
+    out.passage_vectors = _stacked([p.passage_vectors for p in parts], dim)[by_id]
+    rows = [r for p in parts for r in p.sentences]
+    by_id = order([r[0] for r in rows])
+    out.sentences = [rows[i] for i in by_id]
+    out.sentence_vectors = _stacked([p.sentence_vectors for p in parts], dim)[by_id]
     return out
+
+
+def _stacked(matrices: list[np.ndarray], dim: int) -> np.ndarray:
+    matrices = [m for m in matrices if m is not None and len(m)]
+    return np.concatenate(matrices) if matrices else np.empty((0, dim), np.float32)
 
 
 def _tier(entry: dict) -> int:
