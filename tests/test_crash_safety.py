@@ -146,7 +146,11 @@ def test_two_writers_at_once_one_waits_its_turn_or_is_refused_and_nothing_breaks
 
 def test_a_file_size_limit_fails_cleanly_and_keeps_the_previous_version(tmp_path, fake_model, states):
     shutil.copytree(states["root"] / "ref1", tmp_path / "idx")
-    largest = max(f.stat().st_size for f in (states["root"] / "ref2").rglob("*") if f.is_file())
+    # An update writes only its own segment (the rest are links): limit files to half of it.
+    updated = states["root"] / "ref1-2"
+    newest = IndexDirectory(updated).manifest().segments[-1]["name"]
+    largest = max(f.stat().st_size for f in (IndexDirectory(updated).current_version() /
+                                             "segments" / newest).iterdir())
     done = finish("index", states["root"] / "articles", "--index", tmp_path / "idx", "--model", states["model"],
                   fsize=largest // 2)
     assert done.returncode == 1 and "Traceback" not in done.stderr
@@ -184,7 +188,7 @@ def _segments(index) -> list[str]:
 
 @pytest.mark.parametrize("command", ["remove", "optimize"])
 def test_sigkill_while_deleting_or_merging_leaves_the_previous_or_the_new_version(
-        tmp_path, states, run, command):
+        tmp_path, fake_model, states, run, command):
     """The index of v1 updated to v2 (two segments and tombstones); `remove` (more tombstones,
     a keyword index update) or `optimize` (a merge of every segment, the keywords anew) killed
     at random moments: the index opens as before or after, and a re-run converges."""

@@ -119,7 +119,10 @@ class TantivyIndex:
         query = tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, tantivy.Query.term_query(self._index.schema, _TEXT, t))
              for t in terms])
-        limit = k if allowed is None else 4 * k
+        limit = k
+        if allowed is not None:  # deep enough that k allowed ones are likely found at once
+            share = max(float(np.count_nonzero(allowed)) / max(self._size, 1), 1e-4)
+            limit = int(min(k / share * 1.5 + k, 1_000_000))
         while True:
             found = self._searcher.search(query, limit, count=True)
             hits = found.hits
