@@ -266,3 +266,17 @@ def test_the_real_model_adds_removes_and_finds(tmp_path, real_embedder):
     a = Searcher(IndexDirectory(step), real_embedder)
     assert [(h.doc_id, round(h.score, 3)) for h in a.search("Poetin Navalny", mode="keyword").hits] \
         == [(h.doc_id, round(h.score, 3)) for h in b.search("Poetin Navalny", mode="keyword").hits]
+
+
+def test_a_new_vector_index_kind_keeps_every_id_and_embeds_nothing(tmp_path):
+    root = tmp_path / "idx"
+    add(root, articles(5))
+    add(root, articles(3, start=5))
+    before, dense = passage_ids(root), answers(root, "dense")
+    embedder = FakeEmbedder()
+    report = add(root, [], embedder=embedder, index_type="flat")
+    assert report.published and embedder.documents_embedded == 0
+    with opened(root, vectors=False, keywords=False) as version:
+        assert len(version.manifest.segments) == 1
+        assert version.manifest.vector_indexes["setting"] == "flat"
+    assert passage_ids(root) == before and answers(root, "dense") == dense

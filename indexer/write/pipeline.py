@@ -71,7 +71,8 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
     passage or sentence whose text this model embedded before keeps its vector. ``embedder``
     and ``chunker`` may be None for a run that only removes. The previous version stays
     readable until the new one is complete. ``index_type`` (auto, flat, ivf) is kept in the
-    manifest; None keeps the index's own; a new one (or new chunker settings) rebuilds.
+    manifest; None keeps the index's own; a new one merges every segment into one of that kind
+    (ids kept, nothing embedded); new chunker settings split every article anew (new ids).
     """
     started = time.perf_counter()
     loaded = loaded or LoadResult()
@@ -84,14 +85,15 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
             new_type = (previous.manifest is not None
                         and previous.manifest.vector_indexes.get("setting") != index_type)
             same_chunker = previous.manifest is None or previous.manifest.chunker == settings
-            rebuild = previous.manifest is None or new_type or not same_chunker
+            rebuild = previous.manifest is None or not same_chunker
             change = _plan(previous, loaded, remove, prune_under, rebuild)
+            change.merge_all = new_type and not rebuild
             plan = change.plan
             report = partial(IndexReport, index_dir.root, added=len(plan.added),
                              updated=len(plan.updated), unchanged=len(plan.unchanged),
                              removed=len(plan.removed), kept=change.kept, unknown=plan.unknown,
                              problems=loaded.problems, ignored=loaded.ignored)
-            if not rebuild and not plan.changes_anything:
+            if not rebuild and not new_type and not plan.changes_anything:
                 writer.discard()
                 m = previous.manifest
                 return report(m.articles, m.chunks, m.tokens, time.perf_counter() - started,

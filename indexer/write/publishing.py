@@ -32,7 +32,7 @@ class Change:
     new: list[StoredDocument]  # articles that get new rows (added, updated, moved)
     kept: int
     rebuild: bool = False
-    merge_all: bool = False  # `vraagbaak optimize`
+    merge_all: bool = False  # `vraagbaak optimize`, or a new vector index kind: one segment
 
 
 @dataclass
@@ -59,7 +59,7 @@ def write_version(writer, previous, change: Change, rows: SegmentRows, settings:
     upcoming.tokens += rows.tokens
     if rows.documents:
         upcoming.entries.append(write_segment(staging, rows, settings["index_type"]))
-    groups = ([[e["name"] for e in upcoming.entries]] if change.merge_all and len(upcoming.entries) > 1
+    groups = ([[e["name"] for e in upcoming.entries]] if change.merge_all and upcoming.entries
               else merges_due(upcoming.entries, {e["name"]: e.get("dead", 0) for e in upcoming.entries}))
     for group in groups:
         _merge(staging, upcoming, group, dim, settings["index_type"])
