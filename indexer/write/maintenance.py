@@ -55,7 +55,7 @@ def optimize_index(index_dir: IndexDirectory) -> MaintenanceReport:
         with IndexVersion.open(writer.previous, vectors=False, keywords=False) as previous:
             m = previous.manifest
             dropped = sum(m.tombstones.values())
-            if len(m.segments) <= 1 and not dropped:
+            if len(m.segments) <= 1 and not dropped and m.article_index:
                 writer.discard()
                 return MaintenanceReport(index_dir.root, m.articles, len(m.segments),
                                          len(m.segments), 0, time.perf_counter() - started, False)
