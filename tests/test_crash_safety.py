@@ -163,8 +163,13 @@ def test_a_file_size_limit_fails_cleanly_and_keeps_the_previous_version(tmp_path
 def test_a_full_disk_fails_cleanly_and_keeps_the_previous_version(tmp_path, fake_model, states):
     small = tmp_path / "small"
     small.mkdir()
-    size = sum(f.stat().st_size for f in (states["root"] / "ref1").rglob("*") if f.is_file())
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size * 3 // 2}", "tmpfs", str(small)],
+    # room for the copy (tmpfs counts whole pages) and half of the largest file the update writes
+    size = sum(-(-f.stat().st_size // 4096) * 4096
+               for f in (states["root"] / "ref1").rglob("*") if f.is_file())
+    updated = IndexDirectory(states["root"] / "ref1-2")
+    newest = updated.current_version() / "segments" / updated.manifest().segments[-1]["name"]
+    size += max(f.stat().st_size for f in newest.iterdir()) // 2
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(small)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); the file size limit "
