@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.records import Chunk
-from indexer.records import Document
+from indexer.records import Chunk, Document, Quote
 from indexer.errors import IndexFormatError
 from indexer.index.manifest import REBUILD_HINT
 
@@ -38,6 +37,14 @@ CREATE TABLE sentences (
     text_hash TEXT NOT NULL
 );
 CREATE INDEX sentences_by_chunk ON sentences (chunk_id);
+CREATE TABLE quotes (                     -- who said what (indexer.write.quotes)
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL,          -- the quoted words
+    speaker TEXT NOT NULL, speaker_key TEXT NOT NULL,
+    speaker_start INTEGER NOT NULL, speaker_end INTEGER NOT NULL,  -- where the speaker is named
+    kind TEXT NOT NULL                    -- direct (quote marks) or indirect (reported speech)
+);
+CREATE INDEX quotes_by_document ON quotes (doc_id, start);
 """
 
 
@@ -67,8 +74,10 @@ class ChunkStore:
     does not rely on the SQLite build serialising connections itself (threadsafety 3 here, 1 in
     some builds, where sharing a connection between threads is unsafe)."""
 
-    def __init__(self, conn: sqlite3.Connection, immutable: bool = False) -> None:
+    def __init__(self, conn: sqlite3.Connection, immutable: bool = False,
+                 quotes: bool = True) -> None:
         self._conn = conn
+        self.has_quotes = quotes  # an index built before quotes were attributed has no table
         self._lock = threading.Lock()
         self._immutable = immutable
         self._chunk_dates: tuple[list, np.ndarray, np.ndarray] | None = None
@@ -95,7 +104,7 @@ class ChunkStore:
             conn.close()
             raise IndexFormatError(f"the passage store {path} is damaged: it lacks the tables "
                                    f"{', '.join(missing)}", hint=REBUILD_HINT)
-        return cls(conn, immutable=True)
+        return cls(conn, immutable=True, quotes="quotes" in tables)
 
     def _rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._lock:
@@ -120,6 +129,26 @@ class ChunkStore:
         """(sentence id, chunk id, start, end, text hash) rows; offsets into the article text."""
         self._conn.executemany(
             'INSERT INTO sentences (id, chunk_id, start, "end", text_hash) VALUES (?, ?, ?, ?, ?)', rows)
+
+    def add_quotes(self, quotes: Iterable[Quote]) -> None:
+        self._conn.executemany(
+            'INSERT INTO quotes (doc_id, start, "end", speaker, speaker_key, speaker_start, '
+            "speaker_end, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ((q.doc_id, q.start, q.end, q.speaker, q.speaker_key, q.speaker_start, q.speaker_end,
+              q.kind) for q in quotes))
+
+    def quotes_of(self, doc_ids: Iterable[str]) -> dict[str, list[Quote]]:
+        """doc id -> its quotes in text order (none for an index without the quotes table)."""
+        wanted = sorted(set(doc_ids))
+        found: dict[str, list[Quote]] = {d: [] for d in wanted}
+        if not wanted or not self.has_quotes:
+            return found
+        marks = ",".join("?" * len(wanted))
+        for row in self._rows(
+                'SELECT doc_id, start, "end", speaker, speaker_key, speaker_start, speaker_end, '
+                f"kind FROM quotes WHERE doc_id IN ({marks}) ORDER BY doc_id, start", wanted):
+            found[row[0]].append(Quote(*row))
+        return found
 
     def documents(self) -> list[StoredDocument]:
         """Every article, in the order they were added."""

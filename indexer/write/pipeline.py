@@ -37,6 +37,7 @@ from indexer.records import Chunk
 from indexer.write.changes import Plan, plan_changes, text_hash
 from indexer.write.chunking import Chunker, sentence_spans
 from indexer.write.loading import LoadResult, Problem, load_articles
+from indexer.write.quotes import attribute
 from indexer.write.vector_cache import VectorCache
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
@@ -111,7 +112,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
                              removed=len(plan.removed), kept=plan.kept, unknown=plan.unknown,
                              problems=loaded.problems, ignored=loaded.ignored)
             if (previous.manifest is not None and same_chunker and not new_type
-                    and not plan.changes_anything):
+                    and not plan.changes_anything and previous.store.has_quotes):
                 writer.discard()
                 m = previous.manifest
                 return report(m.articles, m.chunks, m.tokens, time.perf_counter() - started,
@@ -308,6 +309,8 @@ def _write_version(staging: Path, content: _Content, vectors: tuple[np.ndarray, 
         store.add_chunks(range(len(content.chunks)), content.chunks, content.chunk_hashes)
         store.add_sentences([(i, c, s, e, h) for i, ((c, s, e), h)
                              in enumerate(zip(content.sentences, content.sentence_hashes))])
+        store.add_quotes(q for d in content.documents
+                         for q in attribute(d.document.doc_id, d.document.text))
         store.commit()
     finally:
         store.close()
