@@ -5,6 +5,7 @@ import json
 import sqlite3
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from bench.attribution import score
 from indexer.index.directory import IndexDirectory
@@ -171,3 +172,16 @@ def test_an_index_without_the_quotes_table_still_searches_and_gets_it_on_the_nex
         assert [q.speaker for q in store.quotes_of(["poetin"])["poetin"]] == ["Poetin"]
     finally:
         store.close()
+
+
+QUOTE_PIECES = ['"', "“", "”", "„", "'", "‘", "’", "«", "»", ":", ",", ". ", "\n\n", " zei ",
+                " volgens ", " dat ", "Biden", "hij", "De ", "van der ", "president ", "😀", "x"]
+
+
+@given(st.lists(st.sampled_from(QUOTE_PIECES) | st.text(max_size=6), max_size=40))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_any_text_gives_spans_inside_it(pieces):
+    text = "".join(pieces)
+    for q in attribute("doc", text):
+        assert 0 <= q.start < q.end <= len(text) and 0 <= q.speaker_start < q.speaker_end <= len(text)
+        assert q.kind in ("direct", "indirect") and q.speaker_key

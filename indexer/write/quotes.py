@@ -19,6 +19,7 @@ article text.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,6 +117,7 @@ class _Article:
     def __init__(self, doc_id: str, text: str) -> None:
         self.doc_id, self.text = doc_id, text
         self.words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+        self.starts = [w[0] for w in self.words]
         self.persons: list[tuple[int, str]] = []  # (where, name): the subjects and speakers so far
         self.titles = self._titles()  # (where, role, name): "president Volodymyr Zelenski"
 
@@ -123,7 +125,7 @@ class _Article:
         found: list[tuple[int, int, _Speaker, str]] = []
         for p_start, p_end in _paragraphs(self.text):
             found.extend(self._paragraph(p_start, p_end))
-        names = self._all_names()
+        names = {n: name_key(n) for n in dict.fromkeys(_without_title(n) for n in self._all_names())}
         quotes = []
         for start, end, speaker, kind in found:
             full = _fullest(speaker.name, names)
@@ -354,7 +356,8 @@ class _Article:
             k += 1
         if k >= len(words) or not words[k][2][0].isupper() or not self._joined(words[k - 1], words[k]):
             return False
-        sentence_start = j == 0 or re.search(r"[.!?:\n\"“”„'‘’]\s*$", self.text[:words[j][0]])
+        before = self.text[max(0, words[j][0] - 4):words[j][0]]
+        sentence_start = j == 0 or words[j][0] < 4 or re.search(r"[.!?:\n\"“”„'‘’]\s*$", before)
         return k > j + 1 or not sentence_start
 
     def _joined(self, a, b) -> bool:
@@ -362,7 +365,10 @@ class _Article:
         return self.text[a[1]:b[0]].strip() == ""
 
     def _words(self, start: int, end: int):
-        return [w for w in self.words if start <= w[0] and w[1] <= end]
+        """The words inside text[start:end] (by bisection: an article may have 30,000)."""
+        first = bisect.bisect_left(self.starts, start)
+        last = bisect.bisect_right(self.starts, end)
+        return [w for w in self.words[first:last] if w[1] <= end]
 
     # --- who "hij" is ------------------------------------------------------------------------
 
@@ -443,14 +449,14 @@ def _is_role(word: str) -> bool:
         "-" in low and low.rsplit("-", 1)[1] in _ROLES)
 
 
-def _fullest(name: str, names: list[str]) -> str:
-    """The article's fullest writing of a name: "Biden" -> "Joe Biden" where it says so."""
+def _fullest(name: str, names: dict[str, tuple[str, ...]]) -> str:
+    """The article's fullest writing of a name: "Biden" -> "Joe Biden" where it says so.
+    ``names``: every name the article writes (without the role before it), with its key."""
     key = name_key(name)
     if not key or not name[:1].isupper():
         return name
-    names = [_without_title(n) for n in names]
-    longer = [n for n in names if len(name_key(n)) > len(key) and name_key(n)[-len(key):] == key]
-    return max(longer, key=lambda n: len(name_key(n))) if longer else name
+    longer = [n for n, k in names.items() if len(k) > len(key) and k[-len(key):] == key]
+    return max(longer, key=lambda n: len(names[n])) if longer else name
 
 
 def _without_title(name: str) -> str:
