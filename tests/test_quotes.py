@@ -5,7 +5,8 @@ import json
 import sqlite3
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.attribution import score
 from indexer.index.directory import IndexDirectory

@@ -15,8 +15,7 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 # Name particles ("Ursula von der Leyen", "Bart De Wever") and determiners: no evidence of who
 # is meant, since many names share them.
-PARTICLES = frozenset("van von de der den het ter ten te du da di la le del des bin ibn al el "
-                      "the a an een".split())
+PARTICLES = frozenset(["van", "von", "de", "der", "den", "het", "ter", "ten", "te", "du", "da", "di", "la", "le", "del", "des", "bin", "ibn", "al", "el", "the", "a", "an", "een"])
 
 
 def name_key(name: str) -> tuple[str, ...]:

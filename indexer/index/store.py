@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.records import Chunk, Document, Quote
 from indexer.errors import IndexFormatError
 from indexer.index.manifest import REBUILD_HINT
+from indexer.records import Chunk, Document, Quote
 
 _SCHEMA = """
 CREATE TABLE documents (
