@@ -186,3 +186,28 @@ def test_any_text_gives_spans_inside_it(pieces):
     for q in attribute("doc", text):
         assert 0 <= q.start < q.end <= len(text) and 0 <= q.speaker_start < q.speaker_end <= len(text)
         assert q.kind in ("direct", "indirect") and q.speaker_key
+
+
+def test_unchanged_articles_keep_their_quotes_and_new_rules_find_them_anew(index, monkeypatch):
+    from indexer.write import quotes as module
+
+    root, embedder, path = index
+    attributed = []
+    real = module.attribute
+    monkeypatch.setattr(module, "attribute", lambda doc_id, text: attributed.append(doc_id) or real(doc_id, text))
+    changed = [dict(a) for a in ARTICLES]
+    changed[1]["text"] += " \"Nu,\" aldus Biden."
+    write(path, "\n".join(json.dumps(a) for a in changed))
+    directory = IndexDirectory(root)
+    update_index(directory, embedder, ParagraphChunker(embedder), load_for_index([path]))
+    assert attributed == ["biden"]  # poetin's quotes were copied from the previous version
+    monkeypatch.setattr(module, "RULES", module.RULES + 1)
+    monkeypatch.setattr("indexer.write.pipeline.QUOTE_RULES", module.RULES)
+    report = update_index(directory, embedder, ParagraphChunker(embedder), load_for_index([path]))
+    assert report.published and attributed == ["biden", "poetin", "biden"]
+    store = ChunkStore.open(directory.current_version() / "chunks.sqlite")
+    try:
+        assert store.quote_rules() == module.RULES
+        assert [q.speaker for q in store.quotes_of(["biden"])["biden"]] == ["Biden", "Biden"]
+    finally:
+        store.close()

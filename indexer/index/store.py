@@ -45,6 +45,7 @@ CREATE TABLE quotes (                     -- who said what (indexer.write.quotes
     kind TEXT NOT NULL                    -- direct (quote marks) or indirect (reported speech)
 );
 CREATE INDEX quotes_by_document ON quotes (doc_id, start);
+CREATE TABLE quote_rules (version INTEGER NOT NULL);  -- the rules that found them
 """
 
 
@@ -104,7 +105,7 @@ class ChunkStore:
             conn.close()
             raise IndexFormatError(f"the passage store {path} is damaged: it lacks the tables "
                                    f"{', '.join(missing)}", hint=REBUILD_HINT)
-        return cls(conn, immutable=True, quotes="quotes" in tables)
+        return cls(conn, immutable=True, quotes={"quotes", "quote_rules"} <= tables)
 
     def _rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._lock:
@@ -130,12 +131,30 @@ class ChunkStore:
         self._conn.executemany(
             'INSERT INTO sentences (id, chunk_id, start, "end", text_hash) VALUES (?, ?, ?, ?, ?)', rows)
 
-    def add_quotes(self, quotes: Iterable[Quote]) -> None:
+    def add_quotes(self, quotes: Iterable[Quote], rules: int) -> None:
+        """The quotes, found by the attribution rules of version ``rules``."""
+        self._conn.execute("INSERT INTO quote_rules (version) VALUES (?)", (rules,))
         self._conn.executemany(
             'INSERT INTO quotes (doc_id, start, "end", speaker, speaker_key, speaker_start, '
             "speaker_end, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             ((q.doc_id, q.start, q.end, q.speaker, q.speaker_key, q.speaker_start, q.speaker_end,
               q.kind) for q in quotes))
+
+    def quote_rules(self) -> int | None:
+        """The version of the rules that found the stored quotes; None without quotes."""
+        if not self.has_quotes:
+            return None
+        rows = self._rows("SELECT max(version) FROM quote_rules")
+        return rows[0][0] if rows else None
+
+    def quotes_by_document(self) -> dict[str, list[Quote]]:
+        """doc id -> its quotes in text order, for every article that has any."""
+        found: dict[str, list[Quote]] = {}
+        if self.has_quotes:
+            for row in self._rows('SELECT doc_id, start, "end", speaker, speaker_key, speaker_start, '
+                                  "speaker_end, kind FROM quotes ORDER BY doc_id, start"):
+                found.setdefault(row[0], []).append(Quote(*row))
+        return found
 
     def quotes_of(self, doc_ids: Iterable[str]) -> dict[str, list[Quote]]:
         """doc id -> its quotes in text order (none for an index without the quotes table)."""

@@ -33,11 +33,12 @@ from indexer.index.store import ChunkStore, StoredDocument
 from indexer.index.vectors import INDEX_TYPES, build_vector_index
 from indexer.index.vectors.base import VectorIndex
 from indexer.index.version import IndexVersion
-from indexer.records import Chunk
+from indexer.records import Chunk, Quote
 from indexer.write.changes import Plan, plan_changes, text_hash
 from indexer.write.chunking import Chunker, sentence_spans
 from indexer.write.loading import LoadResult, Problem, load_articles
-from indexer.write.quotes import attribute
+from indexer.write.quotes import RULES as QUOTE_RULES
+from indexer.write.quotes import article_quotes
 from indexer.write.vector_cache import VectorCache
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
@@ -112,7 +113,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
                              removed=len(plan.removed), kept=plan.kept, unknown=plan.unknown,
                              problems=loaded.problems, ignored=loaded.ignored)
             if (previous.manifest is not None and same_chunker and not new_type
-                    and not plan.changes_anything and previous.store.has_quotes):
+                    and not plan.changes_anything and previous.store.quote_rules() == QUOTE_RULES):
                 writer.discard()
                 m = previous.manifest
                 return report(m.articles, m.chunks, m.tokens, time.perf_counter() - started,
@@ -195,12 +196,14 @@ class _Content:
     chunk_hashes: list[str] = field(default_factory=list)
     sentence_texts: list[str] = field(default_factory=list)
     sentence_hashes: list[str] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)  # who said what (indexer.write.quotes)
 
 
 def _chunk(plan: Plan, previous: _Previous, chunker: Chunker | None) -> _Content:
     """Passages and sentences of every article: copied for untouched articles, split anew for the
     rest (all of them when the chunker's settings changed)."""
-    content = _Content(plan.documents)
+    content = _Content(plan.documents, quotes=article_quotes(plan.documents, previous.documents,
+                                                           previous.store))
     old_chunks = previous.store.chunks_by_document() if previous.store and plan.reuse_chunks else {}
     old_sentences = _sentences_by_chunk(previous) if old_chunks else {}
     for doc in plan.documents:
@@ -309,8 +312,7 @@ def _write_version(staging: Path, content: _Content, vectors: tuple[np.ndarray, 
         store.add_chunks(range(len(content.chunks)), content.chunks, content.chunk_hashes)
         store.add_sentences([(i, c, s, e, h) for i, ((c, s, e), h)
                              in enumerate(zip(content.sentences, content.sentence_hashes))])
-        store.add_quotes(q for d in content.documents
-                         for q in attribute(d.document.doc_id, d.document.text))
+        store.add_quotes(content.quotes, QUOTE_RULES)
         store.commit()
     finally:
         store.close()
