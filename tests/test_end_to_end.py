@@ -32,7 +32,7 @@ def test_index_then_search_in_fresh_processes(tmp_path):
     results = json.loads(found.stdout)["results"]
     assert any("opsluiting" in r["text"] and r["doc_id"] == "001_2bed4d3526be678e" for r in results)
     poetin = [q for r in results for q in r["quotes"] if q["asked"]]  # who said what, in --json
-    assert poetin and {q["speaker"] for q in poetin} == {"Vladimir Poetin"}
+    assert poetin and {q["speaker"] for q in poetin} <= {"Vladimir Poetin", "Poetin"}
     text = next(r for r in results if r["doc_id"] == "001_2bed4d3526be678e")
     assert any("opsluiting" in text["text"][q["start"] - text["start"]:q["end"] - text["start"]]
                for q in text["quotes"])
