@@ -74,6 +74,8 @@ def test_reported_speech_without_quote_marks():
     "Ze werden in ‘de stad van de vrede’ verwelkomd.",  # a scare quote, said by nobody
     "Zo'n twintig foto’s van Navalny's dochter hingen in Alpe d'Huez.",  # apostrophes
     "Washington ontkent dat.",  # "dat" that starts no clause
+    "Men dacht dat dit proces veel langer duurde.",  # capitalised at the start, not a name
+    "Misschien denkt u dat er een schatkaart achter op de verklaring staat.",
 ])
 def test_no_speaker_is_made_up(text):
     assert said(text) == []

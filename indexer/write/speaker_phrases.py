@@ -52,7 +52,11 @@ _NOT_NAMES = _vocabulary("""
     toch tegelijk daarna eerder verder bovendien volgende vorige gisteren vandaag morgen
     the a an this that these those in on at by for but and also so there he she we i you it they
     what who where how when if because during from to with after before according his her their
-    maandag dinsdag woensdag donderdag vrijdag zaterdag zondag
+    maandag dinsdag woensdag donderdag vrijdag zaterdag zondag men misschien soms vaak nu dus
+    daarom echter intussen inmiddels ondertussen tevens vervolgens uiteindelijk waarschijnlijk
+    zelfs pas net al nooit altijd meestal enkele sommige veel vele alle beide
+    twee drie vier vijf zes zeven acht negen tien elf twaalf twintig honderd duizend
+    perhaps maybe now then however one two three four five six seven eight nine ten many some
     monday tuesday wednesday thursday friday saturday sunday
 """)
 _ROLES = _vocabulary("""
