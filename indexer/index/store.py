@@ -47,6 +47,7 @@ CREATE TABLE quotes (                     -- who said what (indexer.write.quotes
 CREATE INDEX quotes_by_document ON quotes (doc_id, start);
 CREATE TABLE quote_rules (version INTEGER NOT NULL);  -- the rules that found them
 """
+_QUOTE_COLUMNS = 'doc_id, start, "end", speaker, speaker_key, speaker_start, speaker_end, kind'  # Quote's fields
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,7 @@ class ChunkStore:
         """The quotes, found by the attribution rules of version ``rules``."""
         self._conn.execute("INSERT INTO quote_rules (version) VALUES (?)", (rules,))
         self._conn.executemany(
-            'INSERT INTO quotes (doc_id, start, "end", speaker, speaker_key, speaker_start, '
-            "speaker_end, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO quotes ({_QUOTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             ((q.doc_id, q.start, q.end, q.speaker, q.speaker_key, q.speaker_start, q.speaker_end,
               q.kind) for q in quotes))
 
@@ -151,8 +151,7 @@ class ChunkStore:
         """doc id -> its quotes in text order, for every article that has any."""
         found: dict[str, list[Quote]] = {}
         if self.has_quotes:
-            for row in self._rows('SELECT doc_id, start, "end", speaker, speaker_key, speaker_start, '
-                                  "speaker_end, kind FROM quotes ORDER BY doc_id, start"):
+            for row in self._rows(f"SELECT {_QUOTE_COLUMNS} FROM quotes ORDER BY doc_id, start"):
                 found.setdefault(row[0], []).append(Quote(*row))
         return found
 
@@ -163,9 +162,8 @@ class ChunkStore:
         if not wanted or not self.has_quotes:
             return found
         marks = ",".join("?" * len(wanted))
-        for row in self._rows(
-                'SELECT doc_id, start, "end", speaker, speaker_key, speaker_start, speaker_end, '
-                f"kind FROM quotes WHERE doc_id IN ({marks}) ORDER BY doc_id, start", wanted):
+        for row in self._rows(f"SELECT {_QUOTE_COLUMNS} FROM quotes WHERE doc_id IN ({marks}) "
+                              "ORDER BY doc_id, start", wanted):
             found[row[0]].append(Quote(*row))
         return found
 
