@@ -20,7 +20,7 @@ class FusionWeights:
     keyword_same_language: float = 0.05
     keyword_cross_language: float = 0.0
     rrf_k: int = 60  # the constant of Cormack et al. (2009)
-    speaker: float = 0.25  # passages where the asked speaker speaks (search/speakers.py, 0037)
+    speaker: float = 0.1  # passages where the asked speaker speaks (search/speakers.py, 0037)
 
     def keyword_weight(self, question_language: str | Mapping[str, float] | None,
                        corpus_language: str) -> float:
