@@ -29,6 +29,7 @@ class Passage:
     snippet_start: int
     snippet_end: int
     highlights: list[list[int]] = field(default_factory=list)  # [start, end] of matched words
+    passage_id: int | None = None  # the stable id: never given to another passage, kept by merges
     quotes: list[QuoteMark] = field(default_factory=list)  # the quotes in it, with their speakers
 
 
@@ -40,6 +41,7 @@ class Duplicate:
     chunk_id: str
     start: int
     end: int
+    passage_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ class Hit:
     passages: list[Passage] = field(default_factory=list)  # more passages of the same article
     duplicates: list[Duplicate] = field(default_factory=list)
     citation: int | None = None  # its number in the web API's prompt context, when it is there
+    # The best passage's stable id (chunk_id, "doc#ordinal", names a place that an update of
+    # the article may give to another text; this id is never given again).
+    passage_id: int | None = None
     quotes: list[QuoteMark] = field(default_factory=list)  # the best passage's quotes and speakers
 
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from indexer.index.names import name_key, same_speaker
-from indexer.index.store import ChunkStore
+from indexer.index.segmented_store import SegmentedStore
 from indexer.records import Quote
 from search.results import QuoteMark
 
@@ -78,7 +78,7 @@ def speaks(quote: Quote, asked: Sequence[tuple[str, ...]]) -> bool:
     return any(same_speaker(name, speaker) for name in asked)
 
 
-def boost(ranked: list[tuple[int, float]], store: ChunkStore, asked: Sequence[tuple[str, ...]],
+def boost(ranked: list[tuple[int, float]], store: SegmentedStore, asked: Sequence[tuple[str, ...]],
           weight: float, rrf_k: int = 60) -> list[tuple[int, float]]:
     """``ranked`` (fused: id, score, best first) with the passages where an asked speaker speaks
     as one more RRF leg, in their fused order, weighted ``weight``."""

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bench.attribution import score
 from indexer.index.directory import IndexDirectory
 from indexer.index.names import name_key, same_speaker
-from indexer.index.store import ChunkStore
+from indexer.index.manifest import SEGMENT_FILES, SEGMENTS
 from indexer.write.chunking import ParagraphChunker
 from indexer.write.pipeline import load_for_index, update_index
 from indexer.write.quotes import attribute
@@ -154,12 +154,17 @@ def test_results_mark_the_quotes_and_who_said_them(index):
         searcher.close()
 
 
-def test_an_index_without_the_quotes_table_still_searches_and_gets_it_on_the_next_run(index):
+def segment_stores(directory):
+    return sorted((directory.current_version() / SEGMENTS).glob(f"*/{SEGMENT_FILES['store']}"))
+
+
+def test_a_segment_without_quotes_still_searches_and_new_segments_have_them(index):
     root, embedder, path = index
     directory = IndexDirectory(root)
-    store_file = directory.current_version() / "chunks.sqlite"
-    with sqlite3.connect(store_file) as conn:  # as an index built before quotes were attributed
-        conn.execute("DROP TABLE quotes")
+    for store_file in segment_stores(directory):  # as segments written before quotes were
+        with sqlite3.connect(store_file) as conn:
+            conn.execute("DROP TABLE quotes")
+            conn.execute("DROP TABLE quote_rules")
     searcher = Searcher(directory, embedder)
     try:
         assert not searcher.store.has_quotes
@@ -167,49 +172,30 @@ def test_an_index_without_the_quotes_table_still_searches_and_gets_it_on_the_nex
         assert {h.doc_id for h in hits} == {"poetin", "biden"} and all(h.quotes == [] for h in hits)
     finally:
         searcher.close()
-    report = update_index(directory, embedder, ParagraphChunker(embedder), load_for_index([path]))
-    assert report.published and report.embedded == 0 and report.unchanged == 2
-    store = ChunkStore.open(directory.current_version() / "chunks.sqlite")
-    try:
-        assert store.has_quotes
-        assert [q.speaker for q in store.quotes_of(["poetin"])["poetin"]] == ["Poetin"]
-    finally:
-        store.close()
-
-
-QUOTE_PIECES = ['"', "“", "”", "„", "'", "‘", "’", "«", "»", ":", ",", ". ", "\n\n", " zei ",
-                " volgens ", " dat ", "Biden", "hij", "De ", "van der ", "president ", "😀", "x"]
-
-
-@given(st.lists(st.sampled_from(QUOTE_PIECES) | st.text(max_size=6), max_size=40))
-@settings(max_examples=300, deadline=None, derandomize=True)
-def test_any_text_gives_spans_inside_it(pieces):
-    text = "".join(pieces)
-    for q in attribute("doc", text):
-        assert 0 <= q.start < q.end <= len(text) and 0 <= q.speaker_start < q.speaker_end <= len(text)
-        assert q.kind in ("direct", "indirect") and q.speaker_key
-
-
-def test_unchanged_articles_keep_their_quotes_and_new_rules_find_them_anew(index, monkeypatch):
-    from indexer.write import quotes as module
-
-    root, embedder, path = index
-    attributed = []
-    real = module.attribute
-    monkeypatch.setattr(module, "attribute", lambda doc_id, text: attributed.append(doc_id) or real(doc_id, text))
     changed = [dict(a) for a in ARTICLES]
     changed[1]["text"] += " \"Nu,\" aldus Biden."
     write(path, "\n".join(json.dumps(a) for a in changed))
+    report = update_index(directory, embedder, ParagraphChunker(embedder), load_for_index([path]))
+    assert report.updated == 1
+    searcher = Searcher(directory, embedder)
+    try:  # the changed article's new segment has its quotes; its old copy's are not read
+        quotes = searcher.store.quotes_of(["biden", "poetin"])
+        assert [q.speaker for q in quotes["biden"]] == ["Biden", "Biden"] and quotes["poetin"] == []
+    finally:
+        searcher.close()
+
+
+def test_a_changed_article_gives_only_its_new_quotes(index):
+    root, embedder, path = index
+    changed = [dict(a) for a in ARTICLES]
+    changed[0]["text"] = "Poetin zweeg.\n\n\"Geen commentaar,\" zei Peskov."
+    write(path, "\n".join(json.dumps(a) for a in changed))
     directory = IndexDirectory(root)
     update_index(directory, embedder, ParagraphChunker(embedder), load_for_index([path]))
-    assert attributed == ["biden"]  # poetin's quotes were copied from the previous version
-    monkeypatch.setattr(module, "RULES", module.RULES + 1)
-    monkeypatch.setattr("indexer.write.pipeline.QUOTE_RULES", module.RULES)
-    report = update_index(directory, embedder, ParagraphChunker(embedder), load_for_index([path]))
-    assert report.published and attributed == ["biden", "poetin", "biden"]
-    store = ChunkStore.open(directory.current_version() / "chunks.sqlite")
+    searcher = Searcher(directory, embedder)
     try:
-        assert store.quote_rules() == module.RULES
-        assert [q.speaker for q in store.quotes_of(["biden"])["biden"]] == ["Biden", "Biden"]
+        quotes = searcher.store.quotes_of(["poetin", "biden"])
+        assert [q.speaker for q in quotes["poetin"]] == ["Peskov"]
+        assert [q.speaker for q in quotes["biden"]] == ["Biden"]
     finally:
-        store.close()
+        searcher.close()

@@ -34,20 +34,21 @@ def size_bytes(root: Path) -> int:
 def embedded_texts(root: Path) -> list[str]:
     """What the pipeline embeds: every passage, and every sentence that is not a whole passage,
     each text once."""
-    import sqlite3
+    from indexer.index.version import IndexVersion
 
-    from indexer.index.manifest import STORE
-
-    db = sqlite3.connect(directory(root).current_version() / STORE)
-    try:
-        passages = [row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")]
-        sentences = [row[0] for row in db.execute(
-            'SELECT substr(d.text, s.start + 1, s."end" - s.start) FROM sentences s '
-            "JOIN chunks c ON c.id = s.chunk_id JOIN documents d ON d.doc_id = c.doc_id "
-            'WHERE NOT (s.start = c.start AND s."end" = c."end") ORDER BY s.id')]
-        return list(dict.fromkeys(passages + sentences))
-    finally:
-        db.close()
+    with IndexVersion.open(directory(root).current_version(), vectors=False,
+                           keywords=False) as version:
+        store = version.store
+        ids = store.chunk_ids().tolist()
+        chunks = store.get_chunks(ids)
+        passages = [chunks[i].chunk.text for i in ids]
+        texts = {}
+        for _, chunk_id, start, end, _ in store.sentence_rows():
+            chunk = chunks[chunk_id].chunk
+            if (start, end) != (chunk.start, chunk.end):
+                doc = texts.setdefault(chunk.doc_id, store.get_document(chunk.doc_id).text)
+                passages.append(doc[start:end])
+        return list(dict.fromkeys(passages))
 
 
 def vraagbaak() -> str:

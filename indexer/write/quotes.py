@@ -18,10 +18,9 @@ part. Every span is an exact offset into the article text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from indexer.index.names import name_key
-from indexer.index.store import ChunkStore, StoredDocument
 from indexer.records import Quote
 from indexer.write.speaker_phrases import (
     REPORT,
@@ -54,26 +53,8 @@ _TRAILING_SAY = re.compile(r",\s*(meldt|meldde|melden|zegt|zei|laat weten|liet w
                            r"|said|says|reports|reported)\s+[^,]{2,60}[.!]?\s*$")
 
 
-# The rules' version: quotes found by other rules are found anew, not copied to a new version.
+# The rules' version, kept with the quotes of each segment (a merge attributes anew).
 RULES = 1
-
-
-def article_quotes(documents: Sequence[StoredDocument],
-                   previous_documents: Sequence[StoredDocument] = (),
-                   previous: ChunkStore | None = None) -> list[Quote]:
-    """Every article's quotes: copied from ``previous`` for an article it holds unchanged (same
-    content hash) and attributed by these rules, found anew for the rest."""
-    reused: set[str] = set()
-    old: dict[str, list[Quote]] = {}
-    if previous is not None and previous.quote_rules() == RULES:
-        hashes = {d.document.doc_id: d.content_hash for d in previous_documents}
-        reused = {d.document.doc_id for d in documents if hashes.get(d.document.doc_id) == d.content_hash}
-        old = previous.quotes_by_document() if reused else {}
-    found: list[Quote] = []
-    for doc in documents:
-        doc_id = doc.document.doc_id
-        found.extend(old.get(doc_id, []) if doc_id in reused else attribute(doc_id, doc.document.text))
-    return found
 
 
 def attribute(doc_id: str, text: str) -> list[Quote]:
