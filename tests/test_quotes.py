@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from bench.attribution import score
 from indexer.index.directory import IndexDirectory
-from indexer.index.names import name_key, same_speaker
 from indexer.index.manifest import SEGMENT_FILES, SEGMENTS
+from indexer.index.names import name_key, same_speaker
 from indexer.write.chunking import ParagraphChunker
 from indexer.write.pipeline import load_for_index, update_index
 from indexer.write.quotes import attribute
@@ -199,3 +199,16 @@ def test_a_changed_article_gives_only_its_new_quotes(index):
         assert [q.speaker for q in quotes["biden"]] == ["Biden"]
     finally:
         searcher.close()
+
+
+QUOTE_PIECES = ['"', "“", "”", "„", "'", "‘", "’", "«", "»", ":", ",", ". ", "\n\n", " zei ",
+                " volgens ", " dat ", "Biden", "hij", "De ", "van der ", "president ", "😀", "x"]
+
+
+@given(st.lists(st.sampled_from(QUOTE_PIECES) | st.text(max_size=6), max_size=40))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_any_text_gives_spans_inside_it(pieces):
+    text = "".join(pieces)
+    for q in attribute("doc", text):
+        assert 0 <= q.start < q.end <= len(text) and 0 <= q.speaker_start < q.speaker_end <= len(text)
+        assert q.kind in ("direct", "indirect") and q.speaker_key
