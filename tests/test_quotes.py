@@ -212,3 +212,20 @@ def test_any_text_gives_spans_inside_it(pieces):
     for q in attribute("doc", text):
         assert 0 <= q.start < q.end <= len(text) and 0 <= q.speaker_start < q.speaker_end <= len(text)
         assert q.kind in ("direct", "indirect") and q.speaker_key
+
+
+def test_optimize_gives_old_segments_their_quotes(index):
+    root, embedder, path = index
+    directory = IndexDirectory(root)
+    for store_file in segment_stores(directory):
+        with sqlite3.connect(store_file) as conn:
+            conn.execute("DROP TABLE quotes")
+            conn.execute("DROP TABLE quote_rules")
+    from indexer.write.maintenance import optimize_index
+
+    optimize_index(directory)
+    searcher = Searcher(directory, embedder)
+    try:
+        assert [q.speaker for q in searcher.store.quotes_of(["poetin"])["poetin"]] == ["Poetin"]
+    finally:
+        searcher.close()
