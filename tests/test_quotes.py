@@ -215,7 +215,7 @@ def test_any_text_gives_spans_inside_it(pieces):
 
 
 def test_optimize_gives_old_segments_their_quotes(index):
-    root, embedder, path = index
+    root, embedder, _ = index
     directory = IndexDirectory(root)
     for store_file in segment_stores(directory):
         with sqlite3.connect(store_file) as conn:
