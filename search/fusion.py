@@ -12,13 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
-# Why: docs/decisions/0029-keyword-weight-follows-language-confidence.md and 0005-rrf-k-60.md
+# Why: docs/decisions/0029-keyword-weight-follows-language-confidence.md and 0005-rrf-k-60.md;
+# speaker: docs/decisions/0037-speaker-boost.md
 @dataclass(frozen=True)
 class FusionWeights:
     dense: float = 1.0
     keyword_same_language: float = 0.05
     keyword_cross_language: float = 0.0
     rrf_k: int = 60  # the constant of Cormack et al. (2009)
+    speaker: float = 0.1  # passages where the asked speaker speaks (search/speakers.py, 0037)
 
     def keyword_weight(self, question_language: str | Mapping[str, float] | None,
                        corpus_language: str) -> float:
