@@ -94,6 +94,15 @@ def _marked(passage):
     return out
 
 
+def _speakers(quotes) -> str:
+    """The passage's speakers, once each; the one the question asks about first, with a *."""
+    asked = {}
+    for q in quotes:
+        asked[q.speaker] = asked.get(q.speaker, False) or q.asked
+    ordered = sorted(asked, key=lambda name: not asked[name])
+    return ", ".join(name + ("*" if asked[name] else "") for name in ordered)
+
+
 def _print_result(result) -> None:
     from rich.console import Console
     from rich.text import Text
@@ -119,6 +128,8 @@ def _print_result(result) -> None:
             for line in _marked(passage).wrap(console, max(console.width - 3, 40)):
                 line.rstrip()
                 console.print(Text("   ") + line, soft_wrap=True)
+            if passage.quotes:
+                typer.echo(f"   quoted: {_speakers(passage.quotes)}")
         for dup in hit.duplicates:
             typer.echo(f"   also in {dup.doc_id} (characters {dup.start}–{dup.end})")
         typer.echo()

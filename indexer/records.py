@@ -1,4 +1,4 @@
-"""The records both paths share: an article and one of its passages.
+"""The records both paths share: an article, one of its passages, one of its quotes.
 
 The write path makes them (indexer.write), the index stores them (indexer.index.store), and the
 read path shows them (search); so they live here, below all three.
@@ -35,3 +35,22 @@ class Chunk:
     @property
     def chunk_id(self) -> str:
         return f"{self.doc_id}#{self.ordinal}"
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Words an article gives to someone, found at index time (indexer.write.quotes).
+
+    ``start``/``end``: the quoted words (inside the quote marks), or for reported speech without
+    marks ("volgens X ...", "X zei dat ...") the sentence; ``speaker_start``/``speaker_end``: the
+    words that name the speaker there (a name, a role, or "hij" whose antecedent ``speaker``
+    is). All are code-point offsets into the article text."""
+
+    doc_id: str
+    start: int
+    end: int
+    speaker: str  # as the article writes the name at its fullest ("Joe Biden")
+    speaker_key: str  # indexer.index.names.name_key of it, space-joined ("joe biden")
+    speaker_start: int
+    speaker_end: int
+    kind: str  # "direct" (between quote marks) or "indirect" (reported speech)

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
-# Why: docs/decisions/0029-keyword-weight-follows-language-confidence.md and 0005-rrf-k-60.md
+# Why: docs/decisions/0029-keyword-weight-follows-language-confidence.md and 0005-rrf-k-60.md;
+# speaker: docs/decisions/0037-speaker-boost.md
 @dataclass(frozen=True)
 class FusionWeights:
     dense: float = 1.0
@@ -26,6 +27,7 @@ class FusionWeights:
     keyword_covered: float = 1.0
     # Why: docs/decisions/0035-names-across-spellings.md
     respell_names: bool = True  # the keyword leg also asks for a name in the corpus's spelling
+    speaker: float = 0.1  # passages where the asked speaker speaks (search/speakers.py, 0037)
 
     def keyword_weight(self, question_language: str | Mapping[str, float] | None,
                        corpus_language: str, covered: bool = False) -> float:

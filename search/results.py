@@ -6,6 +6,19 @@ from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
+class QuoteMark:
+    """A quote in a passage and who said it (indexer.write.quotes): offsets in the article."""
+
+    start: int  # the quoted words (inside the marks), or the sentence of reported speech
+    end: int
+    speaker: str  # the name at its fullest in the article ("Joe Biden"), or a role ("paus")
+    speaker_start: int  # where this quote names its speaker (a name, a role, or "hij"),
+    speaker_end: int  # which may lie outside the passage
+    kind: str  # "direct" (between quote marks) or "indirect" (reported speech)
+    asked: bool  # the speaker is the one the question asks about ("wat zei X", "what did X say")
+
+
+@dataclass(frozen=True)
 class Passage:
     chunk_id: str
     score: float
@@ -17,6 +30,7 @@ class Passage:
     snippet_end: int
     highlights: list[list[int]] = field(default_factory=list)  # [start, end] of matched words
     passage_id: int | None = None  # the stable id: never given to another passage, kept by merges
+    quotes: list[QuoteMark] = field(default_factory=list)  # the quotes in it, with their speakers
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,7 @@ class Hit:
     # The best passage's stable id (chunk_id, "doc#ordinal", names a place that an update of
     # the article may give to another text; this id is never given again).
     passage_id: int | None = None
+    quotes: list[QuoteMark] = field(default_factory=list)  # the best passage's quotes and speakers
 
 
 @dataclass(frozen=True)

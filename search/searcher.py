@@ -28,6 +28,7 @@ from search.names import NameMatcher
 from search.options import SearchMode, SearchOptions, validate_query
 from search.results import Duplicate, Hit, Passage, SearchResult
 from search.snippets import best_snippet, highlights
+from search.speakers import asked_speakers, boost, marks
 
 # Why: docs/decisions/0010-duplicate-cosine-0-97.md
 DUPLICATE_COSINE = 0.97  # passages this close are the same text (wire copies, repeats)
@@ -153,8 +154,11 @@ class Searcher:
             filter_info = date_filter.as_dict() | {"applied": applied}
             if not applied:
                 allowed = None
+        asked = asked_speakers(query)
         ranked, dense, keyword = self._rank(query, vector, options, probabilities, allowed)
-        hits = self._hits(ranked, dense, keyword, options)
+        if options.mode is SearchMode.HYBRID:  # the legs stay pure, to be compared with
+            ranked = boost(ranked, self.store, asked, options.weights.speaker, options.weights.rrf_k)
+        hits = self._hits(ranked, dense, keyword, options, asked)
         confident = bool(hits) and (hits[0].dense_score or 0.0) >= CONFIDENCE_THRESHOLD
         return SearchResult(query, options.mode, hits, confident, filter_info, language)
 
@@ -207,7 +211,7 @@ class Searcher:
         return wanted <= held
 
     def _hits(self, ranked: list[tuple[int, float]], dense: dict[int, DenseCandidate],
-              keyword: KeywordHits, options: SearchOptions) -> list[Hit]:
+              keyword: KeywordHits, options: SearchOptions, asked=()) -> list[Hit]:
         scores = dict(ranked)
         stored = self.store.get_chunks(list(scores))
         missing = set(scores) - set(stored)
@@ -220,11 +224,14 @@ class Searcher:
         chunk_ids = [c for group in groups for c in group]
         sentences = self.store.sentences_of(chunk_ids)
         keyword_scores = dict(zip(keyword.ids.tolist(), keyword.scores.tolist()))
+        quotes = self.store.quotes_of(stored[c].chunk.doc_id for c in chunk_ids)
         passages = {}
         for chunk_id in chunk_ids:
-            passages[chunk_id] = self._passage(stored[chunk_id], dense[chunk_id],
-                                               sentences[chunk_id], keyword.terms,
-                                               round(scores[chunk_id], 6))
+            chunk = stored[chunk_id].chunk
+            passages[chunk_id] = replace(
+                self._passage(stored[chunk_id], dense[chunk_id], sentences[chunk_id],
+                              keyword.terms, round(scores[chunk_id], 6)),
+                quotes=marks(quotes[chunk.doc_id], chunk.start, chunk.end, asked))
         groups = _fold_duplicates(groups, self.dense.passages.vectors(np.asarray(
             [g[0] for g in groups], np.int64)), stored)
         hits = []
@@ -237,7 +244,7 @@ class Searcher:
                 snippet_end=best.snippet_end, highlights=best.highlights,
                 dense_score=round(dense[group[0]].score, 4),
                 keyword_score=_rounded(keyword_scores.get(group[0])),
-                passages=[passages[c] for c in group[1:]],
+                passages=[passages[c] for c in group[1:]], quotes=best.quotes,
                 duplicates=[Duplicate(stored[c].chunk.doc_id, stored[c].chunk.chunk_id,
                                       stored[c].chunk.start, stored[c].chunk.end, c)
                             for c in dupes],

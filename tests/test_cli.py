@@ -69,6 +69,14 @@ def test_search_readable(run, fake_index):
     assert not any(line.endswith(" ") for line in result.stdout.splitlines())
 
 
+def test_search_readable_names_who_is_quoted(run, fake_index):
+    result = run("search", "Wat zei Poetin over Navalny?", "--index", fake_index, "-k", "3")
+    assert result.exit_code == 0
+    quoted = [line for line in result.stdout.splitlines() if line.startswith("   quoted: ")]
+    assert quoted and all("Poetin*" in line for line in quoted if "*" in line)
+    assert any(line.startswith("   quoted: Vladimir Poetin*") for line in quoted)
+
+
 def test_search_json_has_the_stable_fields(run, fake_index):
     result = run("search", "Poetin Navalny", "--index", fake_index, "-k", "3", "--json")
     data = json.loads(result.stdout)

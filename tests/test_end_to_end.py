@@ -31,6 +31,11 @@ def test_index_then_search_in_fresh_processes(tmp_path):
     found = vraagbaak("search", "Wat zei Poetin over Navalny?", "--index", index, "-k", "2", "--json")
     results = json.loads(found.stdout)["results"]
     assert any("opsluiting" in r["text"] and r["doc_id"] == "001_2bed4d3526be678e" for r in results)
+    poetin = [q for r in results for q in r["quotes"] if q["asked"]]  # who said what, in --json
+    assert poetin and {q["speaker"] for q in poetin} <= {"Vladimir Poetin", "Poetin"}
+    text = next(r for r in results if r["doc_id"] == "001_2bed4d3526be678e")
+    assert any("opsluiting" in text["text"][q["start"] - text["start"]:q["end"] - text["start"]]
+               for q in text["quotes"])
     readable = vraagbaak("search", "how long did the Geneva meeting last", "--index", index, "-k", "2")
     assert "3 uur en 21 minuten" in " ".join(readable.stdout.split())  # lines are wrapped
     assert "Traceback" not in readable.stderr

@@ -46,6 +46,15 @@ def test_dutch_question_highlights_the_answer(page):
     assert "2021-06" in first.locator(".meta").first.inner_text()
 
 
+def test_the_quote_and_its_speaker_are_marked(page):
+    ask(page, "what did Biden say about cyber")
+    first = page.locator("#results li").first
+    asked = first.locator("q.quote.asked")
+    assert asked.count() >= 1
+    assert asked.first.get_attribute("title") == "citaat van Joe Biden"
+    assert first.locator(".speakers .speaker-name.asked").first.inner_text() == "Joe Biden"
+
+
 def test_english_question_and_open_the_article(page):
     ask(page, "how long did the Geneva meeting last")
     first = page.locator("#results li").first

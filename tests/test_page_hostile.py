@@ -23,6 +23,7 @@ EMOJI_TEXT = (f"{ASTRAL} Een inleiding over niets in het bijzonder, met 𝔘 en 
               f"{ASTRAL} De Tweede Kamer stemde vandaag over de klimaatwet van minister Jetten. "
               f"🎉🎉 Na de klimaatwet ging 𝔘𝔫𝔦 naar huis.\n\n{ASTRAL} Slot.")
 QUESTION = "klimaatwet Jetten"
+QUOTE_TEXT = "😀😀 𝔘𝔫𝔦 🇳🇱 Minister Kaag zei: \"De windwet komt er.\""  # fits one passage
 # Each title says which id it belongs to, so a page showing another article is caught.
 IDS = ["2021/1", "nos/2021/1", "nos/../2021/1", "nos/./2021/1", "nos/%2E%2E/2021/1",
        "a%2Fb", "vraag?x=1#y", "../x"]
@@ -32,7 +33,8 @@ IDS = ["2021/1", "nos/2021/1", "nos/../2021/1", "nos/./2021/1", "nos/%2E%2E/2021
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile") / "idx"
     embedder = FakeEmbedder()
-    docs = [Document("emoji/1", EMOJI_TEXT, title="Emoji", date="2021-07-01")]
+    docs = [Document("emoji/1", EMOJI_TEXT, title="Emoji", date="2021-07-01"),
+            Document("emoji/2", QUOTE_TEXT, title="Citaat", date="2021-07-02")]
     docs += [Document(i, f"Artikel met id {i}.", title=f"Titel van {i}") for i in IDS]
     update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder, max_tokens=24),
                  LoadResult(documents=docs))
@@ -77,6 +79,17 @@ def test_the_article_marks_the_right_passage_after_astral_characters(page, site,
               f"&end={hit['snippet_end']}")
     page.locator("#article mark").first.wait_for()
     assert "".join(page.locator("#article mark").all_inner_texts()) == hit["snippet"]
+
+
+def test_the_quote_and_its_speaker_are_marked_after_astral_characters(page, site):
+    page.goto(site + "/")
+    page.get_by_label("Vraag / question").fill("Wat zei Kaag over de windwet?")
+    page.keyboard.press("Enter")
+    item = page.locator("#results li", has_text="windwet komt er").first
+    item.wait_for()
+    assert item.locator("q.quote.asked").inner_text() == "De windwet komt er."
+    assert item.locator("span.speaker.asked").inner_text() == "Kaag"
+    assert item.locator(".speaker-name.asked").inner_text() == "Kaag"
 
 
 @pytest.mark.parametrize("doc_id", IDS)

@@ -195,6 +195,11 @@ def test_real_server_with_the_real_model(real_index, real_embedder):
     with running(app) as url, httpx.Client(base_url=url, timeout=60) as http:
         data = http.get("/search", params={"q": "Wat zei Poetin over Navalny?", "k": 2}).json()
         assert any("opsluiting" in r["text"] for r in data["results"])
+        first = data["results"][0]  # the quote and its speaker, in article offsets
+        asked = [q for q in first["quotes"] if q["asked"]]
+        assert asked and all(q["speaker"] == "Vladimir Poetin" for q in asked)
+        assert all(first["start"] <= q["start"] < first["end"] for q in asked)
+        assert "QuoteMark" in http.get("/openapi.json").json()["components"]["schemas"]
         data = http.post("/search", json={"q": "how long did the Geneva meeting last",
                                           "context": True}).json()
         assert "3 uur en 21 minuten" in data["context"]

@@ -7,13 +7,13 @@ touches (articles by id or file, texts by hash), each an indexed lookup per segm
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from indexer.index.segments import Segment, Tombstones
 from indexer.index.store import StoredChunk, StoredDocument
-from indexer.records import Document
+from indexer.records import Document, Quote
 
 
 class SegmentedStore:
@@ -66,6 +66,23 @@ class SegmentedStore:
             a, c, s, t = self.segments[number].store.rows_of_articles(doc_ids)
             articles, chunks, sentences, tokens = articles + a, chunks + c, sentences + s, tokens + t
         return articles, chunks, sentences, tokens
+
+    @property
+    def has_quotes(self) -> bool:
+        """Whether any segment holds attributed quotes (one written before them holds none)."""
+        return any(s.store.has_quotes for s in self.segments)
+
+    def quotes_of(self, doc_ids: Iterable[str]) -> dict[str, list[Quote]]:
+        """doc id -> its quotes in text order, from the segment where the article is live."""
+        doc_ids = list(dict.fromkeys(doc_ids))
+        located = self.find(doc_ids) if self.has_quotes else {}
+        found: dict[str, list[Quote]] = {d: [] for d in doc_ids}
+        by_segment: dict[int, list[str]] = {}
+        for doc_id, (_, _, number) in located.items():
+            by_segment.setdefault(number, []).append(doc_id)
+        for number, ids in by_segment.items():
+            found.update(self.segments[number].store.quotes_of(ids))
+        return found
 
     def get_document(self, doc_id: str) -> Document | None:
         found = self.find([doc_id]).get(doc_id)

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.records import Chunk
-from indexer.records import Document
 from indexer.errors import IndexFormatError
 from indexer.index.manifest import REBUILD_HINT
+from indexer.records import Chunk, Document, Quote
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -47,7 +46,17 @@ CREATE INDEX sentences_by_chunk ON sentences (chunk_id);
 CREATE INDEX chunks_by_hash ON chunks (text_hash);
 CREATE INDEX sentences_by_hash ON sentences (text_hash);
 CREATE INDEX documents_by_file ON documents (source_file);
+CREATE TABLE quotes (                     -- who said what (indexer.write.quotes)
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL,          -- the quoted words
+    speaker TEXT NOT NULL, speaker_key TEXT NOT NULL,
+    speaker_start INTEGER NOT NULL, speaker_end INTEGER NOT NULL,  -- where the speaker is named
+    kind TEXT NOT NULL                    -- direct (quote marks) or indirect (reported speech)
+);
+CREATE INDEX quotes_by_document ON quotes (doc_id, start);
+CREATE TABLE quote_rules (version INTEGER NOT NULL);  -- the rules that found them
 """
+_QUOTE_COLUMNS = 'doc_id, start, "end", speaker, speaker_key, speaker_start, speaker_end, kind'  # Quote's fields
 
 
 @dataclass(frozen=True)
@@ -76,8 +85,10 @@ class ChunkStore:
     does not rely on the SQLite build serialising connections itself (threadsafety 3 here, 1 in
     some builds, where sharing a connection between threads is unsafe)."""
 
-    def __init__(self, conn: sqlite3.Connection, immutable: bool = False) -> None:
+    def __init__(self, conn: sqlite3.Connection, immutable: bool = False,
+                 quotes: bool = True) -> None:
         self._conn = conn
+        self.has_quotes = quotes  # an index built before quotes were attributed has no table
         self._lock = threading.Lock()
         self._immutable = immutable
         self._chunk_dates: tuple[list, np.ndarray, np.ndarray] | None = None
@@ -109,7 +120,7 @@ class ChunkStore:
             conn.close()
             raise IndexFormatError(f"the passage store {path} is damaged: it lacks the tables "
                                    f"{', '.join(missing)}", hint=REBUILD_HINT)
-        return cls(conn, immutable=True)
+        return cls(conn, immutable=True, quotes={"quotes", "quote_rules"} <= tables)
 
     def _rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._lock:
@@ -172,6 +183,41 @@ class ChunkStore:
         """(sentence id, chunk id, start, end, text hash) rows; offsets into the article text."""
         self._conn.executemany(
             'INSERT INTO sentences (id, chunk_id, start, "end", text_hash) VALUES (?, ?, ?, ?, ?)', rows)
+
+    def add_quotes(self, quotes: Iterable[Quote], rules: int) -> None:
+        """The quotes, found by the attribution rules of version ``rules``."""
+        self._conn.execute("INSERT INTO quote_rules (version) VALUES (?)", (rules,))
+        self._conn.executemany(
+            f"INSERT INTO quotes ({_QUOTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ((q.doc_id, q.start, q.end, q.speaker, q.speaker_key, q.speaker_start, q.speaker_end,
+              q.kind) for q in quotes))
+
+    def quote_rules(self) -> int | None:
+        """The version of the rules that found the stored quotes; None without quotes."""
+        if not self.has_quotes:
+            return None
+        rows = self._rows("SELECT max(version) FROM quote_rules")
+        return rows[0][0] if rows else None
+
+    def quotes_by_document(self) -> dict[str, list[Quote]]:
+        """doc id -> its quotes in text order, for every article that has any."""
+        found: dict[str, list[Quote]] = {}
+        if self.has_quotes:
+            for row in self._rows(f"SELECT {_QUOTE_COLUMNS} FROM quotes ORDER BY doc_id, start"):
+                found.setdefault(row[0], []).append(Quote(*row))
+        return found
+
+    def quotes_of(self, doc_ids: Iterable[str]) -> dict[str, list[Quote]]:
+        """doc id -> its quotes in text order (none for an index without the quotes table)."""
+        wanted = sorted(set(doc_ids))
+        found: dict[str, list[Quote]] = {d: [] for d in wanted}
+        if not wanted or not self.has_quotes:
+            return found
+        marks = ",".join("?" * len(wanted))
+        for row in self._rows(f"SELECT {_QUOTE_COLUMNS} FROM quotes WHERE doc_id IN ({marks}) "
+                              "ORDER BY doc_id, start", wanted):
+            found[row[0]].append(Quote(*row))
+        return found
 
     def documents(self) -> list[StoredDocument]:
         """Every article, in the order they were added."""

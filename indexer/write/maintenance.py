@@ -47,7 +47,8 @@ def _settings(manifest: Manifest, next_ids: dict) -> dict:
 
 
 def optimize_index(index_dir: IndexDirectory) -> MaintenanceReport:
-    """Merge all segments into one and drop every tombstone (nothing when that is so already)."""
+    """Merge all segments into one and drop every tombstone (nothing when that is so already,
+    and every segment has its quotes attributed)."""
     started = time.perf_counter()
     with index_dir.writer() as writer:
         if writer.previous is None:
@@ -55,7 +56,8 @@ def optimize_index(index_dir: IndexDirectory) -> MaintenanceReport:
         with IndexVersion.open(writer.previous, vectors=False, keywords=False) as previous:
             m = previous.manifest
             dropped = sum(m.tombstones.values())
-            if len(m.segments) <= 1 and not dropped and m.article_index:
+            quoted = all(s.store.has_quotes for s in previous.store.segments)  # 0036
+            if len(m.segments) <= 1 and not dropped and quoted and m.article_index:
                 writer.discard()
                 return MaintenanceReport(index_dir.root, m.articles, len(m.segments),
                                          len(m.segments), 0, time.perf_counter() - started, False)

@@ -20,6 +20,8 @@ from indexer.index.segments import Segment, Tombstones, link_segment
 from indexer.index.store import ChunkStore, StoredDocument
 from indexer.index.vectors import build_vector_index
 from indexer.records import Chunk
+from indexer.write.quotes import RULES as QUOTE_RULES
+from indexer.write.quotes import attribute
 
 # Why: docs/decisions/0042-tiered-merges.md
 MERGE_FACTOR = 10  # segments of one size tier before they are merged into one
@@ -61,6 +63,9 @@ def write_segment(version: Path, rows: SegmentRows, index_type: str,
         store.add_documents(rows.documents, rows.article_ids)
         store.add_chunks(rows.chunk_ids, rows.chunks, rows.chunk_hashes)
         store.add_sentences(rows.sentences)
+        # A merge attributes its articles anew (rules may have changed since; 0.2 s per 185).
+        store.add_quotes((q for d in rows.documents
+                          for q in attribute(d.document.doc_id, d.document.text)), QUOTE_RULES)
         store.commit()
     finally:
         store.close()

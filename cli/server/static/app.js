@@ -21,8 +21,10 @@
     for (const p of [hit, ...hit.passages]) {
       const para = document.createElement("p");
       para.className = "passage";
-      para.append(markedText(p.text, p.start, [p.snippet_start, p.snippet_end], p.highlights));
+      para.append(markedText(p.text, p.start, [p.snippet_start, p.snippet_end], p.highlights, p.quotes));
       li.append(para);
+      const speakers = speakersLine(p.quotes);
+      if (speakers) li.append(speakers);
     }
     const open = document.createElement("a");
     open.className = "open";

@@ -1,0 +1,57 @@
+"""The speaker boost's weight: hybrid R@1 / MRR@10 per eval set for each weight (real model).
+
+Only questions that name a speaker (search.speakers.asked_speakers) are changed by the boost, so
+each of those is embedded once and searched once per weight through the real searcher; the
+other questions keep the ranking they have without it. Prints per set: how many questions name
+a speaker, and R@1 / MRR@10 over the whole set for each weight (0 = no boost).
+
+usage: python -m bench.speaker_grid --index DIR [--weights 0 0.1 0.25 0.5 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from bench.lib.corpora import ROOT
+from search.evaluation import load_eval_sets, mrr_at, recall_at
+from search.fusion import FusionWeights
+from search.options import SearchOptions
+from search.searcher import Searcher
+from search.speakers import asked_speakers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--weights", type=float, nargs="+", default=[0, 0.1, 0.25, 0.5, 1.0])
+    args = parser.parse_args()
+    sets, _ = load_eval_sets([ROOT / "bench" / "data" / "eval" / "sets.json"])
+    searcher = Searcher.open(args.index)
+    table = {}
+    for s in sets:
+        asking = [q for q in s.queries if asked_speakers(q.text)]
+        base = SearchOptions(k=10)
+        others = [q for q in s.queries if not asked_speakers(q.text)]
+        fixed = [_scores(searcher, q, base) for q in others]
+        row = {"n": len(s.queries), "asking": len(asking)}
+        vectors = searcher.embedder.embed_queries([q.text for q in asking]) if asking else []
+        for w in args.weights:
+            options = replace(base, weights=FusionWeights(speaker=w))
+            scored = fixed + [_scores(searcher, q, options, v) for q, v in zip(asking, vectors)]
+            row[w] = tuple(round(sum(x[i] for x in scored) / len(scored), 3) for i in range(2))
+        table[s.name] = row
+        print(s.name, json.dumps({str(k): v for k, v in row.items()}), flush=True)
+
+
+def _scores(searcher, query, options, vector=None):
+    if vector is None:
+        vector = searcher.embedder.embed_queries([query.text])[0]
+    docs = list(dict.fromkeys(h.doc_id for h in searcher._search_one(query.text, vector, options).hits))
+    return recall_at(docs, query.relevant, 1), mrr_at(docs, query.relevant, 10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The speaker boost with the real model on the sample articles: a question that names a speaker
+ranks the passages where he speaks up, never down, and the rest keep their order."""
+
+from dataclasses import replace
+
+import pytest
+
+from indexer.index.directory import IndexDirectory
+from search.fusion import FusionWeights
+from search.options import SearchOptions
+from search.searcher import Searcher
+from search.speakers import asked_speakers
+from tests.conftest import sample_questions
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def searcher(real_index, real_embedder):
+    searcher = Searcher(IndexDirectory(real_index), real_embedder)
+    yield searcher
+    searcher.close()
+
+
+def ranked_passages(searcher, question, weight):
+    options = SearchOptions(k=20, group=False, weights=FusionWeights(speaker=weight))
+    return searcher.search(question, options).hits
+
+
+ASKING = [q["text"] for q in sample_questions() if asked_speakers(q["text"])]
+
+
+@pytest.mark.parametrize("question", ASKING)
+def test_passages_where_the_asked_speaker_speaks_move_up_and_no_other_passage_does(searcher, question):
+    without = ranked_passages(searcher, question, 0.0)
+    with_boost = ranked_passages(searcher, question, FusionWeights().speaker)
+    rank_before = {h.chunk_id: i for i, h in enumerate(without)}
+    speaking = {h.chunk_id for h in with_boost if any(q.asked for q in h.quotes)}
+    for i, hit in enumerate(with_boost):
+        if hit.chunk_id in speaking and hit.chunk_id in rank_before:
+            assert i <= rank_before[hit.chunk_id]
+    others = [h.chunk_id for h in with_boost if h.chunk_id not in speaking]
+    assert others == [h.chunk_id for h in without if h.chunk_id in set(others)]
+
+
+def test_what_did_biden_say_about_cyber_gives_a_passage_where_biden_speaks(searcher):
+    hit = searcher.search("what did Biden say about cyber", k=3).hits[0]
+    assert "zestien" in hit.text
+    assert any(q.asked and q.speaker == "Joe Biden" for q in hit.quotes)
+    assert not [q for q in searcher.search("how long did the Geneva meeting last", k=3).hits[0].quotes
+                if q.asked]
+
+
+def test_the_boost_is_in_hybrid_only(searcher):
+    question = "Wat zei Poetin over Navalny?"
+    for mode in ("dense", "keyword"):
+        base = SearchOptions(k=10, mode=mode, group=False)
+        off = replace(base, weights=FusionWeights(speaker=0.0))
+        assert [h.chunk_id for h in searcher.search(question, base).hits] == \
+            [h.chunk_id for h in searcher.search(question, off).hits]
