@@ -9,14 +9,18 @@ import sys
 from pathlib import Path
 
 
-def build_index(root: Path, embedder, paths: list[Path], max_tokens: int | None = None):
-    """``paths`` indexed into ``root`` by the write path (as `vraagbaak index` does); the report."""
+def build_index(root: Path, embedder, paths: list[Path], max_tokens: int | None = None,
+                sentence_vectors: str | None = None, batch_size: int | None = None):
+    """``paths`` indexed into ``root`` by the write path (as `vraagbaak index` does); the report.
+    ``sentence_vectors`` and ``batch_size``: update_index's, its defaults unless given."""
     from indexer.index.directory import IndexDirectory
     from indexer.write.chunking import ParagraphChunker
     from indexer.write.pipeline import load_for_index, update_index
 
     chunker = ParagraphChunker(embedder, max_tokens) if max_tokens else ParagraphChunker(embedder)
-    return update_index(IndexDirectory(root), embedder, chunker, load_for_index(paths))
+    extra = {k: v for k, v in (("sentence_vectors", sentence_vectors), ("batch_size", batch_size))
+             if v is not None}
+    return update_index(IndexDirectory(root), embedder, chunker, load_for_index(paths), **extra)
 
 
 def directory(root: Path):
@@ -46,6 +50,19 @@ def embedded_texts(root: Path) -> list[str]:
             "JOIN chunks c ON c.id = s.chunk_id JOIN documents d ON d.doc_id = c.doc_id "
             'WHERE NOT (s.start = c.start AND s."end" = c."end") ORDER BY s.id')]
         return list(dict.fromkeys(passages + sentences))
+    finally:
+        db.close()
+
+
+def passage_texts(root: Path) -> list[str]:
+    """Every passage, each text once: what the pipeline embeds with late chunking."""
+    import sqlite3
+
+    from indexer.index.manifest import STORE
+
+    db = sqlite3.connect(directory(root).current_version() / STORE)
+    try:
+        return list(dict.fromkeys(row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")))
     finally:
         db.close()
 

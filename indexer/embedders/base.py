@@ -53,6 +53,13 @@ class Embedder(Protocol):
         """(n, dim) float32, L2-normalised, with the model's query prompt."""
         ...
 
+    def embed_passages(self, texts: Sequence[str], sentences: Sequence[Sequence[tuple[int, int]]]
+                       ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``embed_documents(texts)``, and each text's sentences' vectors (late chunking);
+        ``sentences[i]`` are (start, end) offsets into ``texts[i]``. Only the backends that
+        embed documents (``documents`` in the registry) need it."""
+        ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
@@ -144,6 +151,9 @@ class LazyEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._model().embed_queries(texts)
+
+    def embed_passages(self, texts, sentences):
+        return self._model().embed_passages(texts, sentences)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._model().count_tokens(texts)

@@ -37,6 +37,13 @@ from indexer.records import Chunk
 from indexer.write.changes import Plan, plan_changes, text_hash
 from indexer.write.chunking import Chunker, sentence_spans
 from indexer.write.loading import LoadResult, Problem, load_articles
+from indexer.write.sentence_vectors import (
+    LATE,
+    embedding_work,
+    make_vectors,
+    method_of,
+    sentence_key,
+)
 from indexer.write.vector_cache import VectorCache
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
@@ -83,7 +90,8 @@ def load_for_index(paths: Sequence[Path]) -> LoadResult:
 def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: Chunker | None,
                  loaded: LoadResult | None = None, remove: Sequence[str] = (),
                  prune_under: Sequence[Path] = (), progress: Progress | None = None,
-                 batch_size: int = 16, index_type: str | None = None) -> IndexReport:
+                 batch_size: int = 16, index_type: str | None = None,
+                 sentence_vectors: str = LATE) -> IndexReport:
     """The one write path: add or update the loaded articles, remove the others asked for, and
     publish the result as a new version of ``index_dir`` (or nothing, when nothing changed).
 
@@ -92,6 +100,8 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
     embedded twice by one model. ``embedder`` and ``chunker`` may be None for a run that only
     removes. The previous version stays readable until the new one is complete.
     ``index_type`` (auto, flat, ivf) is kept in the manifest; None keeps the index's own.
+    ``sentence_vectors``: how sentence vectors are made (LATE or SEPARATE, sentence_vectors.py),
+    recorded with the chunker's settings, so that a change re-embeds as a chunker change does.
     """
     started = time.perf_counter()
     loaded = loaded or LoadResult()
@@ -99,7 +109,9 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
         previous = _Previous(writer.previous)
         try:
             spec = _check_model(previous, embedder, index_dir.root)
-            settings = chunker.settings() if chunker else previous.manifest.chunker
+            settings = ({**chunker.settings(), "sentence_vectors": sentence_vectors} if chunker
+                        else previous.manifest.chunker)
+            method = method_of(settings)
             index_type = _index_type(previous, index_type)
             new_type = (previous.manifest is not None
                         and previous.manifest.vector_indexes.get("setting") != index_type)
@@ -117,9 +129,9 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
                 return report(m.articles, m.chunks, m.tokens, time.perf_counter() - started,
                               sentences=m.sentences, published=False,
                               vector_indexes=m.vector_indexes)
-            content = _chunk(plan, previous, chunker)
+            content = _chunk(plan, previous, chunker, method)
             vectors, embedded, reused = _vectors(content, previous, embedder, index_dir.root,
-                                                 spec["fingerprint"], progress, batch_size)
+                                                 spec["fingerprint"], progress, batch_size, method)
             language = corpus_language(plan.documents)
             backends = _document_backends(previous, embedder, embedded, index_dir.root)
             described = _write_version(writer.staging, content, vectors, spec, backends,
@@ -196,7 +208,7 @@ class _Content:
     sentence_hashes: list[str] = field(default_factory=list)
 
 
-def _chunk(plan: Plan, previous: _Previous, chunker: Chunker | None) -> _Content:
+def _chunk(plan: Plan, previous: _Previous, chunker: Chunker | None, method: str) -> _Content:
     """Passages and sentences of every article: copied for untouched articles, split anew for the
     rest (all of them when the chunker's settings changed)."""
     content = _Content(plan.documents)
@@ -217,7 +229,9 @@ def _chunk(plan: Plan, previous: _Previous, chunker: Chunker | None) -> _Content
             for s, e in spans:
                 content.sentences.append((chunk_id, s, e))
                 content.sentence_texts.append(text[s:e])
-                content.sentence_hashes.append(text_hash(content.sentence_texts[-1]))
+                content.sentence_hashes.append(sentence_key(method, content.chunk_hashes[-1],
+                                                            content.sentence_texts[-1],
+                                                            s - chunk.start, e - chunk.start))
     return content
 
 
@@ -229,56 +243,36 @@ def _sentences_by_chunk(previous: _Previous) -> dict[int, list[tuple[int, int]]]
 
 
 def _vectors(content: _Content, previous: _Previous, embedder: Embedder | None, cache_at: Path,
-             fingerprint: str, progress: Progress | None,
-             batch_size: int) -> tuple[tuple[np.ndarray, np.ndarray], int, int]:
-    """Passage and sentence vectors: from the previous version where it holds the same text, else
-    from the vector cache (texts this model embedded for earlier versions), else from the model,
-    each distinct text embedded once."""
+             fingerprint: str, progress: Progress | None, batch_size: int,
+             method: str) -> tuple[tuple[np.ndarray, np.ndarray], int, int]:
+    """Passage and sentence vectors: from the previous version where it holds the same key (a
+    text's hash; a late-chunked sentence's includes its passage), else from the vector cache
+    (vectors this model made for earlier versions), else from the model, each key made once."""
     hashes = content.chunk_hashes + content.sentence_hashes
     old_chunk, old_sentence = previous.store.text_hashes() if previous.store else ({}, {})
-    new = {}
-    for h, text in zip(hashes, [c.text for c in content.chunks] + content.sentence_texts):
-        if h not in old_chunk and h not in old_sentence:
-            new.setdefault(h, text)
     dim = previous.manifest.dim if previous.manifest else embedder.dim
     found: dict[str, np.ndarray] = {}
-    embedded = 0
-    if new:
-        cache = VectorCache.open(cache_at, fingerprint, dim)
-        try:
-            found = cache.get(list(new))
-            todo = [h for h in new if h not in found]
-            made = dict(zip(todo, _embed(embedder, [new[h] for h in todo], dim, progress, batch_size)))
-            cache.put(made.items())
-            found.update(made)
-            embedded = len(todo)
-        finally:
-            cache.close()
     for index, known in ((previous.passages, old_chunk), (previous.sentences, old_sentence)):
         wanted = [h for h in dict.fromkeys(hashes) if h not in found and h in known]
         if wanted:
             found.update(zip(wanted, index.vectors(np.array([known[h] for h in wanted], np.int64))))
+    missing = [h for h in dict.fromkeys(hashes) if h not in found]
+    made: dict[str, np.ndarray] = {}
+    embedded = 0
+    if missing:
+        cache = VectorCache.open(cache_at, fingerprint, dim)
+        try:
+            found.update(cache.get(missing))
+            work = embedding_work(content, found, method)
+            made = make_vectors(embedder, work, dim, progress, batch_size)
+            embedded = len(work.texts)
+            cache.put(made.items())
+            found.update(made)
+        finally:
+            cache.close()
     matrix = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, dim), np.float32)
     n = len(content.chunks)
-    return (matrix[:n], matrix[n:]), embedded, len(set(hashes)) - embedded
-
-
-def _embed(embedder: Embedder | None, texts: list[str], dim: int, progress: Progress | None,
-           batch_size: int) -> np.ndarray:
-    if not texts:
-        return np.empty((0, dim), np.float32)
-    if embedder is None:
-        raise InputError("new texts need embedding, but no model was given")
-    # Longest first, so batches hold texts of similar length (less padding) and the progress
-    # bar's estimate is pessimistic rather than optimistic.
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    vectors = np.empty((len(texts), embedder.dim), dtype=np.float32)
-    for begin in range(0, len(order), batch_size):
-        batch = order[begin:begin + batch_size]
-        vectors[batch] = embedder.embed_documents([texts[i] for i in batch])
-        if progress:
-            progress(min(begin + batch_size, len(order)), len(order))
-    return vectors
+    return (matrix[:n], matrix[n:]), embedded, len(set(hashes)) - len(made)
 
 
 def _document_backends(previous: _Previous, embedder: Embedder | None, embedded: int,
