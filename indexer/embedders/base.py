@@ -143,6 +143,10 @@ class LazyEmbedder:
         return self._model().dim
 
     @property
+    def batch_size(self) -> int | None:
+        return getattr(self._model(), "batch_size", None)
+
+    @property
     def backend(self) -> str:
         return getattr(self._model(), "backend", "sentence-transformers")
 

@@ -84,7 +84,9 @@ class SentenceTransformerEmbedder:
             vectors = self._model.encode_query([t.strip() for t in texts], batch_size=self.batch_size,
                                                normalize_embeddings=True, convert_to_tensor=True,
                                                show_progress_bar=False)
-        return vectors.float().cpu().numpy().reshape(len(texts), self.dim)
+        vectors = vectors.float().cpu().numpy().reshape(len(texts), self.dim)
+        # normalised again in fp32: a bf16 or fp16 model's own normalising is that type's
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:

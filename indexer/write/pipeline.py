@@ -90,7 +90,7 @@ def load_for_index(paths: Sequence[Path]) -> LoadResult:
 def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: Chunker | None,
                  loaded: LoadResult | None = None, remove: Sequence[str] = (),
                  prune_under: Sequence[Path] = (), progress: Progress | None = None,
-                 batch_size: int = 16, index_type: str | None = None,
+                 batch_size: int | None = None, index_type: str | None = None,
                  sentence_vectors: str = LATE) -> IndexReport:
     """The one write path: add or update the loaded articles, remove the others asked for, and
     publish the result as a new version of ``index_dir`` (or nothing, when nothing changed).
@@ -100,6 +100,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
     embedded twice by one model. ``embedder`` and ``chunker`` may be None for a run that only
     removes. The previous version stays readable until the new one is complete.
     ``index_type`` (auto, flat, ivf) is kept in the manifest; None keeps the index's own.
+    ``batch_size``: texts per call of the model; None: the embedder's own (16 if it has none).
     ``sentence_vectors``: how sentence vectors are made (LATE or SEPARATE, sentence_vectors.py),
     recorded with the chunker's settings, so that a change re-embeds as a chunker change does.
     """
@@ -243,7 +244,7 @@ def _sentences_by_chunk(previous: _Previous) -> dict[int, list[tuple[int, int]]]
 
 
 def _vectors(content: _Content, previous: _Previous, embedder: Embedder | None, cache_at: Path,
-             fingerprint: str, progress: Progress | None, batch_size: int,
+             fingerprint: str, progress: Progress | None, batch_size: int | None,
              method: str) -> tuple[tuple[np.ndarray, np.ndarray], int, int]:
     """Passage and sentence vectors: from the previous version where it holds the same key (a
     text's hash; a late-chunked sentence's includes its passage), else from the vector cache

@@ -85,12 +85,14 @@ def embedding_work(content, found: Container[str], method: str) -> Work:
 
 
 def make_vectors(embedder, work: Work, dim: int, progress: Callable[[int, int], None] | None,
-                 batch_size: int) -> dict[str, np.ndarray]:
-    """Every key's vector, from the model, a batch at a time (progress after each)."""
+                 batch_size: int | None = None) -> dict[str, np.ndarray]:
+    """Every key's vector, from the model, ``batch_size`` texts at a time (None: the
+    embedder's own batch size), progress after each batch."""
     if not work.texts:
         return {}
     if embedder is None:
         raise InputError("new texts need embedding, but no model was given")
+    batch_size = batch_size or getattr(embedder, "batch_size", None) or 16
     # Longest first, so batches hold texts of similar length (less padding) and the progress
     # bar's estimate is pessimistic rather than optimistic.
     order = sorted(range(len(work.texts)), key=lambda i: -len(work.texts[i]))
