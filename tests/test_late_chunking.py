@@ -1,5 +1,6 @@
-"""Sentence vectors pooled from their passage's own pass (late chunking): the pooling, the
-pipeline's keys and reuse, old indexes (sentences embedded separately), and the real model."""
+"""How passage and sentence vectors are made: separately (the default), late chunking (pooled
+from the passage's own pass) and passages from sentences; the pooling, the pipeline's keys and
+reuse, a change of method on an existing index, and the real model."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from indexer.index.directory import IndexDirectory
 from indexer.index.manifest import MANIFEST
 from indexer.write.chunking import ParagraphChunker, sentence_spans
 from indexer.write.pipeline import load_for_index, update_index
-from indexer.write.sentence_vectors import LATE, SEPARATE, method_of, sentence_key
+from indexer.write.sentence_vectors import (FROM_SENTENCES, LATE, SEPARATE, method_of,
+                                            passage_key, sentence_key, with_method)
 from search.searcher import Searcher
 from tests.conftest import SAMPLE_DIR, write
 from tests.fakes import FakeEmbedder
@@ -56,6 +58,11 @@ def test_keys_late_sentences_by_passage_and_place_separate_ones_by_text():
     assert a != sentence_key(LATE, "passage-2", "Zin.", 0, 4) != sentence_key(LATE, "passage-1", "Zin.", 5, 9)
     assert sentence_key(SEPARATE, "passage-1", "Zin.", 0, 4) == sentence_key(SEPARATE, "p2", "Zin.", 9, 13)
     assert method_of({"name": "paragraph"}) == SEPARATE and method_of({"sentence_vectors": LATE}) == LATE
+    # a passage made from its sentences is not the model's vector of its text
+    assert passage_key(FROM_SENTENCES, "Zin.") != passage_key(SEPARATE, "Zin.") == passage_key(LATE, "Zin.")
+    # the default records nothing, so indexes made before keep their settings
+    assert with_method({"name": "paragraph"}, SEPARATE) == {"name": "paragraph"}
+    assert with_method({"name": "paragraph"}, LATE) == {"name": "paragraph", "sentence_vectors": LATE}
 
 
 def build(root, embedder, paths=(SAMPLE_DIR,), method=LATE):
@@ -98,15 +105,17 @@ def test_an_unchanged_passage_keeps_its_vectors_and_a_changed_one_is_read_again(
     assert report.updated == 1 and 1 <= again.documents_embedded <= 2 and report.reused > 0
 
 
-def test_an_old_index_of_separate_sentences_still_searches_and_an_update_re_embeds_it(tmp_path):
-    """An index made before late chunking (no method in its manifest, sentences embedded on
-    their own) opens and searches as it is; the next run re-splits and re-embeds it all, as a
-    chunker change does, so the two kinds of sentence vectors never share a version."""
+def test_an_index_of_separate_sentences_searches_and_a_change_of_method_re_embeds_it(tmp_path):
+    """An index of sentences embedded on their own (every index made before, no method in its
+    manifest) opens and searches as it is, and the default run leaves it be; a run with another
+    method re-splits and re-embeds it all, as a chunker change does, so two kinds of sentence
+    vectors never share a version."""
     build(tmp_path / "idx", FakeEmbedder(), method=SEPARATE)
     path = IndexDirectory(tmp_path / "idx").current_version() / MANIFEST
-    manifest = json.loads(path.read_text())
-    manifest["chunker"].pop("sentence_vectors")  # as an index of before wrote it
-    path.write_text(json.dumps(manifest))
+    assert "sentence_vectors" not in json.loads(path.read_text())["chunker"]  # as before
+    again = FakeEmbedder()
+    assert not update_index(IndexDirectory(tmp_path / "idx"), again, ParagraphChunker(again, 64),
+                            load_for_index([SAMPLE_DIR])).published  # the default: nothing to redo
     searcher = Searcher(IndexDirectory(tmp_path / "idx"), FakeEmbedder())
     assert searcher.search("Poetin Navalny", k=3).hits
     searcher.close()
@@ -128,11 +137,29 @@ def test_an_old_index_of_separate_sentences_still_searches_and_an_update_re_embe
     searcher.close()
 
 
-def test_the_separate_method_still_embeds_every_sentence(tmp_path):
+def test_the_default_embeds_every_passage_and_every_sentence(tmp_path):
     embedder = FakeEmbedder()
-    report = build(tmp_path / "idx", embedder, method=SEPARATE)
-    assert report.embedded > report.chunks
-    assert IndexDirectory(tmp_path / "idx").manifest().chunker["sentence_vectors"] == SEPARATE
+    report = update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder, 64),
+                          load_for_index([SAMPLE_DIR]))
+    assert report.embedded > report.chunks and embedder.documents_embedded == report.embedded
+    assert method_of(IndexDirectory(tmp_path / "idx").manifest().chunker) == SEPARATE
+
+
+def test_passages_from_sentences_read_only_sentences_and_average_them(tmp_path):
+    embedder = FakeEmbedder()
+    report = build(tmp_path / "idx", embedder, method=FROM_SENTENCES)
+    assert embedder.documents_embedded == report.embedded < report.sentences + report.chunks
+    assert IndexDirectory(tmp_path / "idx").manifest().chunker["sentence_vectors"] == FROM_SENTENCES
+    searcher = Searcher(IndexDirectory(tmp_path / "idx"), embedder)
+    conn = searcher.store._conn
+    chunk_id, text, start = conn.execute("SELECT id, text, start FROM chunks ORDER BY id LIMIT 1").fetchone()
+    spans = [(s - start, e - start) for s, e in conn.execute(
+        'SELECT start, "end" FROM sentences WHERE chunk_id = ? ORDER BY id', (chunk_id,))]
+    sentences = embedder.embed_documents([text[s:e] for s, e in spans])
+    mean = np.average(sentences, axis=0, weights=[e - s for s, e in spans])
+    stored = searcher.dense.passages.vectors(np.array([chunk_id], np.int64))[0]
+    assert float(stored @ (mean / np.linalg.norm(mean))) == pytest.approx(1.0, abs=1e-5)
+    searcher.close()
 
 
 @pytest.mark.model

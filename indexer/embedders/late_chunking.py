@@ -3,9 +3,9 @@
 The model reads each passage once; the passage vector is the mean of all its token outputs (the
 model's own mean pooling: [CLS], the document prompt, the text, [SEP]), and each sentence's vector
 is the mean of the outputs of the tokens inside that sentence. The sentence is read in its
-passage's context, and costs no forward pass of its own: before, every sentence went through the
-model again, two thirds of the model's work in an index run.
-Why: docs/decisions/0030-late-chunking-sentence-vectors.md
+passage's context, and costs no forward pass of its own. Measured against sentences read on their
+own, it loses answers (most on short English questions over Dutch text), so it is not the default
+(indexer/write/sentence_vectors.py). Why: docs/decisions/0030-sentences-embedded-separately.md
 """
 
 from __future__ import annotations

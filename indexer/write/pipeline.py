@@ -34,15 +34,17 @@ from indexer.index.vectors import INDEX_TYPES, build_vector_index
 from indexer.index.vectors.base import VectorIndex
 from indexer.index.version import IndexVersion
 from indexer.records import Chunk
-from indexer.write.changes import Plan, plan_changes, text_hash
+from indexer.write.changes import Plan, plan_changes
 from indexer.write.chunking import Chunker, sentence_spans
 from indexer.write.loading import LoadResult, Problem, load_articles
 from indexer.write.sentence_vectors import (
-    LATE,
+    DEFAULT,
     embedding_work,
     make_vectors,
     method_of,
+    passage_key,
     sentence_key,
+    with_method,
 )
 from indexer.write.vector_cache import VectorCache
 
@@ -91,7 +93,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
                  loaded: LoadResult | None = None, remove: Sequence[str] = (),
                  prune_under: Sequence[Path] = (), progress: Progress | None = None,
                  batch_size: int | None = None, index_type: str | None = None,
-                 sentence_vectors: str = LATE) -> IndexReport:
+                 sentence_vectors: str = DEFAULT) -> IndexReport:
     """The one write path: add or update the loaded articles, remove the others asked for, and
     publish the result as a new version of ``index_dir`` (or nothing, when nothing changed).
 
@@ -101,7 +103,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
     removes. The previous version stays readable until the new one is complete.
     ``index_type`` (auto, flat, ivf) is kept in the manifest; None keeps the index's own.
     ``batch_size``: texts per call of the model; None: the embedder's own (16 if it has none).
-    ``sentence_vectors``: how sentence vectors are made (LATE or SEPARATE, sentence_vectors.py),
+    ``sentence_vectors``: how passage and sentence vectors are made (sentence_vectors.py),
     recorded with the chunker's settings, so that a change re-embeds as a chunker change does.
     """
     started = time.perf_counter()
@@ -110,7 +112,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
         previous = _Previous(writer.previous)
         try:
             spec = _check_model(previous, embedder, index_dir.root)
-            settings = ({**chunker.settings(), "sentence_vectors": sentence_vectors} if chunker
+            settings = (with_method(chunker.settings(), sentence_vectors) if chunker
                         else previous.manifest.chunker)
             method = method_of(settings)
             index_type = _index_type(previous, index_type)
@@ -226,7 +228,7 @@ def _chunk(plan: Plan, previous: _Previous, chunker: Chunker | None, method: str
         for chunk, spans in pieces:
             chunk_id = len(content.chunks)
             content.chunks.append(chunk)
-            content.chunk_hashes.append(text_hash(chunk.text))
+            content.chunk_hashes.append(passage_key(method, chunk.text))
             for s, e in spans:
                 content.sentences.append((chunk_id, s, e))
                 content.sentence_texts.append(text[s:e])
@@ -265,7 +267,7 @@ def _vectors(content: _Content, previous: _Previous, embedder: Embedder | None, 
         try:
             found.update(cache.get(missing))
             work = embedding_work(content, found, method)
-            made = make_vectors(embedder, work, dim, progress, batch_size)
+            made = make_vectors(embedder, work, dim, progress, batch_size, found)
             embedded = len(work.texts)
             cache.put(made.items())
             found.update(made)
