@@ -53,7 +53,11 @@ def test_it_embeds_unit_vectors_with_the_model_s_prompts(loaded, real_embedder):
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     # "query: " and "passage: " make different vectors of the same text
     assert float(np.min(np.sum(documents * queries, axis=1))) < 0.99
-    assert np.allclose(embedder.embed_documents(["Navalny"]), documents[2], atol=1e-5)
+    alone = embedder.embed_documents(["Navalny"])
+    if entry.exact or entry.queries:
+        assert np.allclose(alone, documents[2], atol=1e-5)
+    else:  # bf16 / fp16: a text alone and in a padded batch differ in the narrow type's rounding
+        assert float(alone[0] @ documents[2]) > 0.999
     assert embedder.embed_documents([]).shape == (0, 384)
 
 
