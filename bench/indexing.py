@@ -5,9 +5,9 @@ Measures, on this machine, in one run, on the eval corpus (bench/data/eval/corpu
 - the reference: plain sentence-transformers fp32 `encode_document` of the articles cut into
   150-token windows, batch 32 (a fresh SentenceTransformer, none of vraagbaak's code);
 - the whole `update_index` run (load the articles, chunk, embed, write, publish) on the path
-  `vraagbaak index` picks here (`--device auto`), on fp32, and with --methods on fp32 with the
-  cheaper ways of making the vectors (late chunking, passages from sentences) that model less
-  than every passage and every sentence separately; each one's seconds, its
+  `vraagbaak index` picks here (`--device auto`) and on fp32 (late chunking and passages from
+  sentences, measured before the segment write path, are in docs/decisions/0030); each one's
+  seconds, its
   ratio to the reference (the goal: >= 3.0), article tokens/s, the tokens the model read per
   second, and that as a fraction of the path's ceiling (a large matrix product in its type,
   bench.hardware); the model's load is in none of them (a cold start is its own line);
@@ -21,7 +21,7 @@ Measures, on this machine, in one run, on the eval corpus (bench/data/eval/corpu
 
 Timed runs alternate (reference, kept, fp32, ... again) and each keeps its best of --rounds.
 
-usage: python -m bench.indexing [--rounds 2] [--repeats 5] [--methods late-chunking ...] [--corpus FILE]
+usage: python -m bench.indexing [--rounds 2] [--repeats 5] [--corpus FILE]
 """
 
 from __future__ import annotations
@@ -88,16 +88,14 @@ LABELS = {"fp32": "fp32, separately", "kept": "(kept)", "late-chunking": "late c
 def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path,
           methods: list[str]) -> tuple[dict, dict[str, Path]]:
     """Every path's best of ``rounds``, alternating; the runs' index folders."""
-    from indexer.write.sentence_vectors import DEFAULT
-
     articles = [row["text"] for row in corpora.read_jsonl(corpus)]
     pieces = windows(paths.plain.tokenizer, articles)
     runs = {
         "plain fp32 encode (reference)": ("fp32", lambda: paths.plain.encode_document(
             pieces, batch_size=REFERENCE_BATCH, normalize_embeddings=True, show_progress_bar=False)),
-        f"index run, {paths.kept_name}, separately (kept)": ("kept", DEFAULT),
-        "index run, fp32, separately": ("fp32", DEFAULT),
-    } | {f"index run, fp32, {LABELS[m]}": ("fp32", m) for m in methods}
+        f"index run, {paths.kept_name}, separately (kept)": ("kept", None),
+        "index run, fp32, separately": ("fp32", None),
+    }
     if paths.kept_name == paths.fp32.backend:  # no faster path on this machine: fp32 is kept
         del runs["index run, fp32, separately"]
     for embedder in (paths.fp32, paths.kept):
@@ -114,15 +112,13 @@ def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path,
             root = tmp / f"idx-{n}-{attempt}"  # a new folder: re-indexing into one embeds nothing
             embedder = paths.kept if which == "kept" else paths.fp32
             with timers[name]:
-                reports[name] = indexes.build_index(root, embedder, [corpus], sentence_vectors=how)
+                reports[name] = indexes.build_index(root, embedder, [corpus])
             roots[name] = root
     return numbers(paths, runs, timers, reports, roots, pieces), roots
 
 
 def numbers(paths: Paths, runs: dict, timers: dict, reports: dict, roots: dict,
             pieces: list[str]) -> dict:
-    from indexer.write.sentence_vectors import LATE, SEPARATE
-
     from bench.hardware import flops_per_token, matmul_rate
 
     config = json.loads((Path(paths.spec.location) / "config.json").read_text())
@@ -139,8 +135,7 @@ def numbers(paths: Paths, runs: dict, timers: dict, reports: dict, roots: dict,
             texts, read, report = len(pieces), reference_tokens, None
         else:
             report = reports[name]
-            embedded = (indexes.passage_texts(roots[name]) if how == LATE
-                        else indexes.embedded_texts(roots[name], passages=how == SEPARATE))
+            embedded = indexes.embedded_texts(roots[name])
             texts, read = report.embedded, model_tokens(paths.fp32, embedded)
         dtype = kept_type if which == "kept" else "fp32"
         rows[name] = {"seconds": seconds, "texts": texts, "model_tokens": read,
@@ -246,9 +241,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2, help="timed runs of each path (best kept)")
     parser.add_argument("--repeats", type=int, default=5, help="passes over the 30 questions")
-    parser.add_argument("--methods", nargs="*", default=[], choices=["late-chunking", "passages-from-sentences"],
-                        help="also index with these cheaper ways of making the vectors (fp32), "
-                             "timed and judged against sentences embedded separately")
     parser.add_argument("--corpus", type=Path, default=EVAL_CORPUS,
                         help="JSONL articles to time on (the quality table is always the eval corpus)")
     args = parser.parse_args()
@@ -259,9 +251,8 @@ def main() -> None:
 
     paths = Paths()
     with tempfile.TemporaryDirectory() as tmp:
-        n, roots = speed(Path(tmp), paths, args.rounds, args.corpus, args.methods)
-        names = {"fp32": "fp32, separately", "kept": f"{paths.kept_name}, separately (kept)"} | {
-            m: f"fp32, {LABELS[m]}" for m in args.methods}
+        n, roots = speed(Path(tmp), paths, args.rounds, args.corpus, [])
+        names = {"fp32": "fp32, separately", "kept": f"{paths.kept_name}, separately (kept)"}
         by_label = {label: next((r for r in roots if LABELS[label] in r), None) for label in names}
         by_label = {k: v for k, v in by_label.items() if v}
         names = {k: names[k] for k in by_label}

@@ -19,6 +19,9 @@ its module (bench/<part>.py) and writing bench/out/<part>.json:
   probing       IVF probing as the build tunes it against fixed numbers of lists, on answerable
                 questions, generic ones and the build's stand-in for them
   peer          vraagbaak against txtai on the FLORES dev set (needs .venv-peer: make bench-peer-setup)
+  live          the cost of one change (add, remove one article) at 10k (100k, 1M in full mode)
+                articles, and search p50 during a merge of every segment
+  keyword_engines  bm25s against tantivy on the same passages: search p50, build, add one
   onnx_backends ONNX / OpenVINO backends of the same model (full mode; needs .venv-onnx)
 
 Then `python -m bench.report` makes docs/benchmarks.md from bench/out/ (`make bench` does both).
@@ -48,11 +51,12 @@ MODES = {
         "scale": ["--sizes", "10000", "100000", "--queries", "100"],
         "probing": ["--size", "200000"],
         "peer": ["--latency-questions", "100"],
+        "live": ["--sizes", "10000"],
+        "keyword_engines": ["--sizes", "10000", "--rounds", "2"],
     },
     "full": {
         "hardware": [],
-        "indexing": ["--rounds", "3", "--repeats", "10", "--methods", "late-chunking",
-                     "passages-from-sentences"],
+        "indexing": ["--rounds", "3", "--repeats", "10"],
         "search_scale": ["--sizes", "10000", "100000"],
         "threads": [],
         "startup": ["--runs", "5", "--repeats", "10"],
@@ -60,6 +64,8 @@ MODES = {
         "scale": ["--sizes", "10000", "100000", "1000000", "--queries", "200"],
         "probing": [],
         "peer": ["--latency-questions", "200"],
+        "live": ["--sizes", "10000", "100000", "1000000"],
+        "keyword_engines": ["--sizes", "10000", "100000"],
         "onnx_backends": [],
     },
 }

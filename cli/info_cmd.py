@@ -68,6 +68,9 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
         ("passages", f"{manifest.chunks} ({manifest.tokens:,} tokens, {manifest.sentences} sentences, "
                      f"{manifest.dim}-d vectors)"),
         ("vectors", describe_vector_indexes(manifest.vector_indexes)),
+        ("segments", f"{len(manifest.segments)}; deleted, awaiting a merge: "
+                     f"{manifest.tombstones.get('articles', 0)} articles, "
+                     f"{manifest.tombstones.get('chunks', 0)} passages (`vraagbaak optimize`)"),
         ("keywords", ", ".join(f"{k}={v}" for k, v in manifest.keyword_index.items())),
         ("language", manifest.language),
         ("dates", f"{first} to {last}" if first else "none"),

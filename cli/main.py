@@ -10,6 +10,7 @@ from cli import (
     follow_cmd,
     index_cmd,
     info_cmd,
+    maintenance_cmd,
     mcp_cmd,
     model_cmd,
     remove_cmd,
@@ -28,6 +29,8 @@ def build_app() -> typer.Typer:
     app.command("search")(search_cmd.search)
     app.command("info")(info_cmd.info)
     app.command("backup")(backup_cmd.backup)
+    app.command("optimize")(maintenance_cmd.optimize)
+    app.command("migrate")(maintenance_cmd.migrate)
     app.command("eval")(eval_cmd.evaluate)
     app.command("serve")(serve_cmd.serve)
     app.command("mcp")(mcp_cmd.mcp)

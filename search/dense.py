@@ -40,13 +40,16 @@ class DenseRetriever:
         self.passages = passages
         self.sentences = sentences
         self.sentence_weight = sentence_weight
-        # Sentences are numbered in passage order, so each passage owns a contiguous id range.
+        # Stable ids are given in passage order (and kept by merges), so the live sentences, by
+        # id, list their passages in ascending order: each passage owns one run of them.
+        # ``sentence_chunk`` is -1 where no sentence lives (deleted, or never given).
         self._sentence_chunk = sentence_chunk
-        n_chunks = len(passages)
-        self._first = np.searchsorted(sentence_chunk, np.arange(n_chunks + 1))
+        self._live = np.flatnonzero(sentence_chunk >= 0).astype(np.int64)
+        space = getattr(passages, "id_space", len(passages))
+        self._first = np.searchsorted(sentence_chunk[self._live], np.arange(space + 1))
 
     def sentence_range(self, chunk_id: int) -> np.ndarray:
-        return np.arange(self._first[chunk_id], self._first[chunk_id + 1], dtype=np.int64)
+        return self._live[self._first[chunk_id]:self._first[chunk_id + 1]]
 
     def allowed_sentences(self, allowed_chunks: np.ndarray) -> np.ndarray:
         """The sentence ids of ``allowed_chunks``: their ranges joined, in time proportional to
@@ -55,7 +58,7 @@ class DenseRetriever:
         starts, ends = self._first[chunks], self._first[chunks + 1]
         lengths = ends - starts
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        return (offsets + np.arange(int(lengths.sum()))).astype(np.int64)
+        return self._live[(offsets + np.arange(int(lengths.sum()))).astype(np.int64)]
 
     def search(self, query: np.ndarray, n: int, allowed_chunks: np.ndarray | None = None,
                also: np.ndarray | None = None) -> list[DenseCandidate]:

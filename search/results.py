@@ -16,6 +16,7 @@ class Passage:
     snippet_start: int
     snippet_end: int
     highlights: list[list[int]] = field(default_factory=list)  # [start, end] of matched words
+    passage_id: int | None = None  # the stable id: never given to another passage, kept by merges
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Duplicate:
     chunk_id: str
     start: int
     end: int
+    passage_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class Hit:
     passages: list[Passage] = field(default_factory=list)  # more passages of the same article
     duplicates: list[Duplicate] = field(default_factory=list)
     citation: int | None = None  # its number in the web API's prompt context, when it is there
+    # The best passage's stable id (chunk_id, "doc#ordinal", names a place that an update of
+    # the article may give to another text; this id is never given again).
+    passage_id: int | None = None
 
 
 @dataclass(frozen=True)

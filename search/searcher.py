@@ -170,8 +170,8 @@ class Searcher:
             return [], {}, KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32), ())
         n = min(total, max(50, 4 * options.k * options.per_article))
         mask = None
-        if allowed is not None:
-            mask = np.zeros(total, np.float32)
+        if allowed is not None:  # over stable ids, which may run past the live count
+            mask = np.zeros(self.dense.passages.id_space, np.float32)
             mask[allowed] = 1.0
         if options.mode is SearchMode.DENSE:  # only the terms, to highlight them
             keyword = KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32),
@@ -223,7 +223,9 @@ class Searcher:
                 keyword_score=_rounded(keyword_scores.get(group[0])),
                 passages=[passages[c] for c in group[1:]],
                 duplicates=[Duplicate(stored[c].chunk.doc_id, stored[c].chunk.chunk_id,
-                                      stored[c].chunk.start, stored[c].chunk.end) for c in dupes]))
+                                      stored[c].chunk.start, stored[c].chunk.end, c)
+                            for c in dupes],
+                passage_id=group[0]))
         return hits
 
     def _passage(self, row: StoredChunk, candidate: DenseCandidate,
@@ -236,7 +238,7 @@ class Searcher:
         s, e = best_snippet(spans, scores, marks, chunk.text, chunk.start)
         return Passage(chunk_id=chunk.chunk_id, score=score, text=chunk.text, start=chunk.start,
                        end=chunk.end, snippet=chunk.text[s - chunk.start:e - chunk.start],
-                       snippet_start=s, snippet_end=e, highlights=marks)
+                       snippet_start=s, snippet_end=e, highlights=marks, passage_id=row.id)
 
     def close(self) -> None:
         """Release the version's files now; a searcher that is freed closes itself."""

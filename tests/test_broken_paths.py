@@ -9,6 +9,7 @@ import pytest
 from indexer.index.directory import IndexDirectory
 from indexer.errors import VraagbaakError
 from search.searcher import Searcher
+from tests.index_state import segment_file
 from tests.conftest import SAMPLE_DIR, write
 from tests.unwritable import unwritable
 
@@ -43,35 +44,43 @@ def _current_folder(idx):
 def _store_without_tables(idx):
     import sqlite3
 
-    path = version_of(idx) / "chunks.sqlite"
+    path = segment_file(version_of(idx), "chunks.sqlite")
     path.unlink()
     sqlite3.connect(path).close()
+
+
+def _keyword_file(idx, suffix):
+    return next(p for p in sorted((version_of(idx) / "keywords").iterdir()) if p.name.endswith(suffix))
+
+
+def seg(idx, name):
+    return segment_file(version_of(idx), name)
 
 
 DAMAGES = {  # what is damaged -> (how, the file name the message must hold)
     "CURRENT binary": (_current_binary, "CURRENT"),
     "CURRENT a folder": (_current_folder, "CURRENT"),
     "manifest garbage": (lambda idx: garbage(version_of(idx) / "manifest.json"), "manifest.json"),
-    "store garbage": (lambda idx: garbage(version_of(idx) / "chunks.sqlite"), "chunks.sqlite"),
-    "store truncated": (lambda idx: truncate(version_of(idx) / "chunks.sqlite"), "chunks.sqlite"),
+    "tombstones garbage": (lambda idx: garbage(version_of(idx) / "tombstones.json"), "tombstones.json"),
+    "store garbage": (lambda idx: garbage(seg(idx, "chunks.sqlite")), "chunks.sqlite"),
+    "store truncated": (lambda idx: truncate(seg(idx, "chunks.sqlite")), "chunks.sqlite"),
     "store without tables": (_store_without_tables, "chunks.sqlite"),
-    "vectors garbage": (lambda idx: garbage(version_of(idx) / "vectors.faiss"), "vectors.faiss"),
-    "vectors truncated": (lambda idx: truncate(version_of(idx) / "vectors.faiss"), "vectors.faiss"),
-    "vectors swapped": (lambda idx: shutil.copy(version_of(idx) / "sentences.faiss",
-                                                version_of(idx) / "vectors.faiss"), "vectors.faiss"),
-    "sentences garbage": (lambda idx: garbage(version_of(idx) / "sentences.faiss"), "sentences.faiss"),
+    "vectors garbage": (lambda idx: garbage(seg(idx, "vectors.faiss")), "vectors.faiss"),
+    "vectors truncated": (lambda idx: truncate(seg(idx, "vectors.faiss")), "vectors.faiss"),
+    "vectors swapped": (lambda idx: shutil.copy(seg(idx, "sentences.faiss"),
+                                                seg(idx, "vectors.faiss")), "vectors.faiss"),
+    "sentences garbage": (lambda idx: garbage(seg(idx, "sentences.faiss")), "sentences.faiss"),
     "analyzer garbage": (lambda idx: garbage(version_of(idx) / "keywords" / "analyzer.json"),
                          "analyzer.json"),
     "analyzer not an object": (lambda idx: write(version_of(idx) / "keywords" / "analyzer.json",
                                                  "[1, 2]"), "analyzer.json"),
-    **{f"keywords {name} missing": ((lambda idx, name=name: (version_of(idx) / "keywords" / name)
-                                     .unlink()), name)
-       for name in ("params.index.json", "vocab.index.json", "data.csc.index.npy",
-                    "indices.csc.index.npy", "indptr.csc.index.npy")},
-    "keywords vocab garbage": (lambda idx: garbage(version_of(idx) / "keywords" / "vocab.index.json"),
-                               "keywords"),
-    "keywords data garbage": (lambda idx: garbage(version_of(idx) / "keywords" / "data.csc.index.npy"),
-                              "keywords"),
+    "keywords meta.json missing": (lambda idx: (version_of(idx) / "keywords" / "meta.json").unlink(),
+                                   "keywords"),
+    "keywords meta.json garbage": (lambda idx: garbage(version_of(idx) / "keywords" / "meta.json"),
+                                   "keywords"),
+    **{f"keywords {suffix} missing": ((lambda idx, suffix=suffix: _keyword_file(idx, suffix).unlink()),
+                                      "keywords")
+       for suffix in (".idx", ".term", ".fast", ".fieldnorm")},
 }
 
 

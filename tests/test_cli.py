@@ -127,7 +127,8 @@ def test_info(run, fake_index):
     assert "dates: 2021-04 to 2021-12" in result.stdout
     assert "max_tokens=128" in result.stdout
     data = json.loads(run("info", "--index", fake_index, "--json").stdout)
-    assert data["articles"] == 5 and data["format_version"] == 3 and data["size_bytes"] > 0
+    assert data["articles"] == 5 and data["format_version"] == 4 and data["size_bytes"] > 0
+    assert len(data["segments"]) == 1 and "segments: 1; deleted" in result.stdout
 
 
 def test_index_env_variable(run, fake_model, tmp_path, monkeypatch):

@@ -146,7 +146,11 @@ def test_two_writers_at_once_one_waits_its_turn_or_is_refused_and_nothing_breaks
 
 def test_a_file_size_limit_fails_cleanly_and_keeps_the_previous_version(tmp_path, fake_model, states):
     shutil.copytree(states["root"] / "ref1", tmp_path / "idx")
-    largest = max(f.stat().st_size for f in (states["root"] / "ref2").rglob("*") if f.is_file())
+    # An update writes only its own segment (the rest are links): limit files to half of it.
+    updated = states["root"] / "ref1-2"
+    newest = IndexDirectory(updated).manifest().segments[-1]["name"]
+    largest = max(f.stat().st_size for f in (IndexDirectory(updated).current_version() /
+                                             "segments" / newest).iterdir())
     done = finish("index", states["root"] / "articles", "--index", tmp_path / "idx", "--model", states["model"],
                   fsize=largest // 2)
     assert done.returncode == 1 and "Traceback" not in done.stderr
@@ -176,3 +180,51 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_previous_version(tmp_path, fake
         assert search.returncode == 0 and json.loads(search.stdout)["results"]
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+def _segments(index) -> list[str]:
+    return [s["name"] for s in IndexDirectory(index).manifest().segments]
+
+
+@pytest.mark.parametrize("command", ["remove", "optimize"])
+def test_sigkill_while_deleting_or_merging_leaves_the_previous_or_the_new_version(
+        tmp_path, fake_model, states, run, command):
+    """The index of v1 updated to v2 (two segments and tombstones); `remove` (more tombstones,
+    a keyword index update) or `optimize` (a merge of every segment, the keywords anew) killed
+    at random moments: the index opens as before or after, and a re-run converges."""
+    base = states["root"] / "ref1-2"
+    args = ["gen-3", "gen-4", "late-2"] if command == "remove" else []
+    clean = tmp_path / "clean"
+    shutil.copytree(base, clean)
+    started = time.monotonic()
+    done = finish(command, *args, "--index", clean)
+    assert done.returncode == 0, done.stderr
+    seconds = time.monotonic() - started
+    after, before = snapshot(clean), states["v2"]
+    assert (after != before) if command == "remove" else (len(_segments(clean)) == 1 < len(_segments(base)))
+    rng = random.Random(17 if command == "remove" else 18)
+    seen = set()
+    for kill in range(max(4, KILLS // 3)):
+        index = tmp_path / f"kill{kill}"
+        shutil.copytree(base, index)
+        process = worker(command, *args, "--index", index)
+        time.sleep(rng.uniform(0, seconds * 1.1))
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        state = snapshot(index)  # opens, and manifest, store, FAISS and keywords agree
+        assert state in (before, after), f"kill {kill}: a mix of two versions"
+        merged = len(_segments(index)) == 1
+        if command == "optimize":
+            assert merged or _segments(index) == _segments(base)
+        published = state == after and (command == "remove" or merged)
+        seen.add("new" if published else "previous")
+        searcher = Searcher.open(index, str(states["model"]))
+        assert searcher.search("Poetin Biden kabinet begroting", k=5).hits
+        searcher.close()
+        rerun = run(command, *args, "--index", index)
+        # removing what is gone already: "not in the index", exit 1, and nothing changes
+        assert rerun.exit_code == 0 or (published and command == "remove"), rerun.output
+        assert snapshot(index) == after
+        assert len(list((index / VERSIONS).iterdir())) <= 2
+        shutil.rmtree(index)
+    assert seen

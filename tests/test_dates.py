@@ -286,7 +286,8 @@ def test_a_searcher_reads_the_chunk_dates_once_and_filters_as_before(fake_search
     original = ChunkStore._read_chunk_dates
     monkeypatch.setattr(ChunkStore, "_read_chunk_dates", lambda self: reads.append(1) or original(self))
     june = DateFilter(since=date(2021, 6, 1), until=date(2021, 6, 30))
-    slow = [cid for cid, d in fake_searcher.store._conn.execute(
+    (segment,) = fake_searcher.store.segments
+    slow = [cid for cid, d in segment.store._conn.execute(
         "SELECT c.id, d.date FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.id") if june.matches(d)]
     for _ in range(3):
         found = fake_searcher.store.chunk_ids_for_dates(fake_searcher._date_test(june))

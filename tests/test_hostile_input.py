@@ -9,9 +9,8 @@ import pytest
 
 from indexer.write.chunking import ParagraphChunker, sentence_spans
 from indexer.write.loading import document_from_record, load_articles
-from indexer.index.manifest import STORE
+from indexer.index.version import IndexVersion
 from indexer.index.directory import IndexDirectory
-from indexer.index.store import ChunkStore
 from search.options import MAX_QUERY_CHARS
 from tests.conftest import SAMPLE_DIR, write
 from tests.fakes import FakeEmbedder
@@ -65,11 +64,9 @@ def doc_ids(run, idx, question, *extra) -> list[str]:
 
 
 def stored_document(idx, doc_id):
-    store = ChunkStore.open(IndexDirectory(idx).current_version() / STORE)
-    try:
-        return store.get_document(doc_id)
-    finally:
-        store.close()
+    with IndexVersion.open(IndexDirectory(idx).current_version(), vectors=False,
+                           keywords=False) as version:
+        return version.store.get_document(doc_id)
 
 
 def articles_in(run, idx) -> int:

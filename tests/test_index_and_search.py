@@ -13,6 +13,7 @@ from indexer.write.pipeline import load_for_index, update_index
 from indexer.index.vectors.flat import FlatIPIndex
 from indexer.index.vectors import load_vector_index
 from search.searcher import Searcher
+from tests.index_state import segment_file
 from tests.conftest import SAMPLE_DIR, write
 from tests.fakes import FakeEmbedder
 
@@ -26,7 +27,7 @@ def test_index_directory_describes_itself(tmp_path, fake_embedder):
     report = build(tmp_path / "idx", fake_embedder)
     directory = IndexDirectory(tmp_path / "idx")
     manifest = directory.manifest()
-    assert manifest.format_version == FORMAT_VERSION == 3
+    assert manifest.format_version == FORMAT_VERSION == 4
     assert manifest.language == "nl" and manifest.sentences > manifest.chunks
     assert manifest.keyword_index["language"] == "nl"
     assert manifest.model == {"model_id": "test/fake", "kind": "folder",
@@ -37,15 +38,23 @@ def test_index_directory_describes_itself(tmp_path, fake_embedder):
     assert manifest.tokens == report.tokens
     version = directory.current_version()
     assert sorted(p.name for p in version.iterdir()) == [
-        "chunks.sqlite", "keywords", "manifest.json", "sentences.faiss", "vectors.faiss"]
-    assert len(load_vector_index(version / "vectors.faiss")) == report.chunks
+        "keywords", "manifest.json", "segments", "tombstones.json"]
+    (segment,) = manifest.segments  # one build, one segment
+    assert sorted(p.name for p in (version / "segments" / segment["name"]).iterdir()) == [
+        "chunks.sqlite", "sentences.faiss", "vectors.faiss"]
+    assert manifest.files() == ["manifest.json", "tombstones.json", "keywords"] + [
+        f"segments/{segment['name']}/{f}" for f in ("chunks.sqlite", "vectors.faiss", "sentences.faiss")]
+    assert len(load_vector_index(version / "segments" / segment["name"] / "vectors.faiss")) == report.chunks
+    assert manifest.next_ids == {"articles": 5, "chunks": report.chunks,
+                                 "sentences": report.sentences}
 
 
 def test_dense_search_matches_a_brute_force_oracle(tmp_path, fake_embedder):
     """Dense score = 0.5 * passage cosine + 0.5 * best sentence cosine, over every passage."""
     build(tmp_path / "idx", fake_embedder, max_tokens=48)
     searcher = Searcher(IndexDirectory(tmp_path / "idx"), fake_embedder)
-    conn = searcher.store._conn
+    (segment,) = searcher.opened.segments
+    conn = segment.store._conn
     chunks = conn.execute("SELECT id, text, start FROM chunks ORDER BY id").fetchall()
     articles = dict(conn.execute("SELECT doc_id, text FROM documents"))
     owner = dict(conn.execute("SELECT id, doc_id FROM chunks"))
@@ -157,7 +166,7 @@ def test_leftovers_of_an_interrupted_run_are_never_taken_for_an_index(tmp_path, 
 def test_a_damaged_index_is_reported(tmp_path, fake_embedder):
     build(tmp_path / "idx", fake_embedder)
     directory = IndexDirectory(tmp_path / "idx")
-    (directory.current_version() / "vectors.faiss").unlink()
+    segment_file(directory.current_version(), "vectors.faiss").unlink()
     with pytest.raises(IndexFormatError, match="damaged.*vectors.faiss"):
         directory.current_version()
 

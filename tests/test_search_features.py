@@ -145,4 +145,4 @@ def test_result_json_shape(searcher):
     assert set(data["results"][0]) == {
         "rank", "score", "doc_id", "chunk_id", "date", "title", "text", "start", "end", "snippet",
         "snippet_start", "snippet_end", "highlights", "dense_score", "keyword_score", "passages",
-        "duplicates", "citation"}
+        "duplicates", "citation", "passage_id"}

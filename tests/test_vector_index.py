@@ -202,7 +202,8 @@ def test_the_write_path_builds_the_asked_kind_and_keeps_the_setting(tmp_path):
     assert manifest.vector_indexes == described and manifest.vector_index == "faiss-ivf-sqfp16-ip"
     searcher = Searcher(IndexDirectory(tmp_path / "idx"), embedder)
     # The searcher probes as the build tuned (from the manifest), not FAISS's bare nprobe.
-    assert searcher.dense.passages.probing.describe() == described["passages"]["probing"]
+    (passages,) = searcher.dense.passages.indexes  # one build: one segment
+    assert passages.probing.describe() == described["passages"]["probing"]
     ivf_hits = searcher.search("Biden Poetin Genève top", mode="dense").hits
     # Unchanged articles, no setting given: the index keeps IVF and publishes nothing new.
     again = index(tmp_path / "idx", embedder)
@@ -234,7 +235,7 @@ def test_the_cli_takes_the_setting_and_info_shows_it(run, fake_model, tmp_path):
     assert bad.exit_code == 2 and "hnsw" in bad.output
     # A manifest whose probing was damaged by hand: a message, not a traceback.
     manifest = IndexDirectory(tmp_path / "idx").current_version() / "manifest.json"
-    manifest.write_text(manifest.read_text().replace('"fewest"', '"fewst"', 1))
+    manifest.write_text(manifest.read_text().replace('"fewest"', '"fewst"'))
     broken = run("search", "Biden", "--index", tmp_path / "idx")
     assert broken.exit_code == 1 and "is damaged: its IVF probing" in broken.output
     assert "re-run `vraagbaak index`" in broken.output and "Traceback" not in broken.output

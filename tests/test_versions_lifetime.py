@@ -26,15 +26,16 @@ pytestmark = pytest.mark.skipif(not FDS.is_dir(), reason="counts open files thro
 
 
 def open_stores(under: Path) -> list[str]:
-    """The chunks.sqlite files under ``under`` (this test's folder: other tests' leftovers do
-    not count) that this process holds open, deleted ones too."""
+    """The versions whose chunks.sqlite files (one per segment) under ``under`` (this test's
+    folder: other tests' leftovers do not count) this process holds open, deleted ones too."""
     paths = []
     for fd in os.listdir(FDS):
         try:
             paths.append(os.readlink(FDS / fd))
         except OSError:  # closed since listed (the listing's own descriptor, among others)
             pass
-    return [p for p in paths if "chunks.sqlite" in p and p.startswith(str(under))]
+    stores = [p for p in paths if "chunks.sqlite" in p and p.startswith(str(under))]
+    return sorted({p.split("/segments/")[0] for p in stores})
 
 
 @pytest.fixture
@@ -107,10 +108,11 @@ def test_a_version_given_out_without_a_lease_stays_open_while_it_is_held(fake_se
 def test_a_version_that_fails_to_open_leaves_no_file_open(fake_searcher, no_gc, tmp_path):
     from indexer.index.manifest import VECTORS
     from search.searcher import Searcher
+    from tests.index_state import segment_file
 
     version = fake_searcher.index_dir.current_version()
     fake_searcher.close()
-    (version / VECTORS).write_bytes(b"not a FAISS index")
+    segment_file(version, VECTORS).write_bytes(b"not a FAISS index")
     with pytest.raises(IndexFormatError, match="vectors.faiss"):  # named, not a FAISS traceback
         Searcher(IndexDirectory(version.parent.parent), fake_searcher.embedder)
     assert open_stores(tmp_path) == []

@@ -9,18 +9,14 @@ import sys
 from pathlib import Path
 
 
-def build_index(root: Path, embedder, paths: list[Path], max_tokens: int | None = None,
-                sentence_vectors: str | None = None, batch_size: int | None = None):
-    """``paths`` indexed into ``root`` by the write path (as `vraagbaak index` does); the report.
-    ``sentence_vectors`` and ``batch_size``: update_index's, its defaults unless given."""
+def build_index(root: Path, embedder, paths: list[Path], max_tokens: int | None = None):
+    """``paths`` indexed into ``root`` by the write path (as `vraagbaak index` does); the report."""
     from indexer.index.directory import IndexDirectory
     from indexer.write.chunking import ParagraphChunker
     from indexer.write.pipeline import load_for_index, update_index
 
     chunker = ParagraphChunker(embedder, max_tokens) if max_tokens else ParagraphChunker(embedder)
-    extra = {k: v for k, v in (("sentence_vectors", sentence_vectors), ("batch_size", batch_size))
-             if v is not None}
-    return update_index(IndexDirectory(root), embedder, chunker, load_for_index(paths), **extra)
+    return update_index(IndexDirectory(root), embedder, chunker, load_for_index(paths))
 
 
 def directory(root: Path):
@@ -35,35 +31,24 @@ def size_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in version.rglob("*") if p.is_file())
 
 
-def embedded_texts(root: Path, passages: bool = True) -> list[str]:
-    """What the pipeline embeds: every sentence, and (``passages``) every passage, each text
-    once (a sentence that is a whole passage is the same text)."""
-    import sqlite3
+def embedded_texts(root: Path) -> list[str]:
+    """What the pipeline embeds: every passage, and every sentence that is not a whole passage,
+    each text once."""
+    from indexer.index.version import IndexVersion
 
-    from indexer.index.manifest import STORE
-
-    db = sqlite3.connect(directory(root).current_version() / STORE)
-    try:
-        chunks = [row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")] if passages else []
-        sentences = [row[0] for row in db.execute(
-            'SELECT substr(d.text, s.start + 1, s."end" - s.start) FROM sentences s '
-            "JOIN chunks c ON c.id = s.chunk_id JOIN documents d ON d.doc_id = c.doc_id ORDER BY s.id")]
-        return list(dict.fromkeys(chunks + sentences))
-    finally:
-        db.close()
-
-
-def passage_texts(root: Path) -> list[str]:
-    """Every passage, each text once: what the pipeline embeds with late chunking."""
-    import sqlite3
-
-    from indexer.index.manifest import STORE
-
-    db = sqlite3.connect(directory(root).current_version() / STORE)
-    try:
-        return list(dict.fromkeys(row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")))
-    finally:
-        db.close()
+    with IndexVersion.open(directory(root).current_version(), vectors=False,
+                           keywords=False) as version:
+        store = version.store
+        ids = store.chunk_ids().tolist()
+        chunks = store.get_chunks(ids)
+        passages = [chunks[i].chunk.text for i in ids]
+        texts = {}
+        for _, chunk_id, start, end, _ in store.sentence_rows():
+            chunk = chunks[chunk_id].chunk
+            if (start, end) != (chunk.start, chunk.end):
+                doc = texts.setdefault(chunk.doc_id, store.get_document(chunk.doc_id).text)
+                passages.append(doc[start:end])
+        return list(dict.fromkeys(passages))
 
 
 def vraagbaak() -> str:

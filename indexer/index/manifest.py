@@ -15,10 +15,14 @@ from pathlib import Path
 from indexer.errors import IndexFormatError, ModelMismatchError
 from indexer.index.durable import write_synced
 
-FORMAT_VERSION = 3  # 3: content and text hashes for incremental indexing
+# 3: content and text hashes for incremental indexing; 4: segments with stable ids, tombstones,
+# tantivy keywords (docs/decisions/0039-segments-with-stable-ids.md)
+FORMAT_VERSION = 4
+MIGRATES_FROM = (3,)  # formats `vraagbaak migrate` turns into this one
 MANIFEST, VECTORS, STORE = "manifest.json", "vectors.faiss", "chunks.sqlite"
 SENTENCE_VECTORS, KEYWORDS = "sentences.faiss", "keywords"
-VERSION_FILES = (MANIFEST, VECTORS, SENTENCE_VECTORS, STORE, KEYWORDS)
+SEGMENTS, TOMBSTONES = "segments", "tombstones.json"
+SEGMENT_FILES = {"store": STORE, "passages": VECTORS, "sentences": SENTENCE_VECTORS}
 # A damaged version cannot be built on (the articles it holds would be lost), so the way out is
 # a rebuild from the articles, or the last backup.
 REBUILD_HINT = ("rebuild the index: run `vraagbaak index` with all the articles into a new --index "
@@ -44,19 +48,38 @@ class Manifest:
     # The index-type setting and each vector index's kind and parameters (format 3 indexes
     # written before IVF lack it: they are exact).
     vector_indexes: dict = field(default_factory=lambda: {"setting": "auto"})
+    # Format 4: the segments, oldest first, each {"name", counts, "files": {part: file},
+    # "vector_indexes": {part: described}}; the next stable ids; the articles per language.
+    segments: list = field(default_factory=list)
+    next_ids: dict = field(default_factory=lambda: {"articles": 0, "chunks": 0, "sentences": 0})
+    language_counts: dict = field(default_factory=dict)
+    tombstones: dict = field(default_factory=lambda: {"articles": 0, "chunks": 0, "sentences": 0})
+
+    def files(self) -> list[str]:
+        """Every file and folder this version needs, relative to its folder: what makes it
+        complete (a backend whose vectors live elsewhere lists no file for them)."""
+        found = [MANIFEST, TOMBSTONES, KEYWORDS]
+        for segment in self.segments:
+            found += [f"{SEGMENTS}/{segment['name']}/{name}" for name in segment["files"].values()]
+        return found
 
     @classmethod
-    def from_file(cls, path: Path) -> Manifest:
+    def from_file(cls, path: Path, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> Manifest:
+        """``formats``: the format versions to accept (`migrate` reads the older ones)."""
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise IndexFormatError(f"the index manifest {path} cannot be read ({exc})",
                                    hint="re-run `vraagbaak index` to rebuild the index") from exc
-        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+        if not isinstance(data, dict) or data.get("format_version") not in formats:
             version = data.get("format_version") if isinstance(data, dict) else None
+            root = path.parent.parent.parent
+            hint = (f"migrate it in place with `vraagbaak migrate --index {root}`"
+                    if version in MIGRATES_FROM else
+                    "re-run `vraagbaak index` with this version to rebuild it")
             raise IndexFormatError(
                 f"{path} has index format {version!r}; this vraagbaak reads format {FORMAT_VERSION}",
-                hint="re-run `vraagbaak index` with this version to rebuild it")
+                hint=hint)
         try:
             optional = {f.name for f in fields(cls) if f.default_factory is not MISSING}
             return cls(**{k: data[k] for k in cls.__dataclass_fields__

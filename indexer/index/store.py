@@ -1,4 +1,8 @@
-"""The chunk store: articles and chunks in SQLite, keyed by the ids the vector index holds."""
+"""The chunk store of one segment: its articles, passages and sentences in SQLite, by stable id.
+
+Row i of the segment's vector files is its i-th passage (sentence) by id; a write asks only for
+the rows it touches (by article, by text hash, by file), each through an index, so the cost of a
+change does not grow with the segment."""
 
 from __future__ import annotations
 
@@ -17,14 +21,16 @@ from indexer.index.manifest import REBUILD_HINT
 
 _SCHEMA = """
 CREATE TABLE documents (
-    doc_id TEXT PRIMARY KEY, title TEXT, date TEXT, url TEXT, source TEXT, origin TEXT,
+    doc_id TEXT PRIMARY KEY,
+    article_id INTEGER NOT NULL UNIQUE,   -- the stable id, never given again
+    title TEXT, date TEXT, url TEXT, source TEXT, origin TEXT,
     text TEXT NOT NULL,
     content_hash TEXT NOT NULL,           -- of text and metadata: unchanged articles are skipped
     source_file TEXT,                     -- resolved path it was loaded from (for --prune)
     language TEXT                         -- detected, for the corpus language
 );
 CREATE TABLE chunks (
-    id INTEGER PRIMARY KEY,               -- the id in the vector index
+    id INTEGER PRIMARY KEY,               -- the stable passage id
     doc_id TEXT NOT NULL REFERENCES documents(doc_id),
     ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
     n_tokens INTEGER NOT NULL, text TEXT NOT NULL,
@@ -32,12 +38,15 @@ CREATE TABLE chunks (
     UNIQUE (doc_id, ordinal)
 );
 CREATE TABLE sentences (
-    id INTEGER PRIMARY KEY,               -- the id in the sentence vector index
+    id INTEGER PRIMARY KEY,               -- the stable sentence id
     chunk_id INTEGER NOT NULL REFERENCES chunks(id),
     start INTEGER NOT NULL, "end" INTEGER NOT NULL,
     text_hash TEXT NOT NULL
 );
 CREATE INDEX sentences_by_chunk ON sentences (chunk_id);
+CREATE INDEX chunks_by_hash ON chunks (text_hash);
+CREATE INDEX sentences_by_hash ON sentences (text_hash);
+CREATE INDEX documents_by_file ON documents (source_file);
 """
 
 
@@ -76,6 +85,11 @@ class ChunkStore:
     @classmethod
     def create(cls, path: Path) -> ChunkStore:
         conn = sqlite3.connect(path)
+        # A new store lives in the staging version, which nobody reads before it is published and
+        # which publishing fsyncs file by file: SQLite's own journal and syncs would only repeat
+        # that (and cost more than the rest of a one-article change).
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
         conn.executescript(_SCHEMA)
         return cls(conn)
 
@@ -101,13 +115,51 @@ class ChunkStore:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def add_documents(self, docs: Iterable[StoredDocument]) -> None:
+    def add_documents(self, docs: Iterable[StoredDocument], article_ids: Iterable[int]) -> None:
         self._conn.executemany(
-            "INSERT INTO documents (doc_id, title, date, url, source, origin, text, content_hash, "
-            "source_file, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((s.document.doc_id, s.document.title, s.document.date, s.document.url,
+            "INSERT INTO documents (doc_id, article_id, title, date, url, source, origin, text, "
+            "content_hash, source_file, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((s.document.doc_id, int(a), s.document.title, s.document.date, s.document.url,
               s.document.source, s.document.origin, s.document.text, s.content_hash,
-              s.source_file, s.language) for s in docs))
+              s.source_file, s.language) for s, a in zip(docs, article_ids)))
+
+    def ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """The passage and the sentence ids, ascending: the rows of the vector files."""
+        return tuple(np.fromiter((r[0] for r in self._rows(f"SELECT id FROM {t} ORDER BY id")),
+                                 np.int64) for t in ("chunks", "sentences"))
+
+    def documents_where(self, where: str, params: Sequence = ()) -> list[tuple[int, StoredDocument]]:
+        """(article id, article) of the articles matching an SQL condition on ``documents``."""
+        rows = self._rows(
+            "SELECT article_id, doc_id, text, title, date, url, source, origin, content_hash, "
+            f"source_file, language FROM documents WHERE {where} ORDER BY article_id", params)
+        return [(r[0], StoredDocument(Document(*r[1:8]), r[8], r[9], r[10])) for r in rows]
+
+    def rows_of_articles(self, doc_ids: Sequence[str]) -> tuple[list, list, list, int]:
+        """The stable article, passage and sentence ids of these articles, and their tokens."""
+        if not doc_ids:
+            return [], [], [], 0
+        marks = ",".join("?" * len(doc_ids))
+        articles = [r[0] for r in self._rows(
+            f"SELECT article_id FROM documents WHERE doc_id IN ({marks})", list(doc_ids))]
+        chunks = self._rows(f"SELECT id, n_tokens FROM chunks WHERE doc_id IN ({marks})",
+                            list(doc_ids))
+        chunk_ids = [r[0] for r in chunks]
+        sentences = []
+        for begin in range(0, len(chunk_ids), 500):
+            part = chunk_ids[begin:begin + 500]
+            sentences += [r[0] for r in self._rows(
+                f"SELECT id FROM sentences WHERE chunk_id IN ({','.join('?' * len(part))})", part)]
+        return articles, chunk_ids, sentences, sum(r[1] for r in chunks)
+
+    def ids_for_hashes(self, table: str, hashes: Sequence[str]) -> dict[str, int]:
+        """text hash -> a passage (``table`` "chunks") or sentence id holding that text."""
+        found: dict[str, int] = {}
+        for begin in range(0, len(hashes), 500):
+            part = list(hashes[begin:begin + 500])
+            found.update(self._rows(f"SELECT text_hash, id FROM {table} WHERE text_hash IN "
+                                    f"({','.join('?' * len(part))})", part))
+        return found
 
     def add_chunks(self, ids: Sequence[int], chunks: Sequence[Chunk], hashes: Sequence[str]) -> None:
         self._conn.executemany(
@@ -123,10 +175,7 @@ class ChunkStore:
 
     def documents(self) -> list[StoredDocument]:
         """Every article, in the order they were added."""
-        rows = self._rows(
-            "SELECT doc_id, text, title, date, url, source, origin, content_hash, source_file, "
-            "language FROM documents ORDER BY rowid")
-        return [StoredDocument(Document(*row[:7]), row[7], row[8], row[9]) for row in rows]
+        return [doc for _, doc in self.documents_where("1")]
 
     def chunks_by_document(self) -> dict[str, list[tuple[int, Chunk]]]:
         """doc id -> [(chunk id, chunk)] in text order."""
@@ -135,6 +184,12 @@ class ChunkStore:
                 'SELECT id, doc_id, ordinal, start, "end", text, n_tokens FROM chunks ORDER BY id'):
             found.setdefault(row[1], []).append((row[0], Chunk(*row[1:])))
         return found
+
+    def chunk_rows(self) -> list[tuple[int, Chunk, str]]:
+        """(passage id, passage, text hash) of every passage, by id (what a merge copies)."""
+        return [(r[0], Chunk(*r[1:7]), r[7]) for r in self._rows(
+            'SELECT id, doc_id, ordinal, start, "end", text, n_tokens, text_hash FROM chunks '
+            "ORDER BY id")]
 
     def sentence_rows(self) -> list[tuple[int, int, int, int, str]]:
         """(sentence id, chunk id, start, end, text hash) of every sentence, by id."""

@@ -1,38 +1,33 @@
 """One published index version, opened as a whole: the one way to open a version's parts.
 
 The searcher, the writer (which builds on the published version), `info`, `/stats` and the tests
-all open a version here, so only this module and the manifest know a version's file layout.
+all open a version here, so only this module, the segments and the manifest know a version's
+file layout. A version is segments plus tombstones (indexer/index/segments.py); what it offers
+is one store, one vector index per part and one keyword index, all over stable ids.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.index.keywords import KeywordBackend, load_keyword_index
-from indexer.index.manifest import (
-    KEYWORDS,
-    MANIFEST,
-    SENTENCE_VECTORS,
-    STORE,
-    VECTORS,
-    Manifest,
-)
-from indexer.index.store import ChunkStore
-from indexer.index.vectors import load_checked_vector_index
-from indexer.index.vectors.base import VectorIndex
-
-PARTS = {"passages": VECTORS, "sentences": SENTENCE_VECTORS}  # vector index -> its file
+from indexer.index.manifest import KEYWORDS, MANIFEST, Manifest
+from indexer.index.segmented_store import SegmentedStore
+from indexer.index.segments import (Segment, SegmentedVectors, Tombstones, open_segments,
+                                    read_tombstones)
 
 
 @dataclass
 class IndexVersion:
     path: Path
     manifest: Manifest
-    store: ChunkStore
-    passages: VectorIndex | None = None
-    sentences: VectorIndex | None = None
+    store: SegmentedStore
+    passages: SegmentedVectors | None = None
+    sentences: SegmentedVectors | None = None
     keywords: KeywordBackend | None = None
+    segments: list[Segment] = field(default_factory=list)
+    tombstones: Tombstones = field(default_factory=Tombstones)
 
     @property
     def name(self) -> str:
@@ -46,19 +41,21 @@ class IndexVersion:
         IndexFormatError naming its file. ``mmap``: map the parts' files instead of reading
         them, to check a version cheaply (`info`), not to search it."""
         manifest = Manifest.from_file(path / MANIFEST)
-        store = ChunkStore.open(path / STORE)  # checks its own tables: damage is named there
-        version = cls(path, manifest, store)
+        tombstones = read_tombstones(path)
+        segments = open_segments(path, manifest, vectors, mmap)  # damage is named there
+        version = cls(path, manifest, SegmentedStore(segments, tombstones), segments=segments,
+                      tombstones=tombstones)
         try:
-            source = str(path / MANIFEST)
             if vectors:
-                described, counts = manifest.vector_indexes, (manifest.chunks, manifest.sentences)
-                version.passages, version.sentences = (
-                    load_checked_vector_index(path / file, count, manifest.dim,
-                                              described.get(part), source, mmap)
-                    for (part, file), count in zip(PARTS.items(), counts))
+                version.passages = SegmentedVectors(
+                    [s.passages for s in segments], [s.chunk_ids for s in segments],
+                    tombstones.chunks, manifest.dim)
+                version.sentences = SegmentedVectors(
+                    [s.sentences for s in segments], [s.sentence_ids for s in segments],
+                    tombstones.sentences, manifest.dim)
             if keywords:
                 version.keywords = load_keyword_index(path / KEYWORDS, manifest.keyword_index,
-                                                      source, mmap)
+                                                      str(path / MANIFEST), mmap)
         except BaseException:
             version.close()
             raise

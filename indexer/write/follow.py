@@ -24,8 +24,7 @@ from indexer.embedders.base import Embedder
 from indexer.errors import IndexBusyError
 from indexer.index.directory import IndexDirectory
 from indexer.index.durable import replace_synced
-from indexer.index.manifest import STORE
-from indexer.index.store import ChunkStore
+from indexer.index.version import IndexVersion
 from indexer.write import fetch
 from indexer.write.chunking import Chunker
 from indexer.write.extract import ExtractError, page_article
@@ -122,7 +121,8 @@ class _Indexed:
     def __init__(self, index_dir: IndexDirectory) -> None:
         self._store = None
         if index_dir.exists():
-            self._store = ChunkStore.open(index_dir.current_version() / STORE)
+            self._store = IndexVersion.open(index_dir.current_version(), vectors=False,
+                                            keywords=False).store
 
     def __contains__(self, doc_id: str) -> bool:
         return self._store is not None and self._store.get_document(doc_id) is not None

@@ -26,6 +26,10 @@ class VectorCache:
     @classmethod
     def open(cls, root: Path, fingerprint: str, dim: int) -> VectorCache:
         conn = sqlite3.connect(root / CACHE_FILE)
+        # WAL without a sync per commit: a crash loses at most the last entries (see above),
+        # and a commit no longer waits for the disk (a third of a one-article change did).
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("CREATE TABLE IF NOT EXISTS meta (fingerprint TEXT NOT NULL, dim INTEGER NOT NULL)")
         conn.execute("CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vector BLOB NOT NULL)")
         row = conn.execute("SELECT fingerprint, dim FROM meta").fetchone()

@@ -14,8 +14,9 @@ import numpy as np
 from indexer.errors import IndexFormatError
 from indexer.index.keywords.analysis import Analyzer
 
-BACKENDS = {"bm25s-lucene": "indexer.index.keywords.bm25:KeywordIndex"}  # kind -> "module:Class"
-DEFAULT_KIND = "bm25s-lucene"
+BACKENDS = {"bm25s-lucene": "indexer.index.keywords.bm25:KeywordIndex",  # kind -> "module:Class"
+            "tantivy": "indexer.index.keywords.tantivy_index:TantivyIndex"}
+DEFAULT_KIND = "tantivy"  # Why: docs/decisions/0040-keyword-engine-tantivy.md
 
 
 class KeywordBackend(Protocol):

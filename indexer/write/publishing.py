@@ -1,0 +1,169 @@
+"""The next version, written into the writer's staging folder: the previous version's segments
+shared, the change's new segment, tombstones, the keyword index updated, due merges, manifest.
+
+Everything here is written into a folder nobody reads until it is published (one rename of
+CURRENT, indexer/index/directory.py), so a run killed at any moment leaves the previous version.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from indexer.index.keywords import DEFAULT_KIND
+from indexer.index.keywords.analysis import Analyzer
+from indexer.index.keywords.tantivy_index import update as update_keywords
+from indexer.index.manifest import FORMAT_VERSION, KEYWORDS, MANIFEST, SEGMENTS, TOMBSTONES, Manifest
+from indexer.index.segments import Segment, Tombstones
+from indexer.index.store import StoredDocument
+from indexer.write.changes import Plan
+from indexer.write.segment_writer import (SegmentRows, joined, link_segments, live_rows,
+                                          merges_due, write_segment)
+
+
+@dataclass
+class Change:
+    plan: Plan
+    gone: dict  # doc id -> (article id, article, segment number): rows that become tombstones
+    new: list[StoredDocument]  # articles that get new rows (added, updated, moved)
+    kept: int
+    rebuild: bool = False
+    merge_all: bool = False  # `vraagbaak optimize`, or a new vector index kind: one segment
+
+
+@dataclass
+class _Next:
+    """The next version's segments, tombstones and per-language article counts, as they grow."""
+
+    entries: list[dict] = field(default_factory=list)
+    tombstones: Tombstones = field(default_factory=Tombstones)
+    languages: Counter = field(default_factory=Counter)
+    tokens: int = 0
+
+
+def write_version(writer, previous, change: Change, rows: SegmentRows, settings: dict) -> Manifest:
+    """``previous``: the opened version built on (None for a first build); ``settings``: model,
+    backends, dim, chunker, index_type, next_ids. Returns the manifest written."""
+    staging, dim = writer.staging, settings["dim"]
+    incremental = previous is not None and not change.rebuild
+    upcoming = _Next()
+    dead_chunks: list[int] = []
+    if incremental:
+        upcoming, dead_chunks = _carried_over(previous, change, staging)
+    for doc in rows.documents:
+        upcoming.languages[doc.language or "?"] += 1
+    upcoming.tokens += rows.tokens
+    if rows.documents:
+        upcoming.entries.append(write_segment(staging, rows, settings["index_type"]))
+    groups = ([[e["name"] for e in upcoming.entries]] if change.merge_all and upcoming.entries
+              else merges_due(upcoming.entries, {e["name"]: e.get("dead", 0) for e in upcoming.entries}))
+    for group in groups:
+        _merge(staging, upcoming, group, dim, settings["index_type"])
+    language = _language(upcoming.languages)
+    before = previous.manifest.keyword_index if incremental else {}
+    if (incremental and not change.merge_all and before.get("kind") == DEFAULT_KIND
+            and before.get("language") == language):
+        update_keywords(previous.path / KEYWORDS, staging / KEYWORDS, Analyzer(language),
+                        dead_chunks, rows.chunk_ids, [c.text for c in rows.chunks],
+                        previous.manifest.chunks)
+    else:  # a first build, a rebuild, `optimize`, or the corpus's language changed: all anew
+        ids, texts = _live_texts(staging, upcoming)
+        update_keywords(None, staging / KEYWORDS, Analyzer(language), (), ids, texts)
+    upcoming.tombstones.write(staging / TOMBSTONES)
+    manifest = _manifest(upcoming, settings, language)
+    manifest.write(staging / MANIFEST)
+    return manifest
+
+
+def _carried_over(previous, change: Change, staging: Path) -> tuple[_Next, list[int]]:
+    """The previous version's segments (linked), with the change's tombstones added."""
+    m = previous.manifest
+    entries = [dict(e) for e in m.segments]
+    link_segments(previous.path, staging, entries)
+    by_segment: dict[int, dict] = {}
+    for doc_id, located in change.gone.items():
+        by_segment.setdefault(located[2], {})[doc_id] = located
+    tombstones, dead_chunks, tokens = previous.tombstones, [], m.tokens
+    languages = Counter(m.language_counts)
+    for number, located in by_segment.items():
+        a, c, s, t = previous.store.rows_of_articles(located)
+        tombstones = tombstones.plus(a, c, s)
+        dead_chunks += c
+        tokens -= t
+        entries[number]["dead"] = entries[number].get("dead", 0) + len(c)
+        for _, doc, _ in located.values():
+            languages[doc.language or "?"] -= 1
+    return _Next(entries, tombstones, +languages, tokens), dead_chunks
+
+
+def _merge(staging: Path, upcoming: _Next, group: list[str], dim: int, index_type: str) -> None:
+    """Merge the segments named in ``group`` into one; their tombstones go with them."""
+    entries = {e["name"]: e for e in upcoming.entries}
+    segments = [Segment.open(staging / SEGMENTS / name, entries[name]).load_vectors(dim)
+                for name in group]
+    try:
+        parts = [live_rows(s, upcoming.tombstones) for s in segments]
+        ids = (set().union(*({a for a, _ in s.store.documents_where("1")} for s in segments)),
+               set().union(*(set(s.chunk_ids.tolist()) for s in segments)),
+               set().union(*(set(s.sentence_ids.tolist()) for s in segments)))
+    finally:
+        for segment in segments:
+            segment.store.close()
+    merged = write_segment(staging, joined(parts, dim), index_type)
+    upcoming.tombstones = upcoming.tombstones.without(ids)
+    at = min(i for i, e in enumerate(upcoming.entries) if e["name"] in group)
+    kept = [e for e in upcoming.entries if e["name"] not in group]
+    upcoming.entries = kept[:at] + [merged] + kept[at:]
+    for name in group:
+        shutil.rmtree(staging / SEGMENTS / name)  # links: the published version keeps its files
+
+
+def _live_texts(staging: Path, upcoming: _Next) -> tuple[list[int], list[str]]:
+    ids, texts = [], []
+    for entry in upcoming.entries:
+        segment = Segment.open(staging / SEGMENTS / entry["name"], entry)
+        try:
+            for chunk_id, chunk, _ in segment.store.chunk_rows():
+                if chunk_id not in upcoming.tombstones.chunks:
+                    ids.append(chunk_id)
+                    texts.append(chunk.text)
+        finally:
+            segment.store.close()
+    return ids, texts
+
+
+def _language(counts: Counter) -> str:
+    """The language most articles are in ('nl' when it cannot be told: vraagbaak's default)."""
+    votes = Counter({k: v for k, v in counts.items() if k != "?" and v > 0})
+    return votes.most_common(1)[0][0] if votes else "nl"
+
+
+def vraagbaak_version() -> str:
+    try:
+        return importlib.metadata.version("vraagbaak")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _manifest(upcoming: _Next, settings: dict, language: str) -> Manifest:
+    entries, dead = upcoming.entries, upcoming.tombstones.counts()
+    live = {part: sum(e[part] for e in entries) - dead[part]
+            for part in ("articles", "chunks", "sentences")}
+    largest = max(entries, key=lambda e: e["chunks"], default=None)
+    described = {"setting": settings["index_type"], "segments": len(entries)}
+    for part in ("passages", "sentences"):
+        described[part] = dict(largest["vector_indexes"][part]) if largest else {"kind": "faiss-flat-ip"}
+    return Manifest(
+        format_version=FORMAT_VERSION, model=settings["model"],
+        document_backends=settings["backends"], dim=settings["dim"], chunker=settings["chunker"],
+        vector_index=described["passages"]["kind"], vector_indexes=described,
+        keyword_index={"kind": DEFAULT_KIND, **Analyzer(language).settings()}, language=language,
+        articles=live["articles"], chunks=live["chunks"], sentences=live["sentences"],
+        tokens=upcoming.tokens, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        vraagbaak_version=vraagbaak_version(), segments=entries,
+        next_ids=settings["next_ids"], language_counts=dict(upcoming.languages),
+        tombstones=dead)

@@ -1,0 +1,156 @@
+"""Writing segments: a new one from a change's rows, or one from merging others.
+
+A segment is written once, into the staging version's folder, and never again: its store rows
+with their stable ids, and its passage and sentence vectors in id order (flat while small, IVF
+when large, by the auto rule). Merging copies the live rows and vectors of some segments into
+one (stable ids kept, tombstoned rows dropped), so nothing above the segments notices a merge.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer.index.manifest import SEGMENT_FILES, SEGMENTS
+from indexer.index.segments import Segment, Tombstones, link_segment
+from indexer.index.store import ChunkStore, StoredDocument
+from indexer.index.vectors import build_vector_index
+from indexer.records import Chunk
+
+# Why: docs/decisions/0042-tiered-merges.md
+MERGE_FACTOR = 10  # segments of one size tier before they are merged into one
+TIER_BASE = 10  # a tier spans sizes within this factor of each other
+TIER_FLOOR = 1_000  # passages: segments smaller than this are all in the lowest tier
+DEAD_SHARE = 0.5  # a segment that is more than half tombstones is rewritten alone
+
+
+@dataclass
+class SegmentRows:
+    """A new segment's rows, stable ids given; vectors in the same order."""
+
+    documents: list[StoredDocument] = field(default_factory=list)
+    article_ids: list[int] = field(default_factory=list)
+    chunk_ids: list[int] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    chunk_hashes: list[str] = field(default_factory=list)
+    sentences: list[tuple[int, int, int, int, str]] = field(default_factory=list)  # id, chunk, s, e, hash
+    passage_vectors: np.ndarray | None = None
+    sentence_vectors: np.ndarray | None = None
+
+    @property
+    def tokens(self) -> int:
+        return sum(c.n_tokens for c in self.chunks)
+
+
+def segment_name(first_chunk_id: int) -> str:
+    return f"s{first_chunk_id:012d}-{uuid.uuid4().hex[:6]}"
+
+
+def write_segment(version: Path, rows: SegmentRows, index_type: str,
+                  previous: tuple = (None, None)) -> dict:
+    """Write ``rows`` as a new segment of the version at ``version``; its manifest entry."""
+    name = segment_name(rows.chunk_ids[0] if rows.chunk_ids else 0)
+    folder = version / SEGMENTS / name
+    folder.mkdir(parents=True)
+    store = ChunkStore.create(folder / SEGMENT_FILES["store"])
+    try:
+        store.add_documents(rows.documents, rows.article_ids)
+        store.add_chunks(rows.chunk_ids, rows.chunks, rows.chunk_hashes)
+        store.add_sentences(rows.sentences)
+        store.commit()
+    finally:
+        store.close()
+    described = {}
+    for part, matrix, before in (("passages", rows.passage_vectors, previous[0]),
+                                 ("sentences", rows.sentence_vectors, previous[1])):
+        index = build_vector_index(matrix, index_type, before)
+        index.save(folder / SEGMENT_FILES[part])
+        described[part] = index.describe()
+    return {"name": name, "articles": len(rows.documents), "chunks": len(rows.chunks),
+            "sentences": len(rows.sentences), "tokens": rows.tokens, "files": dict(SEGMENT_FILES),
+            "bytes": {part: (folder / file).stat().st_size for part, file in SEGMENT_FILES.items()},
+            "vector_indexes": described}
+
+
+def link_segments(previous: Path, version: Path, entries: list[dict]) -> None:
+    for entry in entries:
+        link_segment(previous / SEGMENTS / entry["name"], version / SEGMENTS / entry["name"])
+
+
+def live_rows(segment: Segment, tombstones: Tombstones) -> SegmentRows:
+    """A segment's rows and vectors without its tombstoned ones, ids kept."""
+    rows = SegmentRows()
+    for article_id, doc in segment.store.documents_where("1"):
+        if article_id not in tombstones.articles:
+            rows.documents.append(doc)
+            rows.article_ids.append(article_id)
+    keep_chunks = [i for i, c in enumerate(segment.chunk_ids) if int(c) not in tombstones.chunks]
+    for chunk_id, chunk, h in segment.store.chunk_rows():
+        if chunk_id not in tombstones.chunks:
+            rows.chunk_ids.append(chunk_id)
+            rows.chunks.append(chunk)
+            rows.chunk_hashes.append(h)
+    keep_sentences = [i for i, s in enumerate(segment.sentence_ids) if int(s) not in tombstones.sentences]
+    rows.sentences = [r for r in segment.store.sentence_rows() if r[0] not in tombstones.sentences]
+    rows.passage_vectors = segment.passages.vectors(np.asarray(keep_chunks, np.int64))
+    rows.sentence_vectors = segment.sentences.vectors(np.asarray(keep_sentences, np.int64))
+    return rows
+
+
+def joined(parts: list[SegmentRows], dim: int) -> SegmentRows:
+    """Rows of several segments as one, in stable-id order (ids were given in time order, so
+    sorting by id keeps each passage's sentences together and in text order). Vectors are
+    gathered with one index per part, not row by row: a merge's memory is about twice its
+    segments' vectors."""
+    out = SegmentRows()
+
+    def order(ids: list[int]) -> np.ndarray:
+        return np.argsort(np.asarray(ids, np.int64), kind="stable")
+
+    ids = [i for p in parts for i in p.article_ids]
+    docs = [d for p in parts for d in p.documents]
+    by_id = order(ids)
+    out.article_ids, out.documents = [ids[i] for i in by_id], [docs[i] for i in by_id]
+    ids = [i for p in parts for i in p.chunk_ids]
+    chunks, hashes = [c for p in parts for c in p.chunks], [h for p in parts for h in p.chunk_hashes]
+    by_id = order(ids)
+    out.chunk_ids = [ids[i] for i in by_id]
+    out.chunks, out.chunk_hashes = [chunks[i] for i in by_id], [hashes[i] for i in by_id]
+    out.passage_vectors = _stacked([p.passage_vectors for p in parts], dim)[by_id]
+    rows = [r for p in parts for r in p.sentences]
+    by_id = order([r[0] for r in rows])
+    out.sentences = [rows[i] for i in by_id]
+    out.sentence_vectors = _stacked([p.sentence_vectors for p in parts], dim)[by_id]
+    return out
+
+
+def _stacked(matrices: list[np.ndarray], dim: int) -> np.ndarray:
+    matrices = [m for m in matrices if m is not None and len(m)]
+    return np.concatenate(matrices) if matrices else np.empty((0, dim), np.float32)
+
+
+def _tier(entry: dict) -> int:
+    size, tier = max(int(entry["chunks"]), 1), 0
+    while size >= TIER_FLOOR * TIER_BASE ** tier:
+        tier += 1
+    return tier
+
+
+def merges_due(entries: list[dict], dead: dict[str, int]) -> list[list[str]]:
+    """Tiered by size (Lucene's idea): when MERGE_FACTOR segments share a tier, they become one
+    segment of the next tier, so a passage is rewritten about log_TIER_BASE(n) times in its
+    life and a write pays only for merges of segments about its own size. A segment mostly of
+    tombstones is rewritten alone. ``dead``: tombstoned passages per segment name. Each group
+    is a list of segment names."""
+    groups: dict[int, list[str]] = {}
+    for entry in entries:
+        groups.setdefault(_tier(entry), []).append(entry["name"])
+    due = [names for _, names in sorted(groups.items()) if len(names) >= MERGE_FACTOR]
+    merging = {name for names in due for name in names}
+    for entry in entries:
+        if entry["name"] not in merging and dead.get(entry["name"], 0) > DEAD_SHARE * entry["chunks"]:
+            due.append([entry["name"]])
+    return due
