@@ -30,7 +30,7 @@ def test_compatible_backends():
 
 
 def test_the_backend_setting(monkeypatch):
-    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec: FakeEmbedder(spec=spec))
+    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec, *_: FakeEmbedder(spec=spec))
     assert isinstance(load_query_embedder(BUNDLED, "torch"), FakeEmbedder)
     assert query_backend_for(BUNDLED, "torch") == TORCH
     assert isinstance(load_query_embedder(FOLDER, "auto"), FakeEmbedder)
@@ -46,7 +46,7 @@ def test_the_backend_comes_from_the_environment_at_the_edge_only(monkeypatch):
     with pytest.raises(ModelError, match="must be auto, engine or torch, not 'fastest'"):
         Settings.from_env({"VRAAGBAAK_BACKEND": "fastest"})
     # The library reads no environment: the choice is what it is passed.
-    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec: FakeEmbedder(spec=spec))
+    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec, *_: FakeEmbedder(spec=spec))
     assert isinstance(load_query_embedder(BUNDLED, "torch"), FakeEmbedder)
 
 
