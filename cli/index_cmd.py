@@ -17,6 +17,7 @@ from indexer.index.vectors import INDEX_TYPES
 from indexer.write.chunking import DEFAULT_MAX_TOKENS
 
 VectorIndexType = Enum("VectorIndexType", {name: name for name in INDEX_TYPES}, type=str)
+Device = Enum("Device", {name: name for name in ("auto", "cpu", "cuda")}, type=str)  # embedders.DEVICES
 
 
 def index(
@@ -35,6 +36,11 @@ def index(
                                "below 50,000 vectors, IVF from there. Kept for later runs; "
                                "default: the index's own setting, auto for a new index.",
         show_default=False)] = None,
+    device: Annotated[Device, typer.Option(
+        "--device", help="Where the model embeds: auto picks a CUDA GPU when torch sees one "
+                         "(fp16 there), else the CPU (bf16 where the CPU has bf16 matrix "
+                         "instructions and the model is the bundled one, else fp32). The "
+                         "manifest records which path made the vectors.")] = Device.auto,
     as_json: JsonOption = False,
 ) -> None:
     """Index articles: add new ones, update changed ones, skip unchanged ones.
@@ -58,7 +64,7 @@ def index(
         with progress_display() as show:
             def load(spec):
                 show.status("loading the model…")
-                model = embedders.load_embedder(spec)
+                model = embedders.load_embedder(spec, embedders.document_backend_for(spec, device.value))
                 show.status("embedding passages")
                 return model
 

@@ -32,7 +32,7 @@ def fake_model(monkeypatch, tmp_path) -> Path:
     folder = tmp_path / "fake-model"
     folder.mkdir()
     (folder / "modules.json").write_text(json.dumps([{"fake": True}]))
-    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec: FakeEmbedder(spec=spec))
+    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec, *_: FakeEmbedder(spec=spec))
     return folder
 
 
@@ -60,7 +60,7 @@ def real_index(real_embedder, tmp_path_factory) -> Path:
 @pytest.fixture
 def use_real_embedder(monkeypatch, real_embedder):
     """Let the CLI reuse the session's loaded model instead of loading it per command."""
-    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec: real_embedder)
+    monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec, *_: real_embedder)
 
 
 @pytest.fixture

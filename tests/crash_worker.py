@@ -29,7 +29,7 @@ def main(argv: list[str]) -> None:
             time.sleep(0.002)
             return super().embed_documents(texts)
 
-    indexer.embedders.load_embedder = lambda spec: SlowFakeEmbedder(spec=spec)
+    indexer.embedders.load_embedder = lambda spec, *_: SlowFakeEmbedder(spec=spec)
     from cli.main import build_app
 
     build_app()(args=argv, prog_name="vraagbaak")

@@ -32,6 +32,17 @@ class FakeEmbedder:
         self.documents_embedded += len(texts)
         return np.stack([self._vector(t) for t in texts]) if texts else np.empty((0, self.dim), np.float32)
 
+    def embed_passages(self, texts: Sequence[str], sentences) -> tuple[np.ndarray, list[np.ndarray]]:
+        """As the real model's late chunking: a sentence's vector is its words', in context
+        (here: with a tenth of its passage's words mixed in)."""
+        passages = self.embed_documents(texts)
+        pooled = []
+        for text, passage, spans in zip(texts, passages, sentences):
+            own = [self._vector(text[s:e]) + 0.1 * passage for s, e in spans]
+            pooled.append(np.stack([v / np.linalg.norm(v) for v in own]) if own
+                          else np.empty((0, self.dim), np.float32))
+        return passages, pooled
+
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return np.stack([self._vector(t) for t in texts]) if texts else np.empty((0, self.dim), np.float32)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.embedders import BACKENDS, TORCH, backend, compatible
+from indexer.embedders import BACKENDS, TORCH, _cpu_has, backend, compatible
 
 TEXTS = ["Poetin sprak in Genève met Biden over cyberaanvallen.",
          "What did Biden say about cyber?",
@@ -20,11 +20,25 @@ def test_every_backend_names_a_class_with_the_contract(entry):
     cls = getattr(__import__(module, fromlist=[name]), name)
     for method in ("embed_documents", "embed_queries", "count_tokens"):
         assert callable(getattr(cls, method))
-    assert cls.backend == entry.name and backend(entry.choice) == entry
+    if not entry.queries:  # a document backend pools sentences from its passages' pass
+        assert callable(cls.embed_passages)
+    # A class that serves several entries is told its name by their options.
+    assert dict(entry.options).get("backend", cls.backend) == entry.name and backend(entry.choice) == entry
+
+
+def runs_here(entry) -> bool:
+    if entry.device == "cuda":
+        import torch
+
+        return torch.cuda.is_available()
+    return all(_cpu_has(flag) for flag in entry.cpu_flags)
 
 
 @pytest.fixture(scope="module", params=BACKENDS, ids=lambda e: e.name)
 def loaded(request, real_embedder):
+    if not runs_here(request.param):
+        pytest.skip(f"{request.param.name} needs {request.param.device} "
+                    f"{' '.join(request.param.cpu_flags)} (not here)")
     return request.param, request.param.load(real_embedder.spec)
 
 
@@ -39,7 +53,11 @@ def test_it_embeds_unit_vectors_with_the_model_s_prompts(loaded, real_embedder):
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     # "query: " and "passage: " make different vectors of the same text
     assert float(np.min(np.sum(documents * queries, axis=1))) < 0.99
-    assert np.allclose(embedder.embed_documents(["Navalny"]), documents[2], atol=1e-5)
+    alone = embedder.embed_documents(["Navalny"])
+    if entry.exact or entry.queries:
+        assert np.allclose(alone, documents[2], atol=1e-5)
+    else:  # bf16 / fp16: a text alone and in a padded batch differ in the narrow type's rounding
+        assert float(alone[0] @ documents[2]) > 0.999
     assert embedder.embed_documents([]).shape == (0, 384)
 
 
@@ -57,5 +75,6 @@ def test_backends_said_to_agree_make_the_same_vectors(loaded, real_embedder):
     if not entry.agrees_on_bundled or entry.name == TORCH:
         pytest.skip("nothing to agree with")
     cosines = np.sum(embedder.embed_documents(TEXTS) * real_embedder.embed_documents(TEXTS), axis=1)
-    assert float(cosines.min()) >= 0.999
+    # The rule for an arithmetic path (bench.indexing checks the answers on every eval set)
+    assert float(cosines.min()) >= (0.999 if entry.exact or entry.queries else 0.99)
     assert compatible(real_embedder.spec, [TORCH, entry.name])

@@ -201,7 +201,7 @@ def test_an_unchanged_folder_or_a_removal_never_loads_the_model(run, fake_model,
                                                                 monkeypatch):
     loads = []
     monkeypatch.setattr("indexer.embedders.load_embedder",
-                        lambda spec: loads.append(spec) or FakeEmbedder(spec=spec))
+                        lambda spec, *_: loads.append(spec) or FakeEmbedder(spec=spec))
     assert run("index", corpus, "--index", tmp_path / "idx", "--model", fake_model).exit_code == 0
     assert len(loads) == 1
     assert run("index", corpus, "--index", tmp_path / "idx", "--model", fake_model).exit_code == 0

@@ -36,3 +36,38 @@ def article_metrics(searcher, questions: list[dict], options: dict) -> tuple[flo
     n = len(questions)
     return (sum(recall_at(r, q["relevant"], 1) for r, q in zip(ranked, questions)) / n,
             sum(mrr_at(r, q["relevant"], 10) for r, q in zip(ranked, questions)) / n)
+
+
+EVAL_MODES = ("hybrid", "dense")
+EVAL_METRICS = ("recall_at_1", "recall_at_10", "mrr_at_10", "ndcg_at_10")
+
+
+def eval_sets(root: Path, modes=EVAL_MODES) -> dict[str, dict[str, dict]]:
+    """`vraagbaak eval` of bench/data/eval/sets.json on the index at ``root`` (the CLI, in its own
+    process): {mode: {set name: metrics}}, every set and "mean of sets"."""
+    import json
+
+    from bench.eval_sets import EVAL, vraagbaak
+
+    found = {}
+    for mode in modes:
+        data = json.loads(vraagbaak("eval", str(EVAL / "sets.json"), "--index", str(root),
+                                    "--mode", mode, "--json"))
+        found[mode] = {s["name"]: s["overall"] for s in data["sets"]} | {"mean of sets": data["mean_of_sets"]}
+    return found
+
+
+def within(reference: dict, other: dict, tolerance: float = 0.005,
+           metrics=("recall_at_1", "recall_at_10", "mrr_at_10")) -> bool:
+    """Whether ``other`` keeps the answers of ``reference`` (both eval_sets results): on every
+    set and mode, each metric no more than ``tolerance`` below."""
+    return all(other[mode][name][m] >= reference[mode][name][m] - tolerance
+               for mode in reference for name in reference[mode] for m in metrics)
+
+
+def worst_drop(reference: dict, other: dict, metrics=("recall_at_1", "recall_at_10", "mrr_at_10")) -> str:
+    """Where ``other`` falls furthest below ``reference``: "set mode metric -0.123"."""
+    drops = [(reference[mode][name][m] - other[mode][name][m], f"{name} {mode} {m}")
+             for mode in reference for name in reference[mode] if name != "mean of sets" for m in metrics]
+    gap, where = max(drops)
+    return f"{where} {-gap:+.3f}"

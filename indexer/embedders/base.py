@@ -53,6 +53,13 @@ class Embedder(Protocol):
         """(n, dim) float32, L2-normalised, with the model's query prompt."""
         ...
 
+    def embed_passages(self, texts: Sequence[str], sentences: Sequence[Sequence[tuple[int, int]]]
+                       ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``embed_documents(texts)``, and each text's sentences' vectors (late chunking);
+        ``sentences[i]`` are (start, end) offsets into ``texts[i]``. Only the backends that
+        embed documents (``documents`` in the registry) need it."""
+        ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
@@ -136,6 +143,10 @@ class LazyEmbedder:
         return self._model().dim
 
     @property
+    def batch_size(self) -> int | None:
+        return getattr(self._model(), "batch_size", None)
+
+    @property
     def backend(self) -> str:
         return getattr(self._model(), "backend", "sentence-transformers")
 
@@ -144,6 +155,9 @@ class LazyEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._model().embed_queries(texts)
+
+    def embed_passages(self, texts, sentences):
+        return self._model().embed_passages(texts, sentences)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._model().count_tokens(texts)

@@ -53,7 +53,7 @@ def split(documents: Sequence[StoredDocument], chunker: Chunker | None,
 
 def fill_vectors(rows: SegmentRows, sentence_texts: list[str], previous, embedder: Embedder | None,
                  cache_at: Path, fingerprint: str, dim: int, progress: Progress | None,
-                 batch_size: int) -> tuple[int, int]:
+                 batch_size: int | None) -> tuple[int, int]:
     """Set ``rows``' vectors; returns (texts embedded, texts whose vector was reused).
     ``previous``: the version built on (its store and vectors), or None."""
     hashes = rows.chunk_hashes + [r[4] for r in rows.sentences]
@@ -103,11 +103,14 @@ def _from_segments(hashes: list[str], previous) -> dict[str, np.ndarray]:
 
 
 def _embed(embedder: Embedder | None, texts: list[str], dim: int, progress: Progress | None,
-           batch_size: int) -> np.ndarray:
+           batch_size: int | None) -> np.ndarray:
     if not texts:
         return np.empty((0, dim), np.float32)
     if embedder is None:
         raise InputError("new texts need embedding, but no model was given")
+    # None: the embedder's own (bf16's is 32, docs/decisions/0032-bf16-batch-32.md); read only
+    # here, where the model is needed anyway (a LazyEmbedder loads it to answer).
+    batch_size = batch_size or getattr(embedder, "batch_size", None) or 16
     # Longest first, so batches hold texts of similar length (less padding) and the progress
     # bar's estimate is pessimistic rather than optimistic.
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))

@@ -61,7 +61,7 @@ def load_for_index(paths: Sequence[Path]) -> LoadResult:
 def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: Chunker | None,
                  loaded: LoadResult | None = None, remove: Sequence[str] = (),
                  prune_under: Sequence[Path] = (), progress: Progress | None = None,
-                 batch_size: int = 16, index_type: str | None = None) -> IndexReport:
+                 batch_size: int | None = None, index_type: str | None = None) -> IndexReport:
     """The one write path: add or update the loaded articles, remove the others asked for, and
     publish the result as a new version of ``index_dir`` (or nothing, when nothing changed).
 

