@@ -72,6 +72,9 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
                      f"{manifest.tombstones.get('articles', 0)} articles, "
                      f"{manifest.tombstones.get('chunks', 0)} passages (`vraagbaak optimize`)"),
         ("keywords", ", ".join(f"{k}={v}" for k, v in manifest.keyword_index.items())),
+        ("article", f"{manifest.article_index['articles']} articles in the article keyword index"
+         if manifest.article_index else
+         "no article keyword index (written before it; the next `vraagbaak index` adds it)"),
         ("language", manifest.language),
         ("dates", f"{first} to {last}" if first else "none"),
         ("chunker", ", ".join(f"{k}={v}" for k, v in manifest.chunker.items())),

@@ -20,10 +20,17 @@ class FusionWeights:
     keyword_same_language: float = 0.05
     keyword_cross_language: float = 0.0
     rrf_k: int = 60  # the constant of Cormack et al. (2009)
+    # Why: docs/decisions/0034-article-evidence-in-fusion.md
+    article: float = 1.0  # inside the keyword leg: article BM25's weight, passage BM25's is 1
+    # the same-language keyword weight when the keyword leg's best article holds every word of
+    # the question (the question repeats an article's words, so BM25 is sure of it)
+    keyword_covered: float = 1.0
+    # Why: docs/decisions/0035-names-across-spellings.md
+    respell_names: bool = True  # the keyword leg also asks for a name in the corpus's spelling
     speaker: float = 0.1  # passages where the asked speaker speaks (search/speakers.py, 0037)
 
     def keyword_weight(self, question_language: str | Mapping[str, float] | None,
-                       corpus_language: str) -> float:
+                       corpus_language: str, covered: bool = False) -> float:
         """Blend of the same- and cross-language weights by p, the chance that the question is
         in ``corpus_language``: ``same * p + cross * (1 - p)``.
 
@@ -31,6 +38,14 @@ class FusionWeights:
         (``language_probabilities``) or one language code, which counts as certain. None or no
         probabilities at all (no letters: a number, a date) count as the corpus language: such
         a question is words that are the same in both languages, so keyword search may help."""
+        p = self.corpus_language_share(question_language, corpus_language)
+        same = self.keyword_covered if covered else self.keyword_same_language
+        return same * p + self.keyword_cross_language * (1.0 - p)
+
+    @staticmethod
+    def corpus_language_share(question_language: str | Mapping[str, float] | None,
+                              corpus_language: str) -> float:
+        """p, the chance that the question is in ``corpus_language`` (see keyword_weight)."""
         if question_language is None:
             p = 1.0
         elif isinstance(question_language, str):
@@ -40,16 +55,27 @@ class FusionWeights:
         else:
             total = sum(question_language.values())
             p = min(1.0, max(0.0, question_language.get(corpus_language, 0.0) / total))
-        return self.keyword_same_language * p + self.keyword_cross_language * (1.0 - p)
+        return p
 
 
-def reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[int], float]],
-                           k: int = 60) -> list[tuple[int, float]]:
-    """(id, fused score), best first; each ranking is (ids best first, weight)."""
+def reciprocal_rank_fusion(rankings: Sequence[tuple], k: int = 60) -> list[tuple[int, float]]:
+    """(id, fused score), best first; each ranking is (ids best first, weight), or (ids,
+    weight, ranks) where ids share a rank: the passages of one article all get that article's
+    rank, so the article lifts them alike and the other rankings choose among them."""
     scores: dict[int, float] = {}
-    for ids, weight in rankings:
+    for ids, weight, *ranks in rankings:
         if weight == 0:
             continue
-        for rank, item in enumerate(ids):
+        for rank, item in zip(ranks[0] if ranks else range(len(ids)), ids):
             scores[item] = scores.get(item, 0.0) + weight / (k + rank + 1)
     return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+def article_ranking(chunks_per_article: Sequence[Sequence[int]]) -> tuple[list[int], list[int]]:
+    """(chunk ids, ranks) for ``reciprocal_rank_fusion``: every passage of the article at
+    position r, best article first, gets rank r."""
+    ids, ranks = [], []
+    for rank, chunks in enumerate(chunks_per_article):
+        ids.extend(int(c) for c in chunks)
+        ranks.extend([rank] * len(chunks))
+    return ids, ranks

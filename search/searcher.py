@@ -22,7 +22,9 @@ from indexer.index.version import IndexVersion
 from indexer.settings import BACKEND_ENV, Settings
 from search.dates import article_period, effective_filter, filter_from_options
 from search.dense import DenseCandidate, DenseRetriever
+from search.evidence import gather
 from search.fusion import reciprocal_rank_fusion
+from search.names import NameMatcher
 from search.options import SearchMode, SearchOptions, validate_query
 from search.results import Duplicate, Hit, Passage, SearchResult
 from search.snippets import best_snippet, highlights
@@ -94,6 +96,9 @@ class Searcher:
         self.dense = DenseRetriever(version.passages, version.sentences, sentence_chunks,
                                     sentence_weight)
         self.keywords = version.keywords
+        self.articles = version.articles  # None for a version written before it: passages only
+        self.names = None if version.articles is None else NameMatcher(
+            version.articles, version.keywords.analyzer, embedder.embed_queries)
         # CPython's sqlite3.Connection is in a reference cycle with its own statement cache, so
         # a connection nobody uses keeps its file open until a full garbage collection, which a
         # server that publishes often may not run for hundreds of versions. The searcher itself
@@ -178,21 +183,32 @@ class Searcher:
             mask = np.zeros(self.dense.passages.id_space, np.float32)
             mask[allowed] = 1.0
         if options.mode is SearchMode.DENSE:  # only the terms, to highlight them
-            keyword = KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32),
-                                  self.keywords.terms(query))
-        else:
-            keyword = self.keywords.search(query, n, mask)
+            candidates = self.dense.search(vector, n, allowed)
+            return ([(c.chunk_id, c.score) for c in candidates], {c.chunk_id: c for c in candidates},
+                    KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32),
+                                self.keywords.terms(query)))
+        evidence = gather(query, n, mask, self.keywords, self.articles, self.names,
+                          min(n, max(20, 2 * options.k)), options.weights.respell_names)
+        keyword = evidence.keyword_leg(options.weights)
+        ids = np.asarray([c for c, _ in keyword], np.int64)
         if options.mode is SearchMode.KEYWORD:
-            dense = {c.chunk_id: c for c in self.dense.score(vector, keyword.ids)}
-            return list(zip(keyword.ids.tolist(), keyword.scores.tolist())), dense, keyword
-        candidates = self.dense.search(vector, n, allowed, also=keyword.ids)
-        dense = {c.chunk_id: c for c in candidates}
-        if options.mode is SearchMode.DENSE:
-            return [(c.chunk_id, c.score) for c in candidates], dense, keyword
-        weight = options.weights.keyword_weight(probabilities, self.manifest.language)
+            return keyword, {c.chunk_id: c for c in self.dense.score(vector, ids)}, evidence.passages
+        candidates = self.dense.search(vector, n, allowed, also=ids)
+        weight = options.weights.keyword_weight(probabilities, self.manifest.language,
+                                                self._covered(query, evidence))
         fused = reciprocal_rank_fusion([([c.chunk_id for c in candidates], options.weights.dense),
-                                        (keyword.ids.tolist(), weight)], options.weights.rrf_k)
-        return fused, dense, keyword
+                                        (ids.tolist(), weight)], options.weights.rrf_k)
+        return fused, {c.chunk_id: c for c in candidates}, evidence.passages
+
+    def _covered(self, query: str, evidence) -> bool:
+        """Whether the keyword leg's best article holds every word of the question."""
+        wanted = set(self.keywords.analyzer.terms(query))
+        if not wanted or not evidence.articles:
+            return False
+        held = set()
+        for row in self.store.get_chunks(evidence.articles[0].tolist()).values():
+            held.update(self.keywords.analyzer.terms(row.chunk.text))
+        return wanted <= held
 
     def _hits(self, ranked: list[tuple[int, float]], dense: dict[int, DenseCandidate],
               keyword: KeywordHits, options: SearchOptions, asked=()) -> list[Hit]:

@@ -44,7 +44,7 @@ def corpus():
 def test_the_manifest_describes_every_set(manifest):
     names = [s["name"] for s in manifest["sets"]]
     assert names == ["en-short", "en-flores", "nl-headline", "nl-paraphrase", "en-who-where",
-                     "nl-who-said", "sample"]
+                     "nl-who-said", "nl-short", "sample"]
     for entry in manifest["sets"]:
         assert {"name", "file", "corpus", "language", "level", "asks", "made", "license"} <= set(entry)
         assert (MANIFEST.parent / entry["file"]).is_file(), entry["file"]
@@ -80,6 +80,15 @@ def test_en_short_lines_are_short_and_come_from_their_english_sentence():
         long = flores[question["id"].replace("en-short-", "en-flores-")]
         assert long["relevant"] == question["relevant"]
         assert all(word in long["text"] for word in question["text"].split())
+
+
+def test_nl_short_lines_are_short_and_come_from_their_dutch_sentence(corpus):
+    texts = {a["id"]: a["text"] for a in corpus}
+    questions = read_jsonl(EVAL / "nl-short.jsonl")
+    assert len(questions) >= 600
+    for question in questions:
+        assert 3 <= len(question["text"].split()) <= 8, question
+        assert all(word in texts[question["relevant"][0]] for word in question["text"].split())
 
 
 def test_the_hand_written_sets_ask_what_they_say():

@@ -38,11 +38,12 @@ def test_index_directory_describes_itself(tmp_path, fake_embedder):
     assert manifest.tokens == report.tokens
     version = directory.current_version()
     assert sorted(p.name for p in version.iterdir()) == [
-        "keywords", "manifest.json", "segments", "tombstones.json"]
+        "keywords", "keywords-articles", "manifest.json", "segments", "tombstones.json"]
+    assert manifest.article_index == {"kind": "tantivy", "articles": 5}
     (segment,) = manifest.segments  # one build, one segment
     assert sorted(p.name for p in (version / "segments" / segment["name"]).iterdir()) == [
-        "chunks.sqlite", "sentences.faiss", "vectors.faiss"]
-    assert manifest.files() == ["manifest.json", "tombstones.json", "keywords"] + [
+        "chunks.sqlite", "names.json", "sentences.faiss", "vectors.faiss"]
+    assert manifest.files() == ["manifest.json", "tombstones.json", "keywords", "keywords-articles"] + [
         f"segments/{segment['name']}/{f}" for f in ("chunks.sqlite", "vectors.faiss", "sentences.faiss")]
     assert len(load_vector_index(version / "segments" / segment["name"] / "vectors.faiss")) == report.chunks
     assert manifest.next_ids == {"articles": 5, "chunks": report.chunks,

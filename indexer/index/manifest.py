@@ -22,6 +22,8 @@ MIGRATES_FROM = (3,)  # formats `vraagbaak migrate` turns into this one
 MANIFEST, VECTORS, STORE = "manifest.json", "vectors.faiss", "chunks.sqlite"
 SENTENCE_VECTORS, KEYWORDS = "sentences.faiss", "keywords"
 SEGMENTS, TOMBSTONES = "segments", "tombstones.json"
+# Optional: format-4 versions written before it lack it and are searched without it (0033).
+ARTICLE_KEYWORDS = "keywords-articles"
 SEGMENT_FILES = {"store": STORE, "passages": VECTORS, "sentences": SENTENCE_VECTORS}
 # A damaged version cannot be built on (the articles it holds would be lost), so the way out is
 # a rebuild from the articles, or the last backup.
@@ -54,11 +56,14 @@ class Manifest:
     next_ids: dict = field(default_factory=lambda: {"articles": 0, "chunks": 0, "sentences": 0})
     language_counts: dict = field(default_factory=dict)
     tombstones: dict = field(default_factory=lambda: {"articles": 0, "chunks": 0, "sentences": 0})
+    # The keyword index over whole articles (kind, articles); empty in versions written before
+    # it, which are searched with passage keywords only until the next write adds it.
+    article_index: dict = field(default_factory=dict)
 
     def files(self) -> list[str]:
         """Every file and folder this version needs, relative to its folder: what makes it
         complete (a backend whose vectors live elsewhere lists no file for them)."""
-        found = [MANIFEST, TOMBSTONES, KEYWORDS]
+        found = [MANIFEST, TOMBSTONES, KEYWORDS, *([ARTICLE_KEYWORDS] if self.article_index else [])]
         for segment in self.segments:
             found += [f"{SEGMENTS}/{segment['name']}/{name}" for name in segment["files"].values()]
         return found

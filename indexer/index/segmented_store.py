@@ -134,6 +134,20 @@ class SegmentedStore:
             out[dead[dead < space]] = -1
         return out
 
+    def article_of(self, id_space: int) -> np.ndarray:
+        """The article id of every passage id below ``id_space`` (-1 where none lives)."""
+        out = np.full(id_space, -1, np.int64)
+        for segment in self.segments:
+            rows = segment.store.article_chunks()
+            if rows:
+                pairs = np.asarray(rows, np.int64)
+                pairs = pairs[pairs[:, 0] < id_space]
+                out[pairs[:, 0]] = pairs[:, 1]
+        if len(self._dead_chunks):
+            dead = self._dead_chunks[self._dead_chunks < id_space]
+            out[dead] = -1
+        return out
+
     def chunk_ids_for_dates(self, keep) -> np.ndarray:
         found = [s.store.chunk_ids_for_dates(keep) for s in self.segments]
         ids = np.sort(np.concatenate(found)) if found else np.empty(0, np.int64)

@@ -237,6 +237,10 @@ class ChunkStore:
             'SELECT id, doc_id, ordinal, start, "end", text, n_tokens, text_hash FROM chunks '
             "ORDER BY id")]
 
+    def article_chunks(self) -> list[tuple[int, int]]:
+        """(passage id, article id) of every passage."""
+        return self._rows("SELECT c.id, d.article_id FROM chunks c JOIN documents d USING (doc_id)")
+
     def sentence_rows(self) -> list[tuple[int, int, int, int, str]]:
         """(sentence id, chunk id, start, end, text hash) of every sentence, by id."""
         return self._rows('SELECT id, chunk_id, start, "end", text_hash FROM sentences ORDER BY id')

@@ -3,7 +3,8 @@
 The searcher, the writer (which builds on the published version), `info`, `/stats` and the tests
 all open a version here, so only this module, the segments and the manifest know a version's
 file layout. A version is segments plus tombstones (indexer/index/segments.py); what it offers
-is one store, one vector index per part and one keyword index, all over stable ids.
+is one store, one vector index per part and keyword indexes of passages and of articles, all over
+stable ids.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.index.keywords import KeywordBackend, load_keyword_index
-from indexer.index.manifest import KEYWORDS, MANIFEST, Manifest
+from indexer.index.keywords.articles import ArticleKeywords
+from indexer.index.manifest import ARTICLE_KEYWORDS, KEYWORDS, MANIFEST, SEGMENTS, Manifest
 from indexer.index.segmented_store import SegmentedStore
 from indexer.index.segments import (Segment, SegmentedVectors, Tombstones, open_segments,
                                     read_tombstones)
@@ -26,6 +28,7 @@ class IndexVersion:
     passages: SegmentedVectors | None = None
     sentences: SegmentedVectors | None = None
     keywords: KeywordBackend | None = None
+    articles: ArticleKeywords | None = None  # None in versions written before it
     segments: list[Segment] = field(default_factory=list)
     tombstones: Tombstones = field(default_factory=Tombstones)
 
@@ -56,6 +59,11 @@ class IndexVersion:
             if keywords:
                 version.keywords = load_keyword_index(path / KEYWORDS, manifest.keyword_index,
                                                       str(path / MANIFEST), mmap)
+                if manifest.article_index:
+                    version.articles = ArticleKeywords.load(
+                        path / ARTICLE_KEYWORDS,
+                        version.store.article_of(int(manifest.next_ids.get("chunks", 0))),
+                        tuple(path / SEGMENTS / e["name"] for e in manifest.segments), mmap)
         except BaseException:
             version.close()
             raise

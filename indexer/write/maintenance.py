@@ -57,7 +57,7 @@ def optimize_index(index_dir: IndexDirectory) -> MaintenanceReport:
             m = previous.manifest
             dropped = sum(m.tombstones.values())
             quoted = all(s.store.has_quotes for s in previous.store.segments)  # 0036
-            if len(m.segments) <= 1 and not dropped and quoted:
+            if len(m.segments) <= 1 and not dropped and quoted and m.article_index:
                 writer.discard()
                 return MaintenanceReport(index_dir.root, m.articles, len(m.segments),
                                          len(m.segments), 0, time.perf_counter() - started, False)

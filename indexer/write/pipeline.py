@@ -93,7 +93,10 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
                              updated=len(plan.updated), unchanged=len(plan.unchanged),
                              removed=len(plan.removed), kept=change.kept, unknown=plan.unknown,
                              problems=loaded.problems, ignored=loaded.ignored)
-            if not rebuild and not new_type and not plan.changes_anything:
+            # A version written before the article index (decision 0033) is written again, its
+            # segments shared, so that re-running `index` is how an old index gets it.
+            if (not rebuild and not new_type and not plan.changes_anything
+                    and previous.manifest.article_index):
                 writer.discard()
                 m = previous.manifest
                 return report(m.articles, m.chunks, m.tokens, time.perf_counter() - started,

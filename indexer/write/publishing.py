@@ -11,13 +11,15 @@ import importlib.metadata
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from indexer.index.keywords import DEFAULT_KIND
 from indexer.index.keywords.analysis import Analyzer
+from indexer.index.keywords.names import NAMES_FILE, count_words, save_counts
 from indexer.index.keywords.tantivy_index import update as update_keywords
-from indexer.index.manifest import FORMAT_VERSION, KEYWORDS, MANIFEST, SEGMENTS, TOMBSTONES, Manifest
+from indexer.index.manifest import (ARTICLE_KEYWORDS, FORMAT_VERSION, KEYWORDS, MANIFEST, SEGMENTS,
+                                    TOMBSTONES, Manifest)
 from indexer.index.segments import Segment, Tombstones
 from indexer.index.store import StoredDocument
 from indexer.write.changes import Plan
@@ -43,6 +45,7 @@ class _Next:
     tombstones: Tombstones = field(default_factory=Tombstones)
     languages: Counter = field(default_factory=Counter)
     tokens: int = 0
+    dead_articles: list[int] = field(default_factory=list)  # the change's tombstoned article ids
 
 
 def write_version(writer, previous, change: Change, rows: SegmentRows, settings: dict) -> Manifest:
@@ -65,16 +68,19 @@ def write_version(writer, previous, change: Change, rows: SegmentRows, settings:
         _merge(staging, upcoming, group, dim, settings["index_type"])
     language = _language(upcoming.languages)
     before = previous.manifest.keyword_index if incremental else {}
-    if (incremental and not change.merge_all and before.get("kind") == DEFAULT_KIND
-            and before.get("language") == language):
+    in_place = (incremental and not change.merge_all and before.get("kind") == DEFAULT_KIND
+                and before.get("language") == language)
+    if in_place:
         update_keywords(previous.path / KEYWORDS, staging / KEYWORDS, Analyzer(language),
                         dead_chunks, rows.chunk_ids, [c.text for c in rows.chunks],
                         previous.manifest.chunks)
     else:  # a first build, a rebuild, `optimize`, or the corpus's language changed: all anew
         ids, texts = _live_texts(staging, upcoming)
         update_keywords(None, staging / KEYWORDS, Analyzer(language), (), ids, texts)
+    articles = _article_keywords(staging, previous, upcoming, rows, language,
+                                 in_place and bool(previous.manifest.article_index))
     upcoming.tombstones.write(staging / TOMBSTONES)
-    manifest = _manifest(upcoming, settings, language)
+    manifest = replace(_manifest(upcoming, settings, language), article_index=articles)
     manifest.write(staging / MANIFEST)
     return manifest
 
@@ -87,7 +93,7 @@ def _carried_over(previous, change: Change, staging: Path) -> tuple[_Next, list[
     by_segment: dict[int, dict] = {}
     for doc_id, located in change.gone.items():
         by_segment.setdefault(located[2], {})[doc_id] = located
-    tombstones, dead_chunks, tokens = previous.tombstones, [], m.tokens
+    tombstones, dead_chunks, dead_articles, tokens = previous.tombstones, [], [], m.tokens
     languages = Counter(m.language_counts)
     for number, located in by_segment.items():
         a, c, s, t = previous.store.rows_of_articles(located)
@@ -97,7 +103,8 @@ def _carried_over(previous, change: Change, staging: Path) -> tuple[_Next, list[
         entries[number]["dead"] = entries[number].get("dead", 0) + len(c)
         for _, doc, _ in located.values():
             languages[doc.language or "?"] -= 1
-    return _Next(entries, tombstones, +languages, tokens), dead_chunks
+        dead_articles += a
+    return _Next(entries, tombstones, +languages, tokens, dead_articles), dead_chunks
 
 
 def _merge(staging: Path, upcoming: _Next, group: list[str], dim: int, index_type: str) -> None:
@@ -120,6 +127,44 @@ def _merge(staging: Path, upcoming: _Next, group: list[str], dim: int, index_typ
     upcoming.entries = kept[:at] + [merged] + kept[at:]
     for name in group:
         shutil.rmtree(staging / SEGMENTS / name)  # links: the published version keeps its files
+
+
+# Why: docs/decisions/0033-article-keyword-index.md
+def _article_keywords(staging: Path, previous, upcoming: _Next, rows: SegmentRows, language: str,
+                      in_place: bool) -> dict:
+    """The article keyword index, as the passage one: the previous version's, less the change's
+    tombstoned articles, plus its new ones; built from every live article where the passage
+    index is built anew, or where the previous version was written before the article index."""
+    if in_place:
+        size = int(previous.manifest.article_index.get("articles", 0))
+        _, size = update_keywords(previous.path / ARTICLE_KEYWORDS, staging / ARTICLE_KEYWORDS,
+                                  Analyzer(language), upcoming.dead_articles, rows.article_ids,
+                                  [d.document.text for d in rows.documents], size)
+    else:
+        ids, texts = _live_articles(staging, upcoming)
+        _, size = update_keywords(None, staging / ARTICLE_KEYWORDS, Analyzer(language), (), ids,
+                                  texts)
+    return {"kind": DEFAULT_KIND, "articles": size}
+
+
+def _live_articles(staging: Path, upcoming: _Next) -> tuple[list[int], list[str]]:
+    """Every live article's id and text; a segment written before word counts gets them here
+    (a new file in the staging folder: the published version's folder is not touched)."""
+    ids, texts = [], []
+    for entry in upcoming.entries:
+        folder = staging / SEGMENTS / entry["name"]
+        segment = Segment.open(folder, entry)
+        try:
+            found = segment.store.documents_where("1")
+        finally:
+            segment.store.close()
+        if not (folder / NAMES_FILE).exists():
+            save_counts(count_words(d.document.text for _, d in found), folder)
+        for article_id, doc in found:
+            if article_id not in upcoming.tombstones.articles:
+                ids.append(article_id)
+                texts.append(doc.document.text)
+    return ids, texts
 
 
 def _live_texts(staging: Path, upcoming: _Next) -> tuple[list[int], list[str]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.index.keywords.names import count_words, save_counts
 from indexer.index.manifest import SEGMENT_FILES, SEGMENTS
 from indexer.index.segments import Segment, Tombstones, link_segment
 from indexer.index.store import ChunkStore, StoredDocument
@@ -68,6 +69,8 @@ def write_segment(version: Path, rows: SegmentRows, index_type: str,
         store.commit()
     finally:
         store.close()
+    # The segment's word counts, for the corpus's names (optional: older segments lack them).
+    save_counts(count_words(d.document.text for d in rows.documents), folder)
     described = {}
     for part, matrix, before in (("passages", rows.passage_vectors, previous[0]),
                                  ("sentences", rows.sentence_vectors, previous[1])):

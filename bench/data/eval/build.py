@@ -11,6 +11,8 @@ Outputs:
 - corpus.jsonl: every article, {"id", "title", "date", "text"} (FLORES ones have no date);
 - en-flores.jsonl: each FLORES English sentence -> its pseudo-article;
 - en-short.jsonl: each English sentence cut to at most 8 words by the rule in ``shorten``;
+- nl-short.jsonl: each Dutch sentence cut by the same rule (Dutch stop words), a Dutch line ->
+  the pseudo-article that holds it, with the sentence id (so the passage is known too);
 - nl-headline.jsonl: each title -> its article.
 
 The hand-written sets (en-who-where, nl-who-said, nl-paraphrase) are files of their own and are
@@ -46,6 +48,15 @@ STOP = {"a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "but
             "about", "over", "after", "before", "while", "when", "where", "it", "he", "she",
             "they", "we", "not", "also", "been", "being", "very", "more", "most", "such", "so"}
 
+# The same, for Dutch lines (nl-short); "de", "het", "een" may start a line, as "the" may.
+STOP_NL = {"de", "het", "een", "van", "in", "op", "aan", "met", "voor", "door", "naar", "bij",
+           "uit", "over", "en", "of", "maar", "dat", "die", "dit", "deze", "is", "was", "zijn",
+           "waren", "wordt", "werd", "worden", "werden", "heeft", "had", "hebben", "hadden", "er",
+           "ook", "niet", "als", "om", "te", "tot", "zo", "zich", "hij", "zij", "ze", "hun",
+           "haar", "we", "wij", "nog", "al", "toen", "wanneer", "waar", "dan", "na", "tijdens",
+           "onder", "meer", "zeer", "veel", "wel", "kan", "kunnen", "zal", "zullen"}
+ARTICLES = {"en": {"the", "a", "an"}, "nl": {"de", "het", "een"}}
+
 
 def number(flores_id: str) -> int:
     return int(flores_id.split("-")[1])
@@ -70,8 +81,8 @@ def pseudo_articles(sentences: list[dict]) -> list[tuple[str, str, list[dict]]]:
     return groups
 
 
-def shorten(sentence: str) -> str | None:
-    """A short English line from a FLORES sentence, by rule: drop quotes and bracketed asides,
+def shorten(sentence: str, language: str = "en") -> str | None:
+    """A short line from a FLORES sentence (English, or Dutch with STOP_NL), by rule: drop quotes and bracketed asides,
     split into clauses at , ; : and dashes, take the clause with the most content words (four
     letters or more; the first clause on ties), take its 8-word window with the most content
     words (the first on ties), and drop stop words at both ends. None when fewer than 3 content
@@ -84,15 +95,17 @@ def shorten(sentence: str) -> str | None:
     if not clauses:
         return None
 
+    stop = STOP if language == "en" else STOP_NL
+
     def weight(words: list[str]) -> int:
-        return sum(len(re.sub(r"\W", "", w)) >= 4 and w.lower() not in STOP for w in words)
+        return sum(len(re.sub(r"\W", "", w)) >= 4 and w.lower() not in stop for w in words)
 
     best = max(clauses, key=weight)  # max keeps the first of equal weights
     windows = [best[i:i + MAX_SHORT_WORDS] for i in range(max(1, len(best) - MAX_SHORT_WORDS + 1))]
     words = max(windows, key=weight)
-    while words and words[-1].lower() in STOP:
+    while words and words[-1].lower() in stop:
         words = words[:-1]
-    while words and words[0].lower() in STOP - {"the", "a", "an"}:
+    while words and words[0].lower() in stop - ARTICLES[language]:
         words = words[1:]
     return " ".join(words) if weight(words) >= MIN_SHORT_WORDS else None
 
@@ -128,7 +141,7 @@ def build(dev: Path) -> dict[str, list[dict]]:
     english = {q["relevant"][0]: q["text"] for q in read_jsonl(dev / "queries.jsonl")}
     titles = dict(line.split("\t") for line in
                   (HERE / "flores_titles.tsv").read_text(encoding="utf-8").splitlines() if line)
-    corpus, en_flores, en_short, headlines = [], [], [], []
+    corpus, en_flores, en_short, headlines, nl_short = [], [], [], [], []
     for slug, category, members in pseudo_articles(sentences):
         doc_id = f"fl-{slug}"
         corpus.append({"id": doc_id, "title": titles[slug], "text": " ".join(m["text"] for m in members),
@@ -143,13 +156,17 @@ def build(dev: Path) -> dict[str, list[dict]]:
             if short:
                 en_short.append({"id": f"en-short-{member['id']}", "lang": "en", "text": short,
                                  "relevant": [doc_id], "sentence": member["id"]})
+            dutch = shorten(member["text"], "nl")
+            if dutch:
+                nl_short.append({"id": f"nl-short-{member['id']}", "lang": "nl", "text": dutch,
+                                 "relevant": [doc_id], "sentence": member["id"]})
     assert len(titles) == len(corpus), "flores_titles.tsv must title every pseudo-article"
     for article in sample_articles() + read_jsonl(HERE / "written_articles.jsonl"):
         corpus.append({key: article[key] for key in ("id", "title", "date", "text")})
         headlines.append({"id": f"nl-headline-{article['id']}", "lang": "nl",
                           "text": article["title"], "relevant": [article["id"]]})
     return {"corpus.jsonl": corpus, "en-flores.jsonl": en_flores, "en-short.jsonl": en_short,
-            "nl-headline.jsonl": headlines}
+            "nl-headline.jsonl": headlines, "nl-short.jsonl": nl_short}
 
 
 def check(outputs: dict[str, list[dict]]) -> None:

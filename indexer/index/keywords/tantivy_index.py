@@ -99,6 +99,7 @@ class TantivyIndex:
             ids, texts = self._pending
             index = tantivy.Index(_schema())
             _add(index, self.analyzer, (), ids, texts)
+            index.reload()  # the reader follows a commit asynchronously: a loaded machine saw none
             self._index, self._searcher = index, index.searcher()
 
     def terms(self, question: str) -> tuple[str, ...]:

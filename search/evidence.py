@@ -1,0 +1,66 @@
+"""The keyword leg: passage BM25 and article BM25, fused, for the question's words and names.
+
+- The question's words, plus the corpus's spelling of a name the question spells another way
+  (Putin -> Poetin; docs/decisions/0035-names-across-spellings.md).
+- Passage BM25 ranks the passages that hold those words.
+- Article BM25 over whole articles ranks articles; each of its passages that holds a word of the
+  question shares the article's rank, so "which article" evidence lifts an article's passages
+  alike and the passage evidence picks among them
+  (docs/decisions/0034-article-evidence-in-fusion.md). Passage and article ids are stable ids.
+
+An index written before the article index (decision 0033) has passage BM25 only, as before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.index.keywords import KeywordBackend
+from indexer.index.keywords.articles import ArticleKeywords
+from indexer.index.keywords.bm25 import KeywordHits
+from search.fusion import FusionWeights, article_ranking, reciprocal_rank_fusion
+from search.names import NameMatcher
+
+
+@dataclass(frozen=True)
+class KeywordEvidence:
+    passages: KeywordHits
+    articles: list[np.ndarray]  # per matched article, best first: its passages with a hit
+
+    def keyword_leg(self, weights: FusionWeights) -> list[tuple[int, float]]:
+        """(chunk id, score) best first: what keyword mode returns and hybrid fuses with the
+        dense leg. Passage BM25 alone for an index without the article index, as before it."""
+        if not self.articles or weights.article == 0:
+            return list(zip(self.passages.ids.tolist(), self.passages.scores.tolist()))
+        ids, ranks = article_ranking(self.articles)
+        return reciprocal_rank_fusion([(self.passages.ids.tolist(), 1.0),
+                                       (ids, weights.article, ranks)], weights.rrf_k)
+
+
+def gather(question: str, n: int, mask: np.ndarray | None, keywords: KeywordBackend,
+           articles: ArticleKeywords | None, names: NameMatcher | None,
+           article_depth: int, respell: bool) -> KeywordEvidence:
+    """The keyword evidence for one question; ``mask`` is a 0/1 mask over chunk ids."""
+    asked = question
+    if names is not None and respell:
+        own = set(keywords.analyzer.terms(question))
+        other = [name for name in names.corpus_names(question)
+                 if not set(keywords.analyzer.terms(name)) <= own]
+        asked = " ".join([question, *other])
+    passages = keywords.search(asked, n, mask)
+    if articles is None:
+        return KeywordEvidence(passages, [])
+    chunks = articles.chunks_of(articles.search(asked, article_depth, mask).ids)
+    inside = np.zeros(len(articles.article_of) if mask is None else len(mask), np.float32)
+    for ids in chunks:
+        inside[ids[ids < len(inside)]] = 1.0
+    if mask is not None:
+        inside *= mask
+    # The matched articles' passages that hold a question word, best passage first per article.
+    held = keywords.search(asked, int(inside.sum()), inside)
+    order = {c: i for i, c in enumerate(held.ids.tolist())}
+    matched = [np.asarray(sorted((c for c in ids.tolist() if c in order), key=order.get), np.int64)
+               for ids in chunks]
+    return KeywordEvidence(passages, [m for m in matched if len(m)])
