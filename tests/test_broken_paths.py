@@ -81,6 +81,10 @@ DAMAGES = {  # what is damaged -> (how, the file name the message must hold)
     **{f"keywords {suffix} missing": ((lambda idx, suffix=suffix: _keyword_file(idx, suffix).unlink()),
                                       "keywords")
        for suffix in (".idx", ".term", ".fast", ".fieldnorm")},
+    "article keywords meta.json garbage": (
+        lambda idx: garbage(version_of(idx) / "keywords-articles" / "meta.json"), "keywords-articles"),
+    "article keywords missing": (
+        lambda idx: shutil.rmtree(version_of(idx) / "keywords-articles"), "keywords-articles"),
 }
 
 
