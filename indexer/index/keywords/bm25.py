@@ -57,13 +57,7 @@ class KeywordIndex:
         """``mmap``: map the matrix instead of reading it (for a check of the files)."""
         import bm25s
 
-        path = folder / SETTINGS_FILE
-        try:
-            settings = json.loads(path.read_text(encoding="utf-8"))
-            analyzer, size = Analyzer(settings["analyzer"]["language"]), int(settings["size"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexFormatError(f"the keyword index settings {path} cannot be read "
-                                   f"({_reason(exc)})", hint=REBUILD_HINT) from exc
+        analyzer, size = read_settings(folder)
         try:
             retriever = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False, verbosity=0)
         except (OSError, ValueError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as exc:
@@ -94,6 +88,18 @@ class KeywordIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return KeywordHits(top.astype(np.int64), scores[top].astype(np.float32), terms)
+
+
+def read_settings(folder: Path) -> tuple[Analyzer, int]:
+    """The analyzer and the document count a keyword folder's settings file records (every
+    keyword backend writes one)."""
+    path = folder / SETTINGS_FILE
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+        return Analyzer(settings["analyzer"]["language"]), int(settings["size"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexFormatError(f"the keyword index settings {path} cannot be read "
+                               f"({_reason(exc)})", hint=REBUILD_HINT) from exc
 
 
 def _reason(exc: Exception) -> str:

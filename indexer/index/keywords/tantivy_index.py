@@ -26,10 +26,9 @@ import numpy as np
 
 from indexer.errors import IndexFormatError
 from indexer.index.keywords.analysis import Analyzer
-from indexer.index.keywords.bm25 import KeywordHits
+from indexer.index.keywords.bm25 import SETTINGS_FILE, KeywordHits, read_settings
 from indexer.index.manifest import REBUILD_HINT
 
-SETTINGS_FILE = "analyzer.json"
 _HEAP = 32_000_000  # the writer's arena: bounds a write's memory whatever the index's size
 _TEXT, _ID = "terms", "id"
 
@@ -73,13 +72,7 @@ class TantivyIndex:
     def load(cls, folder: Path, mmap: bool = False) -> TantivyIndex:
         import tantivy
 
-        path = folder / SETTINGS_FILE
-        try:
-            settings = json.loads(path.read_text(encoding="utf-8"))
-            analyzer, size = Analyzer(settings["analyzer"]["language"]), int(settings["size"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexFormatError(f"the keyword index settings {path} cannot be read",
-                                   hint=REBUILD_HINT) from exc
+        analyzer, size = read_settings(folder)
         try:
             # tantivy reads a segment's files when a searcher is made: make it here, so that a
             # damaged file fails on opening, by name
