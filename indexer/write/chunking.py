@@ -158,6 +158,11 @@ def _spans_between(text: str, separator: re.Pattern, start: int, end: int) -> li
         spans.append((cursor, match.start()))
         cursor = match.end()
     spans.append((cursor, end))
+    return trimmed_spans(text, spans)
+
+
+def trimmed_spans(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` without their surrounding whitespace; blank ones dropped."""
     trimmed = []
     for s, e in spans:
         piece = text[s:e]

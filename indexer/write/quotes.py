@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 from indexer.index.names import name_key
 from indexer.records import Quote
+from indexer.write.chunking import trimmed_spans
 from indexer.write.speaker_phrases import (
     REPORT,
     SAY,
@@ -246,14 +247,7 @@ def _sentences(text: str, start: int, end: int, marks) -> list[tuple[int, int]]:
         spans.append((cursor, m.end()))
         cursor = m.end()
     spans.append((cursor, end))
-    trimmed = []
-    for s, e in spans:
-        piece = text[s:e]
-        s += len(piece) - len(piece.lstrip())
-        e = s + len(piece.strip())
-        if e > s:
-            trimmed.append((s, e))
-    return trimmed
+    return trimmed_spans(text, spans)
 
 
 def _next_mark(marks, after: int, default: int) -> int:
