@@ -81,12 +81,10 @@ class Paths:
         self.plain = SentenceTransformer(self.spec.location, device="cpu", local_files_only=True)
 
 
-LABELS = {"fp32": "fp32, separately", "kept": "(kept)", "late-chunking": "late chunking",
-          "passages-from-sentences": "passages from sentences"}
+LABELS = {"fp32": "fp32, separately", "kept": "(kept)"}
 
 
-def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path,
-          methods: list[str]) -> tuple[dict, dict[str, Path]]:
+def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path) -> tuple[dict, dict[str, Path]]:
     """Every path's best of ``rounds``, alternating; the runs' index folders."""
     articles = [row["text"] for row in corpora.read_jsonl(corpus)]
     pieces = windows(paths.plain.tokenizer, articles)
@@ -251,7 +249,7 @@ def main() -> None:
 
     paths = Paths()
     with tempfile.TemporaryDirectory() as tmp:
-        n, roots = speed(Path(tmp), paths, args.rounds, args.corpus, [])
+        n, roots = speed(Path(tmp), paths, args.rounds, args.corpus)
         names = {"fp32": "fp32, separately", "kept": f"{paths.kept_name}, separately (kept)"}
         by_label = {label: next((r for r in roots if LABELS[label] in r), None) for label in names}
         by_label = {k: v for k, v in by_label.items() if v}
