@@ -45,3 +45,7 @@ class IndexBusyError(VraagbaakError):
 
 class IndexWriteError(VraagbaakError):
     """A new index version could not be written (disk full, permissions); the old one stands."""
+
+
+class ClusterError(VraagbaakError):
+    """The distributed engine (Ray) cannot be used: not installed, unreachable, or a job failed."""

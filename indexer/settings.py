@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.errors import ModelError
+from indexer.errors import ClusterError, ModelError
 
 DEFAULT_INDEX = Path("vraagbaak-index")
 INDEX_ENV = "VRAAGBAAK_INDEX"
@@ -38,3 +38,38 @@ class Settings:
         if self.query_backend not in QUERY_BACKENDS:
             raise ModelError(f"{BACKEND_ENV} must be {', '.join(QUERY_BACKENDS[:-1])} or "
                              f"{QUERY_BACKENDS[-1]}, not {self.query_backend!r}")
+
+
+RAY_LOCAL, RAY_AUTO = "local", "auto"  # `vraagbaak index --ray`; else a cluster's address
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """Where and how `vraagbaak index --ray` embeds (docs/decisions/0043-ray-embeds-the-texts.md).
+
+    ``address``: "local" starts a private Ray on this machine for the run and stops it after;
+    "auto" joins the cluster Ray itself finds (RAY_ADDRESS, or one started here with `ray
+    start`), else starts a private one; anything else is a cluster's address, ray://HOST:PORT
+    (Ray Client) or HOST:PORT (its GCS, from a node of the cluster)."""
+
+    address: str = RAY_LOCAL
+    actors: int | None = None  # None: as many as the cluster's CPUs and memory hold
+    threads: int = 1  # torch threads per actor, and the CPUs each asks Ray for
+    cpus: int | None = None  # a private Ray's CPUs; None: the machine's
+    object_store_mb: int = 512  # a private Ray's object store (texts and vectors in flight)
+    actor_memory_mb: int = 1024  # what each actor asks Ray for: one model (~0.8 GB) and a batch
+
+    def __post_init__(self) -> None:
+        if not self.address.strip():
+            raise ClusterError("--ray needs local, auto, or a cluster's address",
+                               hint="e.g. --ray local, --ray auto, --ray ray://HOST:10001")
+        for name in ("threads", "object_store_mb", "actor_memory_mb"):
+            if getattr(self, name) < 1:
+                raise ClusterError(f"the Ray setting {name} must be at least 1, not {getattr(self, name)}")
+        for name in ("actors", "cpus"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ClusterError(f"the Ray setting {name} must be at least 1, not {getattr(self, name)}")
+
+    @property
+    def private(self) -> bool:
+        return self.address == RAY_LOCAL

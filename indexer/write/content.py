@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedders.base import Embedder
-from indexer.errors import InputError
+from indexer.errors import IndexWriteError, InputError
 from indexer.index.segments import SegmentedVectors
 from indexer.index.store import StoredDocument
 from indexer.write.changes import text_hash
 from indexer.write.chunking import Chunker, sentence_spans
+from indexer.write.embedding import PASSAGES, SENTENCES, DocumentEmbedding, LocalEmbedding, TextRow
 from indexer.write.segment_writer import SegmentRows
 from indexer.write.vector_cache import VectorCache
 
@@ -53,9 +54,11 @@ def split(documents: Sequence[StoredDocument], chunker: Chunker | None,
 
 def fill_vectors(rows: SegmentRows, sentence_texts: list[str], previous, embedder: Embedder | None,
                  cache_at: Path, fingerprint: str, dim: int, progress: Progress | None,
-                 batch_size: int | None) -> tuple[int, int]:
+                 batch_size: int | None, embedding: DocumentEmbedding | None = None
+                 ) -> tuple[int, int]:
     """Set ``rows``' vectors; returns (texts embedded, texts whose vector was reused).
-    ``previous``: the version built on (its store and vectors), or None."""
+    ``previous``: the version built on (its store and vectors), or None; ``embedding``: who
+    embeds the new texts (None: this process)."""
     hashes = rows.chunk_hashes + [r[4] for r in rows.sentences]
     texts = dict(zip(hashes, [c.text for c in rows.chunks] + sentence_texts))
     wanted = list(texts)
@@ -67,11 +70,11 @@ def fill_vectors(rows: SegmentRows, sentence_texts: list[str], previous, embedde
             found = cache.get(wanted)
             if previous is not None and previous.store is not None:
                 found.update(_from_segments([h for h in wanted if h not in found], previous))
-            todo = [h for h in wanted if h not in found]
-            made = dict(zip(todo, _embed(embedder, [texts[h] for h in todo], dim, progress,
-                                         batch_size)))
-            cache.put(made.items())
-            found.update(made)
+            todo = set(h for h in wanted if h not in found)
+            if todo:
+                new = text_rows(rows, sentence_texts, todo)
+                found.update(_embed(embedding or LocalEmbedding(), embedder, new, cache, dim,
+                                    progress, batch_size))
             embedded = len(todo)
         finally:
             cache.close()
@@ -79,6 +82,25 @@ def fill_vectors(rows: SegmentRows, sentence_texts: list[str], previous, embedde
     n = len(rows.chunks)
     rows.passage_vectors, rows.sentence_vectors = matrix[:n], matrix[n:]
     return embedded, len(wanted) - embedded
+
+
+def text_rows(rows: SegmentRows, sentence_texts: list[str], keys: set[str]) -> list[TextRow]:
+    """The texts of ``keys``, each once, with the first row (passages first) that holds it."""
+    of_doc = {d.document.doc_id: (a, d.document.date or "")
+              for d, a in zip(rows.documents, rows.article_ids)}
+    of_chunk = {}
+    out: list[TextRow] = []
+    seen: set[str] = set()
+    for chunk_id, chunk, h in zip(rows.chunk_ids, rows.chunks, rows.chunk_hashes):
+        of_chunk[chunk_id] = of_doc[chunk.doc_id]
+        if h in keys and h not in seen:
+            seen.add(h)
+            out.append(TextRow(h, chunk.text, chunk_id, PASSAGES, *of_chunk[chunk_id]))
+    for (sentence_id, chunk_id, _, _, h), text in zip(rows.sentences, sentence_texts):
+        if h in keys and h not in seen:
+            seen.add(h)
+            out.append(TextRow(h, text, sentence_id, SENTENCES, *of_chunk[chunk_id]))
+    return out
 
 
 def _from_segments(hashes: list[str], previous) -> dict[str, np.ndarray]:
@@ -102,22 +124,26 @@ def _from_segments(hashes: list[str], previous) -> dict[str, np.ndarray]:
     return found
 
 
-def _embed(embedder: Embedder | None, texts: list[str], dim: int, progress: Progress | None,
-           batch_size: int | None) -> np.ndarray:
-    if not texts:
-        return np.empty((0, dim), np.float32)
+def _embed(embedding: DocumentEmbedding, embedder: Embedder | None, rows: list[TextRow],
+           cache: VectorCache, dim: int, progress: Progress | None,
+           batch_size: int | None) -> dict[str, np.ndarray]:
+    """The vectors of ``rows``, kept in the cache batch by batch as they come."""
     if embedder is None:
         raise InputError("new texts need embedding, but no model was given")
-    # None: the embedder's own (bf16's is 32, docs/decisions/0032-bf16-batch-32.md); read only
-    # here, where the model is needed anyway (a LazyEmbedder loads it to answer).
-    batch_size = batch_size or getattr(embedder, "batch_size", None) or 16
-    # Longest first, so batches hold texts of similar length (less padding) and the progress
-    # bar's estimate is pessimistic rather than optimistic.
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    vectors = np.empty((len(texts), embedder.dim), dtype=np.float32)
-    for begin in range(0, len(order), batch_size):
-        batch = order[begin:begin + batch_size]
-        vectors[batch] = embedder.embed_documents([texts[i] for i in batch])
+    made: dict[str, np.ndarray] = {}
+    asked = {r.key for r in rows}
+    for keys, vectors in embedding.embed(rows, embedder, batch_size):
+        vectors = np.asarray(vectors, np.float32)
+        if vectors.shape != (len(keys), dim) or not asked.issuperset(keys):
+            raise IndexWriteError(f"the embedder returned {vectors.shape} vectors for "
+                                  f"{len(keys)} texts of dimension {dim}, or texts not asked for")
+        fresh = [(k, v) for k, v in zip(keys, vectors) if k not in made]  # a retry's, once
+        made.update(fresh)
+        cache.put(fresh)
         if progress:
-            progress(min(begin + batch_size, len(order)), len(order))
-    return vectors
+            progress(len(made), len(asked))
+    if len(made) != len(asked):
+        raise IndexWriteError(f"{len(asked) - len(made)} of {len(asked)} texts came back "
+                              "without a vector; nothing was published",
+                              hint="run the same command again: the vectors made so far are kept")
+    return made

@@ -21,6 +21,7 @@ from indexer.index.version import IndexVersion
 from indexer.write.changes import plan_changes
 from indexer.write.chunking import Chunker
 from indexer.write.content import fill_vectors, split
+from indexer.write.embedding import DocumentEmbedding
 from indexer.write.loading import LoadResult, Problem, load_articles
 from indexer.write.publishing import Change, vraagbaak_version, write_version
 
@@ -61,7 +62,8 @@ def load_for_index(paths: Sequence[Path]) -> LoadResult:
 def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: Chunker | None,
                  loaded: LoadResult | None = None, remove: Sequence[str] = (),
                  prune_under: Sequence[Path] = (), progress: Progress | None = None,
-                 batch_size: int | None = None, index_type: str | None = None) -> IndexReport:
+                 batch_size: int | None = None, index_type: str | None = None,
+                 embedding: DocumentEmbedding | None = None) -> IndexReport:
     """The one write path: add or update the loaded articles, remove the others asked for, and
     publish the result as a new version of ``index_dir`` (or nothing, when nothing changed).
 
@@ -73,6 +75,8 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
     readable until the new one is complete. ``index_type`` (auto, flat, ivf) is kept in the
     manifest; None keeps the index's own; a new one merges every segment into one of that kind
     (ids kept, nothing embedded); new chunker settings split every article anew (new ids).
+    ``embedding`` is who embeds the new texts (embedding.py): None, this process; a Ray cluster
+    gets them with their stable ids, and its vectors come back here in batches.
     """
     started = time.perf_counter()
     loaded = loaded or LoadResult()
@@ -107,7 +111,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
             dim = previous.manifest.dim if previous.manifest else embedder.dim
             embedded, reused = fill_vectors(rows, sentence_texts, previous.opened, embedder,
                                             index_dir.root, spec["fingerprint"], dim, progress,
-                                            batch_size)
+                                            batch_size, embedding)
             backends = _document_backends(previous, embedder, embedded, index_dir.root)
             manifest = write_version(writer, previous.opened, change, rows, {
                 "model": spec, "backends": backends, "dim": dim, "chunker": settings,

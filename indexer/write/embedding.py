@@ -1,0 +1,77 @@
+"""Who embeds a change's new texts: this process (the default), or a Ray cluster (`--ray`).
+
+fill_vectors (content.py) hands an executor the texts that neither the vector cache nor a
+segment holds, each once, with the stable ids the driver gave its rows before anything left
+this process; the executor yields their vectors in batches, in any order. fill_vectors keeps
+each batch in the vector cache as it comes, so an interrupted run keeps what was embedded and
+its re-run embeds only the rest, and a text that comes back twice (a retried task) is kept once.
+Why Ray sits here and nowhere else: docs/decisions/0043-ray-embeds-the-texts.md
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from indexer.embedders.base import Embedder
+from indexer.settings import RaySettings
+
+PASSAGES, SENTENCES = "passages", "sentences"
+DEFAULT_BATCH = 16  # Why: docs/decisions/0002-embed-batch-size-16.md
+
+Batches = Iterator[tuple[list[str], np.ndarray]]  # the texts' keys, their vectors (n, dim)
+
+
+@dataclass(frozen=True)
+class TextRow:
+    """A text to embed and the first row that holds it (others may hold the same text)."""
+
+    key: str  # the text's hash: what its vector is kept under
+    text: str
+    id: int  # that row's stable id (a passage's or a sentence's)
+    part: str  # PASSAGES or SENTENCES
+    article: int  # the stable id of its article
+    date: str  # the article's date as stored (YYYY, YYYY-MM, YYYY-MM-DD), "" when it has none
+
+
+class DocumentEmbedding(Protocol):
+    """The contract of an executor: each row's vector, each row once, in any order."""
+
+    def embed(self, rows: Sequence[TextRow], embedder: Embedder, batch_size: int | None) -> Batches:
+        ...
+
+
+def batch_size_of(embedder: Embedder, asked: int | None) -> int:
+    # None: the embedder's own (bf16's is 32, docs/decisions/0032-bf16-batch-32.md); read only
+    # here, where the model is needed anyway (a LazyEmbedder loads it to answer).
+    return asked or getattr(embedder, "batch_size", None) or DEFAULT_BATCH
+
+
+def longest_first(rows: Sequence[TextRow]) -> list[int]:
+    """Batches of texts of similar length (less padding), the longest first, so that a progress
+    bar's estimate is pessimistic rather than optimistic."""
+    return sorted(range(len(rows)), key=lambda i: -len(rows[i].text))
+
+
+@dataclass(frozen=True)
+class LocalEmbedding:
+    """The model in this process, batch after batch."""
+
+    def embed(self, rows: Sequence[TextRow], embedder: Embedder, batch_size: int | None) -> Batches:
+        size = batch_size_of(embedder, batch_size)
+        order = longest_first(rows)
+        for begin in range(0, len(order), size):
+            batch = [rows[i] for i in order[begin:begin + size]]
+            yield [r.key for r in batch], embedder.embed_documents([r.text for r in batch])
+
+
+def embedding_for(ray: RaySettings | None) -> DocumentEmbedding:
+    """The executor the settings ask for; Ray is imported only when asked for."""
+    if ray is None:
+        return LocalEmbedding()
+    from indexer.write.ray_embedding import RayEmbedding
+
+    return RayEmbedding(ray)

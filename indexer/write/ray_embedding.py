@@ -1,0 +1,260 @@
+"""Embedding on Ray (`vraagbaak index --ray`): a change's texts, with the stable ids the driver
+gave their rows, go to a pool of actors, one model each; their vectors stream back in batches.
+
+Ray Data runs it: blocks of texts (longest first, one task each) -> map_batches(EmbedActor,
+ActorPoolStrategy, num_cpus=threads) -> iter_batches here, block by block, into the vector cache
+(embedding.py). Ray Data restarts an actor that dies and retries its task; a text's vector is
+kept once, by its key, so a retry cannot duplicate a row (and a sink that upserts by stable id
+is idempotent for the same reason). None of Ray's noise reaches users: its loggers, progress
+bars and the C++ core's lines go to a log file, which an error names.
+Why Ray sits here: docs/decisions/0043-ray-embeds-the-texts.md
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.embedders import backend_of, load_embedder
+from indexer.embedders.base import Embedder, ModelSpec, passive_openmp_waits, resolve_model
+from indexer.errors import ClusterError, ModelError, VraagbaakError
+from indexer.settings import RAY_AUTO, RAY_LOCAL, RaySettings
+from indexer.write.embedding import Batches, TextRow, batch_size_of, longest_first
+
+INSTALL_HINT = "install the extra: pip install 'vraagbaak[ray]' (ray[data]==2.60.0)"
+BATCHES_PER_TASK = 8  # a task's texts: enough that Ray's per-task cost is noise
+MAX_TASKS = 10_000  # larger changes get larger tasks: the driver tracks every block
+CONNECT_SECONDS = 5.0
+
+
+class EmbedActor:
+    """One model per actor, built from the driver's ModelSpec by the same registry entry (so
+    the same prompts, precision and batch size) as `vraagbaak index` without Ray."""
+
+    def __init__(self, spec: dict, backend: str, threads: int, batch_size: int) -> None:
+        passive_openmp_waits()  # before torch, and its libgomp, load
+        import torch
+
+        torch.set_num_threads(threads)
+        self.batch_size = batch_size
+        self.embedder = load_embedder(_same_model_here(ModelSpec(**spec)), backend)
+
+    def __call__(self, batch: dict) -> dict:
+        texts = [str(t) for t in batch["text"]]
+        vectors = [self.embedder.embed_documents(texts[b:b + self.batch_size])
+                   for b in range(0, len(texts), self.batch_size)]
+        out = {k: batch[k] for k in ("key", "id", "part", "article", "date")}
+        return out | {"vector": np.concatenate(vectors).astype(np.float32, copy=False)}
+
+
+def _same_model_here(spec: ModelSpec) -> ModelSpec:
+    """The driver's model, found at the same place on this node, or a clear error."""
+    try:
+        here = resolve_model(spec.location) if spec.kind != "hub" else spec
+    except ModelError as exc:
+        raise ModelError(f"on Ray node {socket.gethostname()}: {exc}",
+                         hint="every node needs the model at the same path (a shared volume, or "
+                              "the image), or pass --model with a hub id") from exc
+    if here.fingerprint != spec.fingerprint:
+        raise ModelError(f"on Ray node {socket.gethostname()}, the model at {spec.location} is "
+                         "not the driver's (another fingerprint)",
+                         hint="give every node the same model folder")
+    return spec
+
+
+@dataclass(frozen=True)
+class RayEmbedding:
+    """The DocumentEmbedding executor on Ray. ``actor``: the actor class (tests give one that
+    dies once); ``actor_options``: its further constructor keywords; ``per_task``: texts per
+    task (None: BATCHES_PER_TASK batches, more for very large changes)."""
+
+    settings: RaySettings
+    actor: type = EmbedActor
+    actor_options: tuple[tuple[str, object], ...] = ()
+    per_task: int | None = None
+
+    def embed(self, rows: Sequence[TextRow], embedder: Embedder, batch_size: int | None) -> Batches:
+        if not rows:
+            return
+        size = batch_size_of(embedder, batch_size)
+        options = {"spec": embedder.spec.as_dict(), "backend": backend_of(embedder),
+                   "threads": self.settings.threads, "batch_size": size} | dict(self.actor_options)
+        with ray_session(self.settings) as (ray, log):
+            pool = actor_pool(ray, self.settings)
+            data = _dataset(ray, rows, self._per_task(len(rows), size))
+            data = data.map_batches(self.actor, fn_constructor_kwargs=options, batch_size=None,
+                                    compute=pool, num_cpus=self.settings.threads,
+                                    memory=self.settings.actor_memory_mb << 20,
+                                    batch_format="numpy")
+            try:
+                for batch in data.iter_batches(batch_size=None, batch_format="numpy"):
+                    yield [str(k) for k in batch["key"]], batch["vector"]
+            except Exception as exc:  # noqa: BLE001 (Ray wraps what failed in its own types)
+                raise _failure(exc, log) from None
+
+    def _per_task(self, n: int, size: int) -> int:
+        if self.per_task:
+            return self.per_task
+        per = size * BATCHES_PER_TASK
+        return per * max(1, -(-n // (per * MAX_TASKS)))  # a multiple of the batch: same padding
+
+
+def _dataset(ray, rows: Sequence[TextRow], per_task: int):
+    """Blocks of ``per_task`` texts, the longest first (similar lengths batched together)."""
+    import pyarrow as pa
+
+    ordered = [rows[i] for i in longest_first(rows)]
+    table = pa.table({
+        "key": [r.key for r in ordered], "text": [r.text for r in ordered],
+        "id": pa.array([r.id for r in ordered], pa.int64()), "part": [r.part for r in ordered],
+        "article": pa.array([r.article for r in ordered], pa.int64()),
+        "date": [r.date for r in ordered]})
+    return ray.data.from_arrow([table.slice(b, per_task) for b in range(0, len(ordered), per_task)])
+
+
+def actor_pool(ray, settings: RaySettings):
+    """A fixed pool of the actors asked for (default: as many as the cluster's CPUs and memory
+    hold); where fewer fit now, it starts with those and grows as the cluster does."""
+    resources = ray.cluster_resources()
+    fit = min(int(resources.get("CPU", 1) // settings.threads),
+              int(resources.get("memory", float("inf")) // (settings.actor_memory_mb << 20)))
+    fit = max(1, fit)
+    wanted = settings.actors or fit
+    if wanted <= fit:
+        return ray.data.ActorPoolStrategy(size=wanted)
+    return ray.data.ActorPoolStrategy(min_size=fit, max_size=wanted)
+
+
+@contextmanager
+def ray_session(settings: RaySettings) -> Iterator[tuple[object, Path | None]]:
+    """Ray connected as ``settings`` say, quiet, and disconnected afterwards (a private Ray
+    stopped). A Ray this process already started (a test's, a notebook's) is used and left."""
+    ray = _import_ray()
+    if ray.is_initialized():
+        _quiet_data(ray)
+        yield ray, None
+        return
+    with _quiet_stderr() as log:
+        _connect(ray, settings, log)
+        try:
+            _quiet_data(ray)
+            yield ray, log
+        finally:
+            ray.shutdown()
+
+
+def _import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise ClusterError(f"--ray needs Ray, which is not installed here ({exc.name})",
+                           hint=INSTALL_HINT) from None
+    return ray
+
+
+def _connect(ray, settings: RaySettings, log: Path) -> None:
+    common = {"include_dashboard": False, "log_to_driver": False,
+              "logging_level": logging.ERROR}
+    private = {"num_cpus": settings.cpus or os.cpu_count() or 1,
+               "object_store_memory": settings.object_store_mb << 20}
+    if settings.address == RAY_LOCAL:
+        return _init(ray, settings, log, address="local", **common, **private)
+    if settings.address == RAY_AUTO:
+        try:
+            return ray.init(address="auto", **common)
+        except ConnectionError:  # no cluster to join: a private one
+            return _init(ray, settings, log, address="local", **common, **private)
+    _check_reachable(settings.address)
+    return _init(ray, settings, log, address=settings.address, **common)
+
+
+def _init(ray, settings: RaySettings, log: Path, **options) -> None:
+    try:
+        ray.init(**options)
+    except Exception as exc:  # noqa: BLE001 (ConnectionError, RuntimeError, grpc's...)
+        where = "a private Ray" if options["address"] == "local" else settings.address
+        raise ClusterError(f"cannot start or join {where}: {_first_line(exc)}",
+                           hint=f"Ray's own messages are in {log}") from None
+
+
+def _check_reachable(address: str) -> None:
+    """A quick, clear answer for an address nothing listens on (Ray itself retries for long)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"--ray {address!r} is not local, auto, or a Ray address",
+                           hint="e.g. --ray ray://HOST:10001 (Ray Client) or --ray HOST:6379")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: "
+                           f"{exc.strerror or type(exc).__name__}",
+                           hint="is the cluster up (`ray status` on its head node)? --ray local "
+                                "runs a private Ray on this machine") from None
+
+
+def _quiet_data(ray) -> None:
+    """No progress bars, no execution banners; Ray Data's console log handler silenced (its
+    log file stays), and the user's own exception rather than Ray's wrapper."""
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.enable_operator_progress_bars = False
+    context.print_on_execution_start = False
+    context.raise_original_map_exception = True
+    for handler in logging.getLogger("ray.data").handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.CRITICAL + 1)
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[Path]:
+    """Everything written to file descriptor 2 (Ray's C++ core, its child processes, its
+    handlers) goes to a log file while Ray runs; Python's sys.stderr, where vraagbaak's own
+    progress goes, still reaches the user. The log is removed unless something failed."""
+    fd, name = tempfile.mkstemp(prefix="vraagbaak-ray-", suffix=".log")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    own = sys.stderr
+    failed = True
+    try:
+        os.dup2(fd, 2)
+        sys.stderr = open(os.dup(saved), "w", encoding=getattr(own, "encoding", None) or "utf-8",
+                          errors="replace", buffering=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield Path(name)
+        failed = False
+    finally:
+        sys.stderr.close()
+        sys.stderr = own
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
+        if not failed:
+            Path(name).unlink(missing_ok=True)
+
+
+def _failure(exc: Exception, log: Path | None) -> VraagbaakError:
+    """What failed on the cluster, as vraagbaak's own error where it was one."""
+    cause = getattr(exc, "cause", None) or exc.__cause__ or exc
+    where = f"; Ray's own messages are in {log}" if log else ""
+    if isinstance(cause, VraagbaakError):
+        hint = "; ".join(h for h in (cause.hint, where.removeprefix("; ")) if h) or None
+        return type(cause)(str(cause).split("\n")[0], hint=hint)
+    return ClusterError(f"embedding on Ray failed: {type(cause).__name__}: {_first_line(cause)}",
+                        hint=f"nothing was published; the vectors made so far are kept{where}")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return lines[0].strip() if lines else type(exc).__name__
