@@ -24,11 +24,12 @@ help:
 install: $(VENV)/.installed
 
 # torch first, pinned: it is the CPU wheel on this machine's disk; an unpinned torch pulls CUDA.
+# The ray extra too: tests/test_ray.py runs a real Ray (a user needs it only for --ray).
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test,ray]'
 	touch $@
 
 model: install

@@ -41,6 +41,20 @@ def index(
                          "(fp16 there), else the CPU (bf16 where the CPU has bf16 matrix "
                          "instructions and the model is the bundled one, else fp32). The "
                          "manifest records which path made the vectors.")] = Device.auto,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", metavar="local|auto|ADDRESS",
+        help="Embed on Ray, one model per actor (needs the extra: pip install "
+             "'vraagbaak[ray]'): local starts a private Ray on this machine for the run; auto "
+             "joins the cluster Ray finds (RAY_ADDRESS, or one started here with `ray start`), "
+             "else starts a private one; or a cluster's address, ray://HOST:10001 or "
+             "HOST:6379. Every node needs the model at the same path.",
+        show_default=False)] = None,
+    ray_actors: Annotated[int | None, typer.Option(
+        "--ray-actors", min=1, help="Actors (models) on Ray; default: as many as the "
+                                    "cluster's CPUs (divided by --ray-threads) and memory hold.",
+        show_default=False)] = None,
+    ray_threads: Annotated[int, typer.Option(
+        "--ray-threads", min=1, help="Torch threads per actor (the CPUs each asks Ray for).")] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Index articles: add new ones, update changed ones, skip unchanged ones.
@@ -48,14 +62,17 @@ def index(
     Only new or changed text is embedded. Articles already in the index that PATHS do not hold
     stay, unless --prune (or `vraagbaak remove`). Files that cannot be read are reported with the
     reason and left out; the rest are indexed (exit code 3 then, 1 if nothing could be indexed).
+    With --ray, the new texts are embedded on a Ray cluster; the rest of the run stays here.
     """
     from indexer import embedders
     from indexer.embedders.base import LazyEmbedder, resolve_model_for_index
     from indexer.index.directory import IndexDirectory
     from indexer.write.chunking import ParagraphChunker
+    from indexer.write.embedding import embedding_for
     from indexer.write.pipeline import load_for_index, update_index
 
     with handle_errors():
+        ray_settings = _ray_settings(ray, ray_actors, ray_threads, device)
         loaded = load_for_index(paths)  # bad input fails before the model takes seconds to load
         target = IndexDirectory(index_dir)
         manifest = target.manifest_if_any()
@@ -64,7 +81,8 @@ def index(
         with progress_display() as show:
             def load(spec):
                 show.status("loading the model…")
-                model = embedders.load_embedder(spec, embedders.document_backend_for(spec, device.value))
+                where = "cpu" if ray_settings and device is Device.auto else device.value
+                model = embedders.load_embedder(spec, embedders.document_backend_for(spec, where))
                 show.status("embedding passages")
                 return model
 
@@ -72,13 +90,32 @@ def index(
             report = update_index(target, embedder, ParagraphChunker(embedder, max_tokens), loaded,
                                   prune_under=paths if prune else (),
                                   index_type=vector_index.value if vector_index else None,
-                                  progress=show.advance)
+                                  progress=show.advance,
+                                  embedding=embedding_for(ray_settings, show.status))
     if as_json:
         print_json(report_json(report, embedder.spec.model_id))
     else:
         print_summary(report, embedder.spec.model_id)
     if report.problems:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _ray_settings(address: str | None, actors: int | None, threads: int, device: Device):
+    from indexer.errors import ClusterError
+    from indexer.settings import RaySettings
+
+    if address is None:
+        if actors is not None:
+            raise ClusterError("--ray-actors needs --ray", hint="e.g. --ray local --ray-actors 2")
+        return None
+    if device is Device.cuda:
+        raise ClusterError("--ray embeds on the cluster's CPUs; --device cuda is not supported "
+                           "with it yet", hint="leave out --device, or leave out --ray")
+    from indexer.write.ray_embedding import check_ray
+
+    settings = RaySettings(address.strip(), actors=actors, threads=threads)
+    check_ray(settings)  # before the model takes seconds to load
+    return settings
 
 
 class PlainProgress:

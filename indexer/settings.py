@@ -60,9 +60,10 @@ class RaySettings:
     actor_memory_mb: int = 1024  # what each actor asks Ray for: one model (~0.8 GB) and a batch
 
     def __post_init__(self) -> None:
-        if not self.address.strip():
-            raise ClusterError("--ray needs local, auto, or a cluster's address",
-                               hint="e.g. --ray local, --ray auto, --ray ray://HOST:10001")
+        if self.address not in (RAY_LOCAL, RAY_AUTO) and self.host_port is None:
+            raise ClusterError(f"--ray {self.address!r} is not local, auto, or a Ray address",
+                               hint="e.g. --ray ray://HOST:10001 (Ray Client) or --ray HOST:6379 "
+                                    "(a cluster's GCS)")
         for name in ("threads", "object_store_mb", "actor_memory_mb"):
             if getattr(self, name) < 1:
                 raise ClusterError(f"the Ray setting {name} must be at least 1, not {getattr(self, name)}")
@@ -71,5 +72,9 @@ class RaySettings:
                 raise ClusterError(f"the Ray setting {name} must be at least 1, not {getattr(self, name)}")
 
     @property
-    def private(self) -> bool:
-        return self.address == RAY_LOCAL
+    def host_port(self) -> tuple[str, int] | None:
+        """A cluster address's host and port; None for local, auto, or what is not one."""
+        host, _, port = self.address.removeprefix("ray://").rpartition(":")
+        if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+            return None
+        return host.strip("[]"), int(port)

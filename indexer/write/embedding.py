@@ -10,7 +10,7 @@ Why Ray sits here and nowhere else: docs/decisions/0043-ray-embeds-the-texts.md
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,10 +68,12 @@ class LocalEmbedding:
             yield [r.key for r in batch], embedder.embed_documents([r.text for r in batch])
 
 
-def embedding_for(ray: RaySettings | None) -> DocumentEmbedding:
-    """The executor the settings ask for; Ray is imported only when asked for."""
+def embedding_for(ray: RaySettings | None, status: Callable[[str], None] | None = None
+                  ) -> DocumentEmbedding:
+    """The executor the settings ask for (``status``: where it says what it is doing, while
+    no text is done yet); Ray is imported only when asked for."""
     if ray is None:
         return LocalEmbedding()
     from indexer.write.ray_embedding import RayEmbedding
 
-    return RayEmbedding(ray)
+    return RayEmbedding(ray, status=status)

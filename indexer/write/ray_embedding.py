@@ -18,7 +18,7 @@ import socket
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,12 +76,14 @@ def _same_model_here(spec: ModelSpec) -> ModelSpec:
 class RayEmbedding:
     """The DocumentEmbedding executor on Ray. ``actor``: the actor class (tests give one that
     dies once); ``actor_options``: its further constructor keywords; ``per_task``: texts per
-    task (None: BATCHES_PER_TASK batches, more for very large changes)."""
+    task (None: BATCHES_PER_TASK batches, more for very large changes); ``status``: where it
+    says what it is doing before the first vectors come."""
 
     settings: RaySettings
     actor: type = EmbedActor
     actor_options: tuple[tuple[str, object], ...] = ()
     per_task: int | None = None
+    status: Callable[[str], None] | None = None
 
     def embed(self, rows: Sequence[TextRow], embedder: Embedder, batch_size: int | None) -> Batches:
         if not rows:
@@ -89,8 +91,12 @@ class RayEmbedding:
         size = batch_size_of(embedder, batch_size)
         options = {"spec": embedder.spec.as_dict(), "backend": backend_of(embedder),
                    "threads": self.settings.threads, "batch_size": size} | dict(self.actor_options)
+        say = self.status or (lambda _: None)
+        say(_starting(self.settings))
         with ray_session(self.settings) as (ray, log):
             pool = actor_pool(ray, self.settings)
+            say(f"embedding on Ray: {_describe(pool)}, "
+                f"{self.settings.threads} thread{'s' if self.settings.threads > 1 else ''} each")
             data = _dataset(ray, rows, self._per_task(len(rows), size))
             data = data.map_batches(self.actor, fn_constructor_kwargs=options, batch_size=None,
                                     compute=pool, num_cpus=self.settings.threads,
@@ -107,6 +113,17 @@ class RayEmbedding:
             return self.per_task
         per = size * BATCHES_PER_TASK
         return per * max(1, -(-n // (per * MAX_TASKS)))  # a multiple of the batch: same padding
+
+
+def _starting(settings: RaySettings) -> str:
+    if settings.address == RAY_LOCAL:
+        return "starting a private Ray…"
+    return "joining a Ray cluster…" if settings.address != RAY_AUTO else "finding a Ray cluster…"
+
+
+def _describe(pool) -> str:
+    low, high = pool.min_size, pool.max_size
+    return f"{low} actors" if low == high else f"{low} to {high} actors"
 
 
 def _dataset(ray, rows: Sequence[TextRow], per_task: int):
@@ -175,7 +192,7 @@ def _connect(ray, settings: RaySettings, log: Path) -> None:
             return ray.init(address="auto", **common)
         except ConnectionError:  # no cluster to join: a private one
             return _init(ray, settings, log, address="local", **common, **private)
-    _check_reachable(settings.address)
+    check_reachable(settings)
     return _init(ray, settings, log, address=settings.address, **common)
 
 
@@ -188,16 +205,19 @@ def _init(ray, settings: RaySettings, log: Path, **options) -> None:
                            hint=f"Ray's own messages are in {log}") from None
 
 
-def _check_reachable(address: str) -> None:
+def check_ray(settings: RaySettings) -> None:
+    """Before anything takes time: Ray is installed, and a cluster's address answers."""
+    _import_ray()
+    if settings.host_port:
+        check_reachable(settings)
+
+
+def check_reachable(settings: RaySettings) -> None:
     """A quick, clear answer for an address nothing listens on (Ray itself retries for long)."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise ClusterError(f"--ray {address!r} is not local, auto, or a Ray address",
-                           hint="e.g. --ray ray://HOST:10001 (Ray Client) or --ray HOST:6379")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+        socket.create_connection(settings.host_port, timeout=CONNECT_SECONDS).close()
     except OSError as exc:
-        raise ClusterError(f"cannot reach the Ray cluster at {address}: "
+        raise ClusterError(f"cannot reach the Ray cluster at {settings.address}: "
                            f"{exc.strerror or type(exc).__name__}",
                            hint="is the cluster up (`ray status` on its head node)? --ray local "
                                 "runs a private Ray on this machine") from None
@@ -220,12 +240,13 @@ def _quiet_data(ray) -> None:
 def _quiet_stderr() -> Iterator[Path]:
     """Everything written to file descriptor 2 (Ray's C++ core, its child processes, its
     handlers) goes to a log file while Ray runs; Python's sys.stderr, where vraagbaak's own
-    progress goes, still reaches the user. The log is removed unless something failed."""
+    progress goes, still reaches the user. The log is kept only when an error names it (or
+    something unforeseen failed)."""
     fd, name = tempfile.mkstemp(prefix="vraagbaak-ray-", suffix=".log")
     sys.stderr.flush()
     saved = os.dup(2)
     own = sys.stderr
-    failed = True
+    keep = True
     try:
         os.dup2(fd, 2)
         sys.stderr = open(os.dup(saved), "w", encoding=getattr(own, "encoding", None) or "utf-8",
@@ -233,14 +254,17 @@ def _quiet_stderr() -> Iterator[Path]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield Path(name)
-        failed = False
+        keep = False
+    except VraagbaakError as exc:
+        keep = name in (exc.hint or "")  # the error names it
+        raise
     finally:
         sys.stderr.close()
         sys.stderr = own
         os.dup2(saved, 2)
         os.close(saved)
         os.close(fd)
-        if not failed:
+        if not keep:
             Path(name).unlink(missing_ok=True)
 
 

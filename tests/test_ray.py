@@ -1,0 +1,234 @@
+"""`vraagbaak index --ray`: the texts embedded on a real Ray (one local cluster for the module,
+2 CPUs, a 200 MB object store) by the real model, against the same run without Ray; and the
+executor seam's promises (each text once, kept batch by batch) with a fake model."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.errors import ClusterError, IndexWriteError
+from indexer.index.directory import IndexDirectory
+from indexer.index.version import IndexVersion
+from indexer.settings import RaySettings
+from indexer.write.chunking import ParagraphChunker
+from indexer.write.embedding import LocalEmbedding
+from indexer.write.pipeline import load_for_index, update_index
+from indexer.write.vector_cache import VectorCache
+from tests.conftest import ROOT, SAMPLE_DIR, sample_questions
+from tests.fakes import FakeEmbedder
+
+NO_RAY = "Ray is not installed: pip install -e '.[ray]' (make test installs it)"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> str:
+    """A local Ray for the module's tests; its address, for a CLI run in another process."""
+    ray = pytest.importorskip("ray", reason=NO_RAY)
+    ray.init(address="local", num_cpus=2, object_store_memory=200 << 20,
+             include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+class Counted:
+    """An executor that counts what comes back from the one it wraps."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.keys = inner, []
+
+    def embed(self, rows, embedder, batch_size):
+        for keys, vectors in self.inner.embed(rows, embedder, batch_size):
+            self.keys.extend(keys)
+            yield keys, vectors
+
+
+def contents(root: Path) -> dict:
+    """Every row's stable id, where it is, and its vector."""
+    with IndexVersion.open(IndexDirectory(root).current_version()) as version:
+        store = version.store
+        ids = store.chunk_ids()
+        chunks = store.get_chunks(ids.tolist())
+        rows = store.sentence_rows()
+        sentence_ids = np.asarray([r[0] for r in rows], np.int64)
+        return {
+            "passages": {i: (c.chunk.doc_id, c.chunk.start, c.chunk.end) for i, c in chunks.items()},
+            "sentences": [r[:4] for r in rows],
+            "passage_vectors": version.passages.vectors(ids),
+            "sentence_vectors": version.sentences.vectors(sentence_ids),
+        }
+
+
+def assert_same_index(a: Path, b: Path) -> None:
+    one, two = contents(a), contents(b)
+    assert one["passages"] == two["passages"] and one["passages"]
+    assert one["sentences"] == two["sentences"] and one["sentences"]
+    for part in ("passage_vectors", "sentence_vectors"):
+        cosines = np.sum(one[part] * two[part], axis=1)
+        assert cosines.min() >= 1 - 1e-4, (part, cosines.min())
+
+
+def answers(root: Path, embedder) -> list:
+    from search.searcher import Searcher
+
+    searcher = Searcher(IndexDirectory(root), embedder)
+    try:
+        return [[(h.doc_id, [p.passage_id for p in h.passages], round(h.score, 3))
+                 for h in searcher.search(q["text"], k=5).hits] for q in sample_questions()]
+    finally:
+        searcher.close()
+
+
+def vraagbaak(*args) -> subprocess.CompletedProcess:
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", "from cli.main import main; main()",
+                           *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
+
+
+# --- the real thing ----------------------------------------------------------------------------
+
+@pytest.mark.model
+def test_an_index_built_on_ray_is_the_index_built_without(cluster, tmp_path, real_embedder):
+    """The CLI in fresh processes, as a user runs it: the same ids, the same vectors, the same
+    answers; and on stderr only vraagbaak's own progress, none of Ray's logs or bars."""
+    without = vraagbaak("index", SAMPLE_DIR, "--index", tmp_path / "local")
+    assert without.returncode == 0, without.stderr
+    on_ray = vraagbaak("index", SAMPLE_DIR, "--index", tmp_path / "ray", "--ray", cluster,
+                       "--ray-actors", "2")
+    assert on_ray.returncode == 0, on_ray.stderr
+    assert on_ray.stdout.splitlines()[0].endswith("embedded 173 texts, reused 0)")
+    said = on_ray.stderr.splitlines()
+    assert said[:4] == ["loading the model…", "embedding passages", "joining a Ray cluster…",
+                        "embedding on Ray: 2 actors, 1 thread each"], on_ray.stderr
+    assert said[4:] and all(line.startswith("embedded ") for line in said[4:]), on_ray.stderr
+    assert said[-1] == "embedded 173 of 173 texts"
+    assert_same_index(tmp_path / "local", tmp_path / "ray")
+    assert answers(tmp_path / "local", real_embedder) == answers(tmp_path / "ray", real_embedder)
+
+
+@pytest.mark.model
+def test_an_actor_that_dies_mid_run_duplicates_nothing(cluster, tmp_path, real_embedder,
+                                                       real_index):
+    """An actor's process exits on its second batch: Ray restarts it and retries the batch;
+    every text comes back exactly once, and the index is the one built without Ray."""
+    from indexer.write.ray_embedding import RayEmbedding
+    from tests.ray_actors import DiesOnce
+
+    marker = tmp_path / "died"
+    executor = Counted(RayEmbedding(RaySettings(actors=2), actor=DiesOnce,
+                                    actor_options=(("marker", str(marker)),), per_task=16))
+    report = update_index(IndexDirectory(tmp_path / "idx"), real_embedder,
+                          ParagraphChunker(real_embedder), load_for_index([SAMPLE_DIR]),
+                          embedding=executor)
+    assert marker.read_text(), "no actor died: the test tested nothing"
+    assert len(executor.keys) == len(set(executor.keys)) == report.embedded == 173
+    assert_same_index(real_index, tmp_path / "idx")
+
+
+# --- what the seam promises, on a fake model ----------------------------------------------------
+
+class Repeating:
+    """Yields each batch twice (what a retried task whose first try also arrived looks like)."""
+
+    def embed(self, rows, embedder, batch_size):
+        for batch in LocalEmbedding().embed(rows, embedder, batch_size):
+            yield batch
+            yield batch
+
+
+class FailsAfter:
+    """Delivers ``n`` batches, then fails (a lost cluster)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def embed(self, rows, embedder, batch_size):
+        for done, batch in enumerate(LocalEmbedding().embed(rows, embedder, batch_size)):
+            if done == self.n:
+                raise ClusterError("the cluster went away")
+            yield batch
+
+
+def _index(root: Path, embedding=None):
+    embedder = FakeEmbedder()
+    return update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder),
+                        load_for_index([SAMPLE_DIR]), embedding=embedding, batch_size=16)
+
+
+def test_a_text_that_comes_back_twice_is_kept_once(tmp_path):
+    twice = _index(tmp_path / "twice", Repeating())
+    once = _index(tmp_path / "once")
+    assert twice.embedded == once.embedded > 3 * 16
+    assert_same_index(tmp_path / "once", tmp_path / "twice")
+
+
+def test_vectors_made_before_a_failure_are_kept_and_not_made_again(tmp_path):
+    with pytest.raises(ClusterError):
+        _index(tmp_path / "idx", FailsAfter(3))
+    assert IndexDirectory(tmp_path / "idx").manifest_if_any() is None  # nothing published
+    cache = VectorCache.open(tmp_path / "idx", FakeEmbedder().spec.fingerprint, FakeEmbedder().dim)
+    try:
+        assert len(cache) == 3 * 16
+    finally:
+        cache.close()
+    again = _index(tmp_path / "idx")
+    total = _index(tmp_path / "whole").embedded
+    assert (again.embedded, again.reused) == (total - 3 * 16, 3 * 16)
+    assert_same_index(tmp_path / "whole", tmp_path / "idx")
+
+
+def test_an_executor_that_loses_texts_publishes_nothing(tmp_path):
+    class Loses:
+        def embed(self, rows, embedder, batch_size):
+            yield from list(LocalEmbedding().embed(rows, embedder, batch_size))[1:]
+
+    with pytest.raises(IndexWriteError, match="texts came back without a vector"):
+        _index(tmp_path / "idx", Loses())
+    assert IndexDirectory(tmp_path / "idx").manifest_if_any() is None
+
+
+# --- the settings and the CLI's errors ----------------------------------------------------------
+
+@pytest.mark.parametrize("address, host_port", [
+    ("ray://head.example:10001", ("head.example", 10001)), ("10.0.0.5:6379", ("10.0.0.5", 6379)),
+    ("[::1]:6379", ("::1", 6379)), ("local", None), ("auto", None)])
+def test_addresses(address, host_port):
+    assert RaySettings(address).host_port == host_port
+
+
+@pytest.mark.parametrize("address", ["", "bogus", "ray://head", "head:port", "head:70000"])
+def test_what_is_not_an_address_is_refused(address):
+    with pytest.raises(ClusterError, match="is not local, auto, or a Ray address"):
+        RaySettings(address)
+
+
+@pytest.mark.parametrize("args, message, hint", [
+    (["--ray", "bogus"], "--ray 'bogus' is not local, auto, or a Ray address", "ray://HOST:10001"),
+    (["--ray", "127.0.0.1:1"], "cannot reach the Ray cluster at 127.0.0.1:1: Connection refused",
+     "ray status"),
+    (["--ray-actors", "2"], "--ray-actors needs --ray", "--ray local"),
+    (["--ray", "local", "--device", "cuda"], "--ray embeds on the cluster's CPUs; --device cuda", "--device"),
+])
+def test_the_cli_says_what_is_wrong_before_loading_a_model(run, tmp_path, args, message, hint):
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", *args)
+    assert result.exit_code == 1
+    assert f"error: {message}" in result.output and "hint: " in result.output
+    assert hint in result.output.split("hint: ")[1]
+    assert "loading the model" not in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "idx").exists()
+
+
+def test_without_ray_installed_the_cli_says_how_to_install_it(run, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets where it is absent
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--ray", "local")
+    assert result.exit_code == 1
+    assert "error: --ray needs Ray, which is not installed here" in result.output
+    assert "hint: install the extra: pip install 'vraagbaak[ray]'" in result.output
