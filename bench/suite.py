@@ -22,6 +22,8 @@ its module (bench/<part>.py) and writing bench/out/<part>.json:
   live          the cost of one change (add, remove one article) at 10k (100k, 1M in full mode)
                 articles, and search p50 during a merge of every segment
   keyword_engines  bm25s against tantivy on the same passages: search p50, build, add one
+  ray_scaling   embedding on Ray with 1 and 2 actors (texts/s, tokens/s) against a plain
+                encode of the same texts in one process
   onnx_backends ONNX / OpenVINO backends of the same model (full mode; needs .venv-onnx)
 
 Then `python -m bench.report` makes docs/benchmarks.md from bench/out/ (`make bench` does both).
@@ -53,6 +55,7 @@ MODES = {
         "peer": ["--latency-questions", "100"],
         "live": ["--sizes", "10000"],
         "keyword_engines": ["--sizes", "10000", "--rounds", "2"],
+        "ray_scaling": ["--texts", "768", "--rounds", "1"],
     },
     "full": {
         "hardware": [],
@@ -66,6 +69,7 @@ MODES = {
         "peer": ["--latency-questions", "200"],
         "live": ["--sizes", "10000", "100000", "1000000"],
         "keyword_engines": ["--sizes", "10000", "100000"],
+        "ray_scaling": [],
         "onnx_backends": [],
     },
 }

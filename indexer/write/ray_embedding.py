@@ -33,6 +33,7 @@ from indexer.write.embedding import Batches, TextRow, batch_size_of, longest_fir
 
 INSTALL_HINT = "install the extra: pip install 'vraagbaak[ray]' (ray[data]==2.60.0)"
 BATCHES_PER_TASK = 8  # a task's texts: enough that Ray's per-task cost is noise
+TASKS_PER_ACTOR = 4  # at least, where there are texts enough
 MAX_TASKS = 10_000  # larger changes get larger tasks: the driver tracks every block
 CONNECT_SECONDS = 5.0
 
@@ -97,7 +98,7 @@ class RayEmbedding:
             pool = actor_pool(ray, self.settings)
             say(f"embedding on Ray: {_describe(pool)}, "
                 f"{self.settings.threads} thread{'s' if self.settings.threads > 1 else ''} each")
-            data = _dataset(ray, rows, self._per_task(len(rows), size))
+            data = _dataset(ray, rows, self._per_task(len(rows), size, pool.max_size))
             data = data.map_batches(self.actor, fn_constructor_kwargs=options, batch_size=None,
                                     compute=pool, num_cpus=self.settings.threads,
                                     memory=self.settings.actor_memory_mb << 20,
@@ -108,11 +109,14 @@ class RayEmbedding:
             except Exception as exc:  # noqa: BLE001 (Ray wraps what failed in its own types)
                 raise _failure(exc, log) from None
 
-    def _per_task(self, n: int, size: int) -> int:
+    def _per_task(self, n: int, size: int, actors: int) -> int:
+        """Whole batches (the same padding as without Ray); a few tasks per actor at least, so
+        that every actor has work and the last task is short; fewer than MAX_TASKS in all."""
         if self.per_task:
             return self.per_task
-        per = size * BATCHES_PER_TASK
-        return per * max(1, -(-n // (per * MAX_TASKS)))  # a multiple of the batch: same padding
+        batches = -(-n // size)
+        per = min(BATCHES_PER_TASK, max(1, -(-batches // (TASKS_PER_ACTOR * actors))))
+        return size * max(per, -(-batches // MAX_TASKS))
 
 
 def _starting(settings: RaySettings) -> str:
@@ -159,7 +163,9 @@ def ray_session(settings: RaySettings) -> Iterator[tuple[object, Path | None]]:
     ray = _import_ray()
     if ray.is_initialized():
         _quiet_data(ray)
-        yield ray, None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield ray, None
         return
     with _quiet_stderr() as log:
         _connect(ray, settings, log)
