@@ -45,7 +45,7 @@ RAY_LOCAL, RAY_AUTO = "local", "auto"  # `vraagbaak index --ray`; else a cluster
 
 @dataclass(frozen=True)
 class RaySettings:
-    """Where and how `vraagbaak index --ray` embeds (docs/decisions/0043-ray-embeds-the-texts.md).
+    """Where and how `vraagbaak index --ray` embeds (docs/decisions/0045-ray-embeds-the-texts.md).
 
     ``address``: "local" starts a private Ray on this machine for the run and stops it after;
     "auto" joins the cluster Ray itself finds (RAY_ADDRESS, or one started here with `ray

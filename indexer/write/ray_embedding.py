@@ -7,7 +7,7 @@ ActorPoolStrategy, num_cpus=threads) -> iter_batches here, block by block, into 
 kept once, by its key, so a retry cannot duplicate a row (and a sink that upserts by stable id
 is idempotent for the same reason). None of Ray's noise reaches users: its loggers, progress
 bars and the C++ core's lines go to a log file, which an error names.
-Why Ray sits here: docs/decisions/0043-ray-embeds-the-texts.md
+Why Ray sits here: docs/decisions/0045-ray-embeds-the-texts.md
 """
 
 from __future__ import annotations
