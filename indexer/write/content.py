@@ -132,16 +132,21 @@ def _embed(embedding: DocumentEmbedding, embedder: Embedder | None, rows: list[T
         raise InputError("new texts need embedding, but no model was given")
     made: dict[str, np.ndarray] = {}
     asked = {r.key for r in rows}
-    for keys, vectors in embedding.embed(rows, embedder, batch_size):
-        vectors = np.asarray(vectors, np.float32)
-        if vectors.shape != (len(keys), dim) or not asked.issuperset(keys):
-            raise IndexWriteError(f"the embedder returned {vectors.shape} vectors for "
-                                  f"{len(keys)} texts of dimension {dim}, or texts not asked for")
-        fresh = [(k, v) for k, v in zip(keys, vectors) if k not in made]  # a retry's, once
-        made.update(fresh)
-        cache.put(fresh)
-        if progress:
-            progress(len(made), len(asked))
+    batches = embedding.embed(rows, embedder, batch_size)
+    try:
+        for keys, vectors in batches:
+            vectors = np.asarray(vectors, np.float32)
+            if vectors.shape != (len(keys), dim) or not asked.issuperset(keys):
+                raise IndexWriteError(f"the embedder returned {vectors.shape} vectors for "
+                                      f"{len(keys)} texts of dimension {dim}, or texts not "
+                                      "asked for")
+            fresh = [(k, v) for k, v in zip(keys, vectors) if k not in made]  # a retry's, once
+            made.update(fresh)
+            cache.put(fresh)
+            if progress:
+                progress(len(made), len(asked))
+    finally:
+        getattr(batches, "close", lambda: None)()  # an executor's cluster let go now, not later
     if len(made) != len(asked):
         raise IndexWriteError(f"{len(asked) - len(made)} of {len(asked)} texts came back "
                               "without a vector; nothing was published",
