@@ -162,9 +162,9 @@ def ray_session(settings: RaySettings) -> Iterator[tuple[object, Path | None]]:
     stopped). A Ray this process already started (a test's, a notebook's) is used and left."""
     ray = _import_ray()
     if ray.is_initialized():
-        _quiet_data(ray)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            _quiet_data(ray)
             yield ray, None
         return
     with _quiet_stderr() as log:
