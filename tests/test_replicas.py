@@ -20,9 +20,15 @@ from fastapi.testclient import TestClient
 from cli.server.app import create_app
 from cli.server.replica import REPLICA_HEADER, VERSION_HEADER, replica_name
 from cli.server.settings import ServerSettings
+from indexer.errors import IndexFormatError
 from indexer.index.directory import IndexDirectory
+from indexer.write.chunking import ParagraphChunker
+from indexer.write.pipeline import load_for_index, update_index
+from search.searcher import Searcher
 from tests.conftest import ROOT, SAMPLE_DIR, sample_questions, write
+from tests.fakes import FakeEmbedder
 from tests.milvus_server import free_ports
+from tests.unwritable import unwritable
 
 NEW_ID = "zz_mosselvloot"
 NEW_ARTICLE = (" date 2024-03 De Zeeuwse mosselvloot bleef dinsdag in de haven van Yerseke liggen. "
@@ -48,6 +54,18 @@ def test_every_response_names_its_replica_and_reads_name_their_version(fake_sear
     for response in (stats, missing, health, foreign):
         assert response.headers[REPLICA_HEADER] == f"{socket.gethostname()}:{os.getpid()}"
     assert VERSION_HEADER not in health.headers  # it reads no index version
+
+
+def test_a_replica_on_a_folder_it_cannot_write_says_why(tmp_path):
+    """tantivy locks a file to open an index: replicas need the shared folder writable (a
+    read-only mount fails), and the reason must say so, not call the index damaged."""
+    embedder = FakeEmbedder()
+    update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder),
+                 load_for_index([SAMPLE_DIR]))
+    with unwritable(tmp_path / "idx"), pytest.raises(IndexFormatError) as raised:
+        Searcher(IndexDirectory(tmp_path / "idx"), embedder)
+    assert "tantivy takes a lock file" in str(raised.value)
+    assert "write access to the index folder" in raised.value.hint
 
 
 def test_reuse_port_on_a_port_held_without_it_is_a_clear_error(run, fake_index):
