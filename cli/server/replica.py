@@ -3,6 +3,7 @@
 With N `serve --reuse-port` processes on one port (or N behind a proxy), a client, a load test or
 an operator reading a log can tell them apart; the index version a response was read from is in
 ``X-Vraagbaak-Index-Version`` (set where the version is leased, cli.server.live).
+Why stateless replicas over one index folder: docs/decisions/0044-state-at-10m-articles.md
 """
 
 from __future__ import annotations
