@@ -98,6 +98,14 @@ class DateFilter:
                 "description": self.describe()}
 
 
+def store_bounds(date_filter: DateFilter) -> DateBounds:
+    """The filter's since/until as YYYYMMDD, for a vector store that filters by date itself
+    (a month of any year is left to the searcher's ids: the bounds only narrow first)."""
+    def number(day: date | None) -> int | None:
+        return None if day is None else day.year * 10_000 + day.month * 100 + day.day
+    return DateBounds(number(date_filter.since), number(date_filter.until))
+
+
 def date_bound(value: str, end: bool) -> date:
     """The first (``end=False``) or last (``end=True``) day of YYYY, YYYY-MM or YYYY-MM-DD."""
     if not isinstance(value, str) or not DATE.match(value.strip()):
