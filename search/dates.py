@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from indexer.dates import ACCEPTED_FORMS, DATE, parse_date
 from indexer.errors import QueryError
+from indexer.index.stores.base import DateBounds
 
 MIN_YEAR, MAX_YEAR = 1900, 2100  # a number outside these is a count, not a year
 

@@ -60,17 +60,17 @@ def write_segment(version: Path, rows: SegmentRows, index_type: str,
     name = segment_name(rows.chunk_ids[0] if rows.chunk_ids else 0)
     folder = version / SEGMENTS / name
     folder.mkdir(parents=True)
-    store = ChunkStore.create(folder / SEGMENT_FILES["store"])
+    chunk_store = ChunkStore.create(folder / SEGMENT_FILES["store"])
     try:
-        store.add_documents(rows.documents, rows.article_ids)
-        store.add_chunks(rows.chunk_ids, rows.chunks, rows.chunk_hashes)
-        store.add_sentences(rows.sentences)
+        chunk_store.add_documents(rows.documents, rows.article_ids)
+        chunk_store.add_chunks(rows.chunk_ids, rows.chunks, rows.chunk_hashes)
+        chunk_store.add_sentences(rows.sentences)
         # A merge attributes its articles anew (rules may have changed since; 0.2 s per 185).
-        store.add_quotes((q for d in rows.documents
-                          for q in attribute(d.document.doc_id, d.document.text)), QUOTE_RULES)
-        store.commit()
+        chunk_store.add_quotes((q for d in rows.documents
+                                for q in attribute(d.document.doc_id, d.document.text)), QUOTE_RULES)
+        chunk_store.commit()
     finally:
-        store.close()
+        chunk_store.close()
     # The segment's word counts, for the corpus's names (optional: older segments lack them).
     save_counts(count_words(d.document.text for d in rows.documents), folder)
     files = dict(SEGMENT_FILES) if store == "faiss" else {"store": SEGMENT_FILES["store"]}

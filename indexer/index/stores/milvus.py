@@ -352,9 +352,10 @@ def open_parts(path, manifest, segments, tombstones) -> tuple[MilvusVectors, Mil
     collections its manifest names (one client for both)."""
     described = manifest.vector_store
     location = Location.parse(described["uri"])
-    ids = [segment.store.ids() for segment in segments]
-    live = (LiveIds([c for c, _ in ids], tombstones.chunks),
-            LiveIds([s for _, s in ids], tombstones.sentences))
+    for segment in segments:
+        segment.load_ids()
+    live = (LiveIds([s.chunk_ids for s in segments], tombstones.chunks),
+            LiveIds([s.sentence_ids for s in segments], tombstones.sentences))
     client = connect(location)
     ts = int(described.get("written_ts", 0))
     names = described["collections"]
