@@ -33,7 +33,8 @@ class VectorStore(Protocol):
 
     @property
     def id_space(self) -> int:
-        """One more than the largest live stable id: the size of a mask over ids."""
+        """Above every live stable id (one more than the largest id the version's segments
+        hold): the size of a mask over ids."""
         ...
 
     def __len__(self) -> int:
