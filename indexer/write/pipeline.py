@@ -24,7 +24,7 @@ from indexer.write.chunking import Chunker
 from indexer.write.content import fill_vectors, split
 from indexer.write.loading import LoadResult, Problem, load_articles
 from indexer.write.publishing import Change, vraagbaak_version, write_version
-from indexer.write.store_writes import delete_dead
+from indexer.write.store_writes import check_store, delete_dead
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
 
@@ -111,6 +111,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
             next_ids = previous.manifest.next_ids if previous.manifest else None
             rows, sentence_texts, next_ids = split(change.new, chunker, next_ids or _FIRST_IDS)
             dim = previous.manifest.dim if previous.manifest else embedder.dim
+            check_store(store, dim, spec["fingerprint"])
             embedded, reused = fill_vectors(rows, sentence_texts, previous.opened, embedder,
                                             index_dir.root, spec["fingerprint"], dim, progress,
                                             batch_size)

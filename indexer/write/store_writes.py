@@ -21,6 +21,17 @@ def keeps_files(described: dict) -> bool:
     return described.get("kind", DEFAULT) == DEFAULT
 
 
+def check_store(described: dict, dim: int, fingerprint: str) -> None:
+    """Reach the store and make or check its collections before anything is embedded: an
+    unreachable server or another model's collection fails in a second, not after the model."""
+    if keeps_files(described):
+        return
+    from indexer.index.stores.milvus import Location, MilvusCollections
+
+    MilvusCollections(Location.parse(described["uri"]), described["collections"], dim,
+                      fingerprint, described["index"]).close()
+
+
 def upsert_rows(described: dict, rows: SegmentRows, dim: int, fingerprint: str) -> dict:
     """Upsert ``rows``' vectors into the store ``described``; the description the new version
     records, with the write's timestamp (what its readers ask Milvus to have seen)."""
