@@ -1,0 +1,54 @@
+"""The real model, in real processes: the sample articles indexed with --vectors PATH.db
+(milvus-lite) answer as the same articles indexed with FAISS files, before and after an update
+and a removal, date filters included; no library noise reaches the user."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import SAMPLE_DIR, sample_questions, write
+from tests.test_end_to_end import vraagbaak
+
+pytestmark = pytest.mark.model
+pytest.importorskip("pymilvus")
+
+
+def top(index, question, *extra):
+    found = vraagbaak("search", question, "--index", index, "-k", "3", "--json", *extra)
+    assert found.stderr == ""  # neither pymilvus's nor milvus-lite's logs
+    return [(r["doc_id"], r["chunk_id"]) for r in json.loads(found.stdout)["results"]]
+
+
+def test_milvus_lite_answers_as_faiss_with_the_real_model(tmp_path):
+    faiss, milvus, db = tmp_path / "faiss", tmp_path / "milvus", tmp_path / "vectors.db"
+    articles = tmp_path / "articles"
+    shutil.copytree(SAMPLE_DIR, articles)
+    vraagbaak("index", articles, "--index", faiss)
+    # The FAISS run's vector cache seeds the Milvus one: the same vectors, embedded once.
+    (milvus / "versions").mkdir(parents=True)
+    shutil.copy(faiss / "vector-cache.sqlite", milvus / "vector-cache.sqlite")
+    made = vraagbaak("index", articles, "--index", milvus, "--vectors", db, "--json")
+    assert json.loads(made.stdout)["embedded"] == 0
+    info = vraagbaak("info", "--index", milvus)
+    assert f"store: Milvus at {db}" in info.stdout
+    questions = [q["text"] for q in sample_questions()][:8]
+    for question in questions:
+        assert top(milvus, question) == top(faiss, question)
+    for extra in (("--since", "2021-07-01"), ("--until", "2021-06-30"), ("--mode", "dense")):
+        assert top(milvus, "Biden Poetin", *extra) == top(faiss, "Biden Poetin", *extra)
+    dated = top(milvus, "Biden Poetin", "--since", "2021-07-01")
+    assert dated and "001_2bed4d3526be678e" not in {d for d, _ in dated}  # from June
+
+    first = sorted(articles.iterdir())[0]
+    write(first, first.read_text(encoding="utf-8") +
+          "\n\nDe Tweede Kamer stemde over de klimaatwet van minister Jetten.")
+    for index in (faiss, milvus):
+        vraagbaak("index", articles, "--index", index)
+        vraagbaak("remove", "004_2279d42696e0605c", "--index", index)
+    for question in [*questions[:4], "klimaatwet Jetten"]:
+        assert top(milvus, question) == top(faiss, question)
+    assert top(milvus, "klimaatwet Jetten")[0][0] == first.stem
+    assert "004_2279d42696e0605c" not in {d for d, _ in top(milvus, "ransomware Iran")}
