@@ -121,7 +121,8 @@ def test_an_unreachable_milvus_is_named_without_a_traceback(run, fake_model, tmp
 
 def test_a_collection_of_another_model_is_refused(tmp_path):
     from indexer.errors import ModelMismatchError
-    from indexer.index.stores.milvus import Location, MilvusCollections
+    from indexer.index.stores.milvus import Location
+    from indexer.index.stores.milvus_collections import MilvusCollections
 
     location = Location.parse(str(tmp_path / "v.db"))
     index = {"index_type": "FLAT", "metric_type": "IP"}

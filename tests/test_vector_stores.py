@@ -44,7 +44,8 @@ def _faiss(rows, tmp_path_factory):
 
 def _milvus(rows, tmp_path_factory):
     pytest.importorskip("pymilvus")
-    from indexer.index.stores.milvus import Location, MilvusCollections, NO_DATE, open_part
+    from indexer.index.stores.milvus import NO_DATE, Location, open_part
+    from indexer.index.stores.milvus_collections import MilvusCollections
 
     vectors, ids, dates, dead, foreign, _ = rows
     location = Location.parse(str(tmp_path_factory.mktemp("milvus") / "vectors.db"))

@@ -26,7 +26,8 @@ def check_store(described: dict, dim: int, fingerprint: str) -> None:
     unreachable server or another model's collection fails in a second, not after the model."""
     if keeps_files(described):
         return
-    from indexer.index.stores.milvus import Location, MilvusCollections
+    from indexer.index.stores.milvus import Location
+    from indexer.index.stores.milvus_collections import MilvusCollections
 
     MilvusCollections(Location.parse(described["uri"]), described["collections"], dim,
                       fingerprint, described["index"]).close()
@@ -37,7 +38,8 @@ def upsert_rows(described: dict, rows: SegmentRows, dim: int, fingerprint: str) 
     records, with the write's timestamp (what its readers ask Milvus to have seen)."""
     if keeps_files(described):
         return dict(described)
-    from indexer.index.stores.milvus import NO_DATE, Location, MilvusCollections
+    from indexer.index.stores.milvus import NO_DATE, Location
+    from indexer.index.stores.milvus_collections import MilvusCollections
 
     collections = MilvusCollections(Location.parse(described["uri"]), described["collections"],
                                     dim, fingerprint, described["index"])

@@ -62,7 +62,7 @@ def next_store(asked: dict | None, before: dict | None, root) -> dict:
     if before is None:
         described = dict(asked or {"kind": DEFAULT})
         if described["kind"] != DEFAULT and "collections" not in described:
-            from indexer.index.stores.milvus import collection_names
+            from indexer.index.stores.milvus_collections import collection_names
 
             # New names per index: two indexes on one server never share a collection.
             described["collections"] = collection_names(f"vraagbaak_{uuid.uuid4().hex[:12]}")
