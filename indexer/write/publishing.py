@@ -137,9 +137,12 @@ def _merge(staging: Path, upcoming: _Next, group: list[str], dim: int, index_typ
     entries = {e["name"]: e for e in upcoming.entries}
     files = store == "faiss"
     segments = [Segment.open(staging / SEGMENTS / name, entries[name]) for name in group]
-    for segment in segments:
-        segment.load_vectors(dim) if files else segment.load_ids()
     try:
+        for segment in segments:
+            if files:
+                segment.load_vectors(dim)
+            else:
+                segment.load_ids()
         parts = [live_rows(s, upcoming.tombstones, files) for s in segments]
         ids = (set().union(*({a for a, _ in s.store.documents_where("1")} for s in segments)),
                set().union(*(set(s.chunk_ids.tolist()) for s in segments)),
