@@ -158,3 +158,17 @@ def test_api_writes_are_searchable_at_once(tmp_path):
                            headers=auth).json()["results"]
         assert all(r["doc_id"] != "nos/1" for r in found)
     searcher.close()
+
+
+def test_a_db_file_held_by_another_process_is_named_quietly(run, both):
+    """milvus-lite serves a .db file to one process; this one holds it (it built the index),
+    so `vraagbaak info` (which opens what a search opens) in another process is refused, in two
+    lines."""
+    from tests.test_end_to_end import vraagbaak
+
+    _, milvus, db = both
+    result = vraagbaak("info", "--index", milvus, check=False)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: cannot use the Milvus vector store at {db} (Open local milvus failed)",
+        "hint: check that the .db file's folder is writable and no other process holds it open"]

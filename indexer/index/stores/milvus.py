@@ -17,6 +17,7 @@ Why: docs/decisions/0043-vector-stores-and-consistency.md
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,10 +94,20 @@ def unreachable(location: Location, exc: BaseException) -> VectorStoreError:
 
 
 def _quiet() -> None:
-    """pymilvus and milvus-lite log warnings and retries on the root and their own loggers;
-    vraagbaak says what went wrong itself."""
+    """pymilvus logs retries on its own loggers and milvus-lite errors on the root logger (which,
+    unconfigured, prints them); vraagbaak says what went wrong itself."""
     for name in ("pymilvus", "milvus_lite", "grpc"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    root = logging.getLogger()
+    if not any(isinstance(f, _FromMilvusLite) for f in root.filters):
+        root.addFilter(_FromMilvusLite())
+
+
+class _FromMilvusLite(logging.Filter):
+    """Drops the records milvus-lite makes on the root logger itself, and only those."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"{os.sep}milvus_lite{os.sep}" not in record.pathname
 
 
 def date_expression(dates: DateBounds | None) -> str:
