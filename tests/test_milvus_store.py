@@ -81,7 +81,7 @@ def test_updates_removals_and_optimize_go_to_milvus(run, fake_model, both, tmp_p
     assert "004_2279d42696e0605c" not in {d for d, _ in hits(run, milvus, "Biden ransomware")}
     manifest = json.loads(run("info", "--index", milvus, "--json").stdout)
     # The update's dead rows went one version later; the removal's wait for the next write.
-    waiting = len(manifest["vector_store"]["dead"]["chunks"])
+    waiting = sum(b - a + 1 for a, b in manifest["vector_store"]["dead"]["chunks"])
     assert waiting > 0 and rows_in(db, "_passages") == manifest["chunks"] + waiting
     optimized = run("optimize", "--index", milvus)
     assert optimized.exit_code == 0, optimized.output
@@ -172,3 +172,18 @@ def test_a_db_file_held_by_another_process_is_named_quietly(run, both):
     assert result.stderr.splitlines() == [
         f"error: cannot use the Milvus vector store at {db} (Open local milvus failed)",
         "hint: check that the .db file's folder is writable and no other process holds it open"]
+
+
+def test_a_rebuild_writes_new_rows_and_the_next_write_deletes_the_old(run, fake_model, both):
+    faiss, milvus, db = both
+    for index in (faiss, milvus):  # new chunker settings: every article split anew, new ids
+        done = run("index", SAMPLE_DIR, "--index", index, "--model", fake_model, "--max-tokens", "64")
+        assert done.exit_code == 0, done.output
+    manifest = json.loads(run("info", "--index", milvus, "--json").stdout)
+    old = sum(b - a + 1 for a, b in manifest["vector_store"]["dead"]["chunks"])
+    assert old > 0 and rows_in(db, "_passages") == manifest["chunks"] + old
+    assert hits(run, milvus, "Biden", "--mode", "dense") == hits(run, faiss, "Biden", "--mode", "dense")
+    assert run("remove", "004_2279d42696e0605c", "--index", milvus).exit_code == 0
+    manifest = json.loads(run("info", "--index", milvus, "--json").stdout)
+    waiting = sum(b - a + 1 for a, b in manifest["vector_store"]["dead"]["chunks"])
+    assert rows_in(db, "_passages") == manifest["chunks"] + waiting  # the rebuild's are gone

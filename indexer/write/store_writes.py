@@ -61,11 +61,27 @@ def upsert_rows(described: dict, rows: SegmentRows, dim: int, fingerprint: str) 
 
 
 def with_dead(described: dict, chunks, sentences) -> dict:
-    """The description with the ids this version made dead, for the next write to delete."""
+    """The description with the ids this version made dead, for the next write to delete, as
+    [first, last] runs: an article's ids are consecutive, and a rebuild's are whole segments."""
     if keeps_files(described):
         return described
-    return {**described, "dead": {"chunks": sorted(int(i) for i in chunks),
-                                  "sentences": sorted(int(i) for i in sentences)}}
+    return {**described, "dead": {"chunks": _runs(chunks), "sentences": _runs(sentences)}}
+
+
+def _runs(ids) -> list[list[int]]:
+    ids = np.unique(np.asarray(list(ids), np.int64))
+    if not len(ids):
+        return []
+    breaks = np.flatnonzero(np.diff(ids) != 1)
+    starts = np.concatenate(([ids[0]], ids[breaks + 1]))
+    ends = np.concatenate((ids[breaks], [ids[-1]]))
+    return [[int(a), int(b)] for a, b in zip(starts, ends)]
+
+
+def _ids(runs: list) -> np.ndarray:
+    if not runs:
+        return np.empty(0, np.int64)
+    return np.concatenate([np.arange(a, b + 1, dtype=np.int64) for a, b in runs])
 
 
 def delete_dead(published_before: dict | None) -> None:
@@ -84,7 +100,7 @@ def delete_dead(published_before: dict | None) -> None:
         from indexer.index.stores.milvus import BATCH, unreachable
 
         for part, table in (("passages", "chunks"), ("sentences", "sentences")):
-            ids = np.asarray(dead.get(table, []), np.int64).tolist()
+            ids = _ids(dead.get(table, [])).tolist()
             for start in range(0, len(ids), BATCH):
                 try:
                     client.delete(published_before["collections"][part],
