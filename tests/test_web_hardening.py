@@ -373,7 +373,8 @@ def test_the_codes_are_the_documented_ones():
         "QueryError": "invalid_query", "InputError": "invalid_input",
         "IndexBusyError": "index_busy", "IndexNotFoundError": "index_not_found",
         "IndexFormatError": "index_format", "ModelError": "model_error",
-        "ModelMismatchError": "model_mismatch", "IndexWriteError": "index_write"}
+        "ModelMismatchError": "model_mismatch", "IndexWriteError": "index_write",
+        "VectorStoreError": "vector_store_unavailable"}
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
