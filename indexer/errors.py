@@ -47,5 +47,9 @@ class IndexWriteError(VraagbaakError):
     """A new index version could not be written (disk full, permissions); the old one stands."""
 
 
+class VectorStoreError(VraagbaakError):
+    """The vector store outside the index folder (Milvus) cannot be reached or used."""
+
+
 class ClusterError(VraagbaakError):
     """The distributed engine (Ray) cannot be used: not installed, unreachable, or a job failed."""

@@ -118,7 +118,9 @@ def test_an_index_built_on_ray_is_the_index_built_without(cluster, tmp_path, rea
 def test_an_actor_that_dies_mid_run_duplicates_nothing(cluster, tmp_path, real_embedder,
                                                        real_index):
     """An actor's process exits on its second batch: Ray restarts it and retries the batch;
-    every text comes back exactly once, and the index is the one built without Ray."""
+    every text comes back exactly once, and the index is the one built without Ray. Its vectors
+    go to a Milvus store (milvus-lite) as they do without Ray: upserted by stable id from here."""
+    pytest.importorskip("pymilvus", reason="the milvus extra is not installed")
     from indexer.write.ray_embedding import RayEmbedding
     from tests.ray_actors import DiesOnce
 
@@ -127,9 +129,12 @@ def test_an_actor_that_dies_mid_run_duplicates_nothing(cluster, tmp_path, real_e
                                     actor_options=(("marker", str(marker)),), per_task=16))
     report = update_index(IndexDirectory(tmp_path / "idx"), real_embedder,
                           ParagraphChunker(real_embedder), load_for_index([SAMPLE_DIR]),
-                          embedding=executor)
+                          embedding=executor, vectors=str(tmp_path / "vectors.db"))
     assert marker.read_text(), "no actor died: the test tested nothing"
     assert len(executor.keys) == len(set(executor.keys)) == report.embedded == 173
+    with IndexVersion.open(IndexDirectory(tmp_path / "idx").current_version()) as version:
+        assert version.manifest.vector_store["kind"] == "milvus"
+        assert len(version.passages) == 37
     assert_same_index(real_index, tmp_path / "idx")
 
 
