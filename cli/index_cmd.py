@@ -75,7 +75,6 @@ def index(
     from indexer.index.directory import IndexDirectory
     from indexer.write.chunking import ParagraphChunker
     from indexer.index.stores import asked_store
-    from indexer.write.embedding import embedding_for
     from indexer.write.pipeline import load_for_index, update_index
 
     with handle_errors():
@@ -99,7 +98,7 @@ def index(
                                   prune_under=paths if prune else (),
                                   index_type=vector_index.value if vector_index else None,
                                   progress=show.advance, vectors=vectors,
-                                  embedding=embedding_for(ray_settings, show.status))
+                                  embedding=_embedding(ray_settings, show.status))
     if as_json:
         print_json(report_json(report, embedder.spec.model_id))
     else:
@@ -124,6 +123,17 @@ def _ray_settings(address: str | None, actors: int | None, threads: int, device:
     settings = RaySettings(address.strip(), actors=actors, threads=threads)
     check_ray(settings)  # before the model takes seconds to load
     return settings
+
+
+def _embedding(ray_settings, status):
+    """Who embeds the new texts: this process, or Ray (imported only then)."""
+    from indexer.write.embedding import LocalEmbedding
+
+    if ray_settings is None:
+        return LocalEmbedding()
+    from indexer.write.ray_embedding import RayEmbedding
+
+    return RayEmbedding(ray_settings, status=status)
 
 
 class PlainProgress:

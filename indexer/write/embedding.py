@@ -1,4 +1,5 @@
-"""Who embeds a change's new texts: this process (the default), or a Ray cluster (`--ray`).
+"""Who embeds a change's new texts: this process (the default), or a Ray cluster (`--ray`,
+ray_embedding.py; the CLI picks one from its settings).
 
 fill_vectors (content.py) hands an executor the texts that neither the vector cache nor a
 segment holds, each once, with the stable ids the driver gave its rows before anything left
@@ -10,14 +11,13 @@ Why Ray sits here and nowhere else: docs/decisions/0045-ray-embeds-the-texts.md
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from indexer.embedders.base import Embedder
-from indexer.settings import RaySettings
 
 PASSAGES, SENTENCES = "passages", "sentences"
 DEFAULT_BATCH = 16  # Why: docs/decisions/0002-embed-batch-size-16.md
@@ -66,14 +66,3 @@ class LocalEmbedding:
         for begin in range(0, len(order), size):
             batch = [rows[i] for i in order[begin:begin + size]]
             yield [r.key for r in batch], embedder.embed_documents([r.text for r in batch])
-
-
-def embedding_for(ray: RaySettings | None, status: Callable[[str], None] | None = None
-                  ) -> DocumentEmbedding:
-    """The executor the settings ask for (``status``: where it says what it is doing, while
-    no text is done yet); Ray is imported only when asked for."""
-    if ray is None:
-        return LocalEmbedding()
-    from indexer.write.ray_embedding import RayEmbedding
-
-    return RayEmbedding(ray, status=status)
