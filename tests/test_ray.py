@@ -138,6 +138,20 @@ def test_an_actor_that_dies_mid_run_duplicates_nothing(cluster, tmp_path, real_e
     assert_same_index(real_index, tmp_path / "idx")
 
 
+def test_a_node_without_the_model_is_named(cluster):
+    """An actor that cannot find the driver's model on its node fails the run with vraagbaak's
+    own error (read back from Ray's text of it), not Ray's wrapper."""
+    from indexer.errors import ModelError
+    from indexer.write.embedding import PASSAGES, TextRow
+    from indexer.write.ray_embedding import RayEmbedding
+
+    rows = [TextRow(f"k{i}", f"tekst {i}", i, PASSAGES, 0, "") for i in range(20)]
+    executor = RayEmbedding(RaySettings(actors=1))
+    with pytest.raises(ModelError, match=r"^on Ray node .*: model folder /nonexistent/fake does "
+                                         r"not exist \(every node needs the model at the same path\)$"):
+        list(executor.embed(rows, FakeEmbedder(), 16))
+
+
 # --- what the seam promises, on a fake model ----------------------------------------------------
 
 class Repeating:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -27,6 +28,7 @@ import numpy as np
 
 from indexer.embedders import backend_of, load_embedder
 from indexer.embedders.base import Embedder, ModelSpec, passive_openmp_waits, resolve_model
+from indexer import errors
 from indexer.errors import ClusterError, ModelError, VraagbaakError
 from indexer.settings import RAY_AUTO, RAY_LOCAL, RaySettings
 from indexer.write.embedding import Batches, TextRow, batch_size_of, longest_first
@@ -36,6 +38,7 @@ BATCHES_PER_TASK = 8  # a task's texts: enough that Ray's per-task cost is noise
 TASKS_PER_ACTOR = 4  # at least, where there are texts enough
 MAX_TASKS = 10_000  # larger changes get larger tasks: the driver tracks every block
 CONNECT_SECONDS = 5.0
+_OWN_ERROR = re.compile(r"^indexer\.errors\.(\w+): (.+)$", re.M)
 
 
 class EmbedActor:
@@ -63,12 +66,13 @@ def _same_model_here(spec: ModelSpec) -> ModelSpec:
     try:
         here = resolve_model(spec.location) if spec.kind != "hub" else spec
     except ModelError as exc:
-        raise ModelError(f"on Ray node {socket.gethostname()}: {exc}",
+        raise ModelError(f"on Ray node {socket.gethostname()}: {exc} (every node needs the "
+                         "model at the same path)",
                          hint="every node needs the model at the same path (a shared volume, or "
                               "the image), or pass --model with a hub id") from exc
     if here.fingerprint != spec.fingerprint:
         raise ModelError(f"on Ray node {socket.gethostname()}, the model at {spec.location} is "
-                         "not the driver's (another fingerprint)",
+                         "not the driver's (another fingerprint; every node needs the same one)",
                          hint="give every node the same model folder")
     return spec
 
@@ -245,18 +249,21 @@ def _quiet_data(ray) -> None:
 @contextmanager
 def _quiet_stderr() -> Iterator[Path]:
     """Everything written to file descriptor 2 (Ray's C++ core, its child processes, its
-    handlers) goes to a log file while Ray runs; Python's sys.stderr, where vraagbaak's own
-    progress goes, still reaches the user. The log is kept only when an error names it (or
+    handlers) and to sys.stdout goes to a log file while Ray runs; Python's sys.stderr, where
+    vraagbaak's own progress goes, still reaches the user. The log is kept only when an error names it (or
     something unforeseen failed)."""
     fd, name = tempfile.mkstemp(prefix="vraagbaak-ray-", suffix=".log")
     sys.stderr.flush()
     saved = os.dup(2)
-    own = sys.stderr
+    own, own_out = sys.stderr, sys.stdout
     keep = True
     try:
         os.dup2(fd, 2)
         sys.stderr = open(os.dup(saved), "w", encoding=getattr(own, "encoding", None) or "utf-8",
                           errors="replace", buffering=1)
+        # Ray prints its workers' errors to sys.stdout from a thread of its own: to the log too
+        # (vraagbaak writes nothing to stdout while Ray runs)
+        sys.stdout = open(os.dup(fd), "w", encoding="utf-8", errors="replace", buffering=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield Path(name)
@@ -266,7 +273,8 @@ def _quiet_stderr() -> Iterator[Path]:
         raise
     finally:
         sys.stderr.close()
-        sys.stderr = own
+        sys.stdout.close()
+        sys.stderr, sys.stdout = own, own_out
         os.dup2(saved, 2)
         os.close(saved)
         os.close(fd)
@@ -275,14 +283,26 @@ def _quiet_stderr() -> Iterator[Path]:
 
 
 def _failure(exc: Exception, log: Path | None) -> VraagbaakError:
-    """What failed on the cluster, as vraagbaak's own error where it was one."""
-    cause = getattr(exc, "cause", None) or exc.__cause__ or exc
-    where = f"; Ray's own messages are in {log}" if log else ""
-    if isinstance(cause, VraagbaakError):
-        hint = "; ".join(h for h in (cause.hint, where.removeprefix("; ")) if h) or None
-        return type(cause)(str(cause).split("\n")[0], hint=hint)
-    return ClusterError(f"embedding on Ray failed: {type(cause).__name__}: {_first_line(cause)}",
-                        hint=f"nothing was published; the vectors made so far are kept{where}")
+    """What failed on the cluster, as vraagbaak's own error where it was one. Ray keeps an
+    actor's own exception only as text (an ActorDiedError's message ends with its traceback),
+    so the last `indexer.errors.X: message` line there is read back as that error."""
+    where = f"Ray's own messages are in {log}" if log else None
+    seen, chain = set(), [exc]
+    while chain and len(seen) < 16:
+        current = chain.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, VraagbaakError):
+            hint = "; ".join(h for h in (current.hint, where) if h) or None
+            return type(current)(str(current).split("\n")[0], hint=hint)
+        own = _OWN_ERROR.findall(str(current))
+        if own and isinstance(getattr(errors, own[-1][0], None), type):
+            return getattr(errors, own[-1][0])(own[-1][1].strip(), hint=where)
+        chain += [getattr(current, "cause", None), current.__cause__, current.__context__]
+    return ClusterError(f"embedding on Ray failed: {type(exc).__name__}: {_first_line(exc)}",
+                        hint="nothing was published; the vectors made so far are kept"
+                             + (f"; {where}" if where else ""))
 
 
 def _first_line(exc: BaseException) -> str:
