@@ -374,7 +374,7 @@ def test_the_codes_are_the_documented_ones():
         "IndexBusyError": "index_busy", "IndexNotFoundError": "index_not_found",
         "IndexFormatError": "index_format", "ModelError": "model_error",
         "ModelMismatchError": "model_mismatch", "IndexWriteError": "index_write",
-        "VectorStoreError": "vector_store_unavailable"}
+        "VectorStoreError": "vector_store_unavailable", "ClusterError": "cluster_unavailable"}
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
-from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
+from indexer.errors import (ClusterError, IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
                             InputError, ModelError, ModelMismatchError, QueryError,
                             VectorStoreError, VraagbaakError)
 
@@ -20,6 +20,7 @@ ERROR_STATUS: dict[type[VraagbaakError], tuple[int, str]] = {
     ModelMismatchError: (503, "model_mismatch"),
     IndexWriteError: (507, "index_write"),
     VectorStoreError: (503, "vector_store_unavailable"),
+    ClusterError: (503, "cluster_unavailable"),  # Ray: only `index --ray` meets it today
 }
 # An error class nobody mapped yet: a bug here, not the client's fault.
 UNMAPPED = (500, "internal_error")
