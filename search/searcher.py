@@ -28,7 +28,7 @@ from search.names import NameMatcher
 from search.options import SearchMode, SearchOptions, validate_query
 from search.results import Duplicate, Hit, Passage, SearchResult
 from search.snippets import best_snippet, highlights
-from search.speakers import asked_speakers, boost, marks
+from search.speakers import asked_speakers, asked_subject, boost, marks, on_subject
 
 # Why: docs/decisions/0010-duplicate-cosine-0-97.md
 DUPLICATE_COSINE = 0.97  # passages this close are the same text (wire copies, repeats)
@@ -156,8 +156,12 @@ class Searcher:
                 allowed = None
         asked = asked_speakers(query)
         ranked, dense, keyword = self._rank(query, vector, options, probabilities, allowed)
-        if options.mode is SearchMode.HYBRID:  # the legs stay pure, to be compared with
-            ranked = boost(ranked, self.store, asked, options.weights.speaker, options.weights.rrf_k)
+        if options.mode is SearchMode.HYBRID and asked:  # the legs stay pure, to be compared with
+            names = self.names if options.weights.respell_names else None
+            subject = on_subject(asked_subject(query), ranked, self.keywords, names,
+                                 self.dense.passages.id_space)
+            ranked = boost(ranked, self.store, asked, options.weights.speaker, options.weights.rrf_k,
+                           subject)
         hits = self._hits(ranked, dense, keyword, options, asked)
         confident = bool(hits) and (hits[0].dense_score or 0.0) >= CONFIDENCE_THRESHOLD
         return SearchResult(query, options.mode, hits, confident, filter_info, language)

@@ -5,17 +5,24 @@ speaks ranked up a little, and every result's quotes marked with their speakers.
 X van", "how did X describe": the question names a speaker. Passages where an attributed quote of
 his lies (indexer.write.quotes, stored in the index's quotes table) get a third RRF leg over the
 hybrid candidates, in their fused order: a small boost, not a filter, since the answer may be
-reported without a quote the attributor found (docs/decisions/0037).
+reported without a quote the attributor found (docs/decisions/0037). Only where he speaks on the
+question's subject (the rest of the question: "over Navalny"), told by its words, when any
+candidate holds one; otherwise by none (docs/decisions/0043).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
+import numpy as np
+
+from indexer.index.keywords import KeywordBackend
 from indexer.index.names import name_key, same_speaker
 from indexer.index.segmented_store import SegmentedStore
 from indexer.records import Quote
+from search.evidence import respelled
+from search.names import NameMatcher
 from search.results import QuoteMark
 
 # A speaker in a question: a capitalised name (several joined by "en"/"and"), after at most a
@@ -52,15 +59,33 @@ def asked_speakers(question: str) -> list[tuple[str, ...]]:
     """The names (keys) of the speakers a question asks about: [] when it asks about none.
     "Wat zei Poetin over Navalny?" -> [("poetin",)]; "How did Biden and Putin greet each other?"
     -> [("biden",), ("putin",)]; "Wat zei de paus?" -> [("paus",)]."""
+    number, match = _cue(question)
+    if match is None:
+        return []
+    phrase = match.group("x")
+    if number == _NAMES_ITS_OBJECT and len(phrase.split()) > 1 and phrase[:1].isupper():
+        phrase = phrase.rsplit(maxsplit=1)[0]  # "Hoe noemde Biden Poetin …": Biden names
+    keys = [_key(part) for part in _AND.split(phrase)]
+    return [k for k in keys if k]
+
+
+def asked_subject(question: str) -> str:
+    """What the question asks the speaker about: the question without the words that ask
+    and name him. "Wat zei Poetin over Navalny?" -> "over Navalny?"; "Wat gebeurt er als Navalny
+    sterft volgens Biden?" -> "Wat gebeurt er als Navalny sterft ?"; "Wat zei Rutte?" -> "?".
+    Stop words and marks are left for the analyzer to drop."""
+    _, match = _cue(question)
+    if match is None:
+        return ""
+    return " ".join((question[:match.start()] + " " + question[match.end():]).split())
+
+
+def _cue(question: str) -> tuple[int, re.Match | None]:
     for number, cue in enumerate(_CUES):
         match = cue.search(question)
         if match:
-            phrase = match.group("x")
-            if number == _NAMES_ITS_OBJECT and len(phrase.split()) > 1 and phrase[:1].isupper():
-                phrase = phrase.rsplit(maxsplit=1)[0]  # "Hoe noemde Biden Poetin …": Biden names
-            keys = [_key(part) for part in _AND.split(phrase)]
-            return [k for k in keys if k]
-    return []
+            return number, match
+    return -1, None
 
 
 def _key(phrase: str) -> tuple[str, ...]:
@@ -78,10 +103,32 @@ def speaks(quote: Quote, asked: Sequence[tuple[str, ...]]) -> bool:
     return any(same_speaker(name, speaker) for name in asked)
 
 
+def on_subject(subject: str, ranked: list[tuple[int, float]], keywords: KeywordBackend,
+               names: NameMatcher | None, id_space: int) -> set[int]:
+    """The candidates in ``ranked`` that hold every word of ``subject`` (stemmed as the keyword
+    index does; a name also in the corpus's spelling). Empty when the subject has no word or no
+    candidate holds them all: the articles say it in other words, another language or another
+    compound, so the words cannot tell which passages are on it (docs/decisions/0043)."""
+    words = [w for w in subject.split() if keywords.analyzer.terms(w)]
+    if not words or not ranked:
+        return set()
+    mask = np.zeros(id_space, np.float32)  # over stable ids, as the keyword leg's
+    mask[np.asarray([c for c, _ in ranked], np.int64)] = 1.0
+    held: set[int] | None = None
+    for word in words:
+        found = set(keywords.search(respelled(word, keywords, names), len(ranked), mask).ids.tolist())
+        held = found if held is None else held & found
+        if not held:
+            return set()
+    return held
+
+
 def boost(ranked: list[tuple[int, float]], store: SegmentedStore, asked: Sequence[tuple[str, ...]],
-          weight: float, rrf_k: int = 60) -> list[tuple[int, float]]:
+          weight: float, rrf_k: int = 60, subject: Collection[int] = ()) -> list[tuple[int, float]]:
     """``ranked`` (fused: id, score, best first) with the passages where an asked speaker speaks
-    as one more RRF leg, in their fused order, weighted ``weight``."""
+    as one more RRF leg, in their fused order, weighted ``weight``. With ``subject`` (the
+    candidates on the question's subject, ``on_subject``) only those among them: where he speaks
+    of something else, his passage keeps its place."""
     if not asked or not weight or not ranked or not store.has_quotes:
         return ranked
     rows = store.get_chunks([c for c, _ in ranked])
@@ -90,6 +137,8 @@ def boost(ranked: list[tuple[int, float]], store: SegmentedStore, asked: Sequenc
     rank = 0
     for chunk_id, _ in ranked:
         chunk = rows[chunk_id].chunk
+        if subject and chunk_id not in subject:
+            continue
         if any(speaks(q, asked) for q in quotes[chunk.doc_id] if _overlaps(q, chunk.start, chunk.end)):
             scores[chunk_id] += weight / (rrf_k + rank + 1)
             rank += 1
