@@ -157,14 +157,19 @@ class Searcher:
         asked = asked_speakers(query)
         ranked, dense, keyword = self._rank(query, vector, options, probabilities, allowed)
         if options.mode is SearchMode.HYBRID and asked:  # the legs stay pure, to be compared with
-            names = self.names if options.weights.respell_names else None
-            subject = on_subject(asked_subject(query), ranked, self.keywords, names,
-                                 self.dense.passages.id_space)
-            ranked = boost(ranked, self.store, asked, options.weights.speaker, options.weights.rrf_k,
-                           subject)
+            ranked = self._boosted(query, ranked, asked, options.weights)
         hits = self._hits(ranked, dense, keyword, options, asked)
         confident = bool(hits) and (hits[0].dense_score or 0.0) >= CONFIDENCE_THRESHOLD
         return SearchResult(query, options.mode, hits, confident, filter_info, language)
+
+    def _boosted(self, query: str, ranked, asked, weights) -> list[tuple[int, float]]:
+        """``ranked`` with the speaker boost (search/speakers.py), on the question's subject."""
+        subject = set()
+        if weights.speaker_on_subject:
+            subject = on_subject(asked_subject(query), ranked, self.keywords,
+                                 self.names if weights.respell_names else None,
+                                 self.dense.passages.id_space)
+        return boost(ranked, self.store, asked, weights.speaker, weights.rrf_k, subject)
 
     def _date_test(self, date_filter) -> Callable[[str | None], bool]:
         """``date_filter.matches`` with each stored date parsed once per searcher, not per search."""

@@ -51,6 +51,20 @@ def test_what_did_biden_say_about_cyber_gives_a_passage_where_biden_speaks(searc
                 if q.asked]
 
 
+def test_what_poetin_said_about_navalny_ranks_only_passages_about_navalny_first(searcher):
+    """The product's example. Poetin speaks in most of the sample's passages; two name Navalny
+    (his own words in 001, Biden's in 000), and those two come first: a passage where Poetin
+    speaks of something else is not lifted above them. The third can be about Navalny only where
+    an index has a third such passage (the sample has not)."""
+    question = "Wat zei Poetin over Navalny?"
+    hits = searcher.search(question, SearchOptions(k=10, group=False)).hits
+    assert [i for i, h in enumerate(hits) if "Navalny" in h.text] == [0, 1]
+    assert "opsluiting" in hits[0].text and any(q.asked for q in hits[0].quotes)
+    articles = searcher.search(question, k=3).hits
+    assert [(h.doc_id, "Navalny" in h.text) for h in articles[:2]] == [
+        ("001_2bed4d3526be678e", True), ("000_80b0f47be43478c7", True)]
+
+
 def test_the_boost_is_in_hybrid_only(searcher):
     question = "Wat zei Poetin over Navalny?"
     for mode in ("dense", "keyword"):
