@@ -28,7 +28,7 @@ from search.names import NameMatcher
 from search.options import SearchMode, SearchOptions, validate_query
 from search.results import Duplicate, Hit, Passage, SearchResult
 from search.snippets import best_snippet, highlights
-from search.speakers import asked_speakers, asked_subject, boost, marks, on_subject
+from search.speakers import Subject, asked_speakers, boost, marks
 
 # Why: docs/decisions/0010-duplicate-cosine-0-97.md
 DUPLICATE_COSINE = 0.97  # passages this close are the same text (wire copies, repeats)
@@ -164,11 +164,10 @@ class Searcher:
 
     def _boosted(self, query: str, ranked, asked, weights) -> list[tuple[int, float]]:
         """``ranked`` with the speaker boost (search/speakers.py), on the question's subject."""
-        subject = set()
+        subject = None
         if weights.speaker_on_subject:
-            subject = on_subject(asked_subject(query), ranked, self.keywords,
-                                 self.names if weights.respell_names else None,
-                                 self.dense.passages.id_space)
+            names = self.names if weights.respell_names else None
+            subject = Subject.of(query, self.keywords, names)
         return boost(ranked, self.store, asked, weights.speaker, weights.rrf_k, subject)
 
     def _date_test(self, date_filter) -> Callable[[str | None], bool]:

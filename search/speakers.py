@@ -6,18 +6,18 @@ X van", "how did X describe": the question names a speaker. Passages where an at
 his lies (indexer.write.quotes, stored in the index's quotes table) get a third RRF leg over the
 hybrid candidates, in their fused order: a small boost, not a filter, since the answer may be
 reported without a quote the attributor found (docs/decisions/0037). Only where he speaks on the
-question's subject (the rest of the question: "over Navalny"), told by its words, when any
-candidate holds one; otherwise by none (docs/decisions/0043).
+question's subject (the rest of the question: "over Navalny"), told by its words, when some
+candidate holds them all; otherwise by none (docs/decisions/0043).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
-
-import numpy as np
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from indexer.index.keywords import KeywordBackend
+from indexer.index.keywords.analysis import Analyzer
 from indexer.index.names import name_key, same_speaker
 from indexer.index.segmented_store import SegmentedStore
 from indexer.records import Quote
@@ -103,41 +103,43 @@ def speaks(quote: Quote, asked: Sequence[tuple[str, ...]]) -> bool:
     return any(same_speaker(name, speaker) for name in asked)
 
 
-def on_subject(subject: str, ranked: list[tuple[int, float]], keywords: KeywordBackend,
-               names: NameMatcher | None, id_space: int) -> set[int]:
-    """The candidates in ``ranked`` that hold every word of ``subject`` (stemmed as the keyword
-    index does; a name also in the corpus's spelling). Empty when the subject has no word or no
-    candidate holds them all: the articles say it in other words, another language or another
-    compound, so the words cannot tell which passages are on it (docs/decisions/0043)."""
-    words = [w for w in subject.split() if keywords.analyzer.terms(w)]
-    if not words or not ranked:
-        return set()
-    mask = np.zeros(id_space, np.float32)  # over stable ids, as the keyword leg's
-    mask[np.asarray([c for c, _ in ranked], np.int64)] = 1.0
-    held: set[int] | None = None
-    for word in words:
-        found = set(keywords.search(respelled(word, keywords, names), len(ranked), mask).ids.tolist())
-        held = found if held is None else held & found
-        if not held:
-            return set()
-    return held
+@dataclass(frozen=True)
+class Subject:
+    """What a question asks the speaker about, as words: each the terms that stand for it
+    (stemmed as the keyword index does; a name also in the corpus's spelling), stop words out."""
+    words: tuple[frozenset[str], ...]
+    analyzer: Analyzer
+
+    @classmethod
+    def of(cls, question: str, keywords: KeywordBackend, names: NameMatcher | None) -> Subject:
+        words = (frozenset(keywords.analyzer.terms(respelled(w, keywords, names)))
+                 for w in asked_subject(question).split())
+        return cls(tuple(w for w in words if w), keywords.analyzer)
+
+    def held_by(self, text: str) -> bool:
+        terms = set(self.analyzer.terms(text))
+        return all(word & terms for word in self.words)
 
 
 def boost(ranked: list[tuple[int, float]], store: SegmentedStore, asked: Sequence[tuple[str, ...]],
-          weight: float, rrf_k: int = 60, subject: Collection[int] = ()) -> list[tuple[int, float]]:
+          weight: float, rrf_k: int = 60, subject: Subject | None = None) -> list[tuple[int, float]]:
     """``ranked`` (fused: id, score, best first) with the passages where an asked speaker speaks
-    as one more RRF leg, in their fused order, weighted ``weight``. With ``subject`` (the
-    candidates on the question's subject, ``on_subject``) only those among them: where he speaks
-    of something else, his passage keeps its place."""
+    as one more RRF leg, in their fused order, weighted ``weight``. With a ``subject`` that some
+    candidates hold every word of, only those: where he speaks of something else, his passage
+    keeps its place. When none holds them all (the articles say it in other words, another
+    language or another compound) the words cannot tell, and all count (docs/decisions/0043)."""
     if not asked or not weight or not ranked or not store.has_quotes:
         return ranked
     rows = store.get_chunks([c for c, _ in ranked])
     quotes = store.quotes_of(row.chunk.doc_id for row in rows.values())
+    on = set()
+    if subject is not None and subject.words:  # bounded by the candidates, not the index
+        on = {c for c, _ in ranked if subject.held_by(rows[c].chunk.text)}
     scores = dict(ranked)
     rank = 0
     for chunk_id, _ in ranked:
         chunk = rows[chunk_id].chunk
-        if subject and chunk_id not in subject:
+        if on and chunk_id not in on:
             continue
         if any(speaks(q, asked) for q in quotes[chunk.doc_id] if _overlaps(q, chunk.start, chunk.end)):
             scores[chunk_id] += weight / (rrf_k + rank + 1)
