@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 DEMO_INDEX := vraagbaak-index
 
-.PHONY: install model demo test test-fast wheel-check crash bench bench-full bench-report bench-peer-setup bench-onnx-setup bench-load screenshots clean help
+.PHONY: install model demo test test-fast milvus-server wheel-check crash bench bench-full bench-report bench-peer-setup bench-onnx-setup bench-load screenshots clean help
 
 help:
 	@echo "make demo      install, build the model, index the sample articles, ask a question"
 	@echo "make test      install and run the whole test suite (real model included)"
 	@echo "make test-fast the tests that do not load the real model"
+	@echo "make milvus-server  a real Milvus standalone server in .venv-milvus, for its tests"
 	@echo "make wheel-check  build the wheel, install it in a fresh venv, use it from outside the checkout"
 	@echo "make crash     the crash harness at length: 200 SIGKILLs of indexing runs"
 	@echo "make bench     the benchmark suite, quick mode (minutes): bench/out/, docs/benchmarks.md"
@@ -51,6 +52,12 @@ test: model
 test-fast: install
 	$(OFFLINE) $(BIN)/python -m pytest -m "not model"
 
+# A real Milvus server for the tests that need one (tests/milvus_server.py); its own venv
+milvus-server: .venv-milvus/.installed
+.venv-milvus/.installed: tests/milvus-setup.sh
+	bash tests/milvus-setup.sh
+	touch $@
+
 # A new user's install: the wheel in a fresh venv, then model build, index, search, serve.
 wheel-check:
 	bash .ci/wheel-check.sh
@@ -89,4 +96,4 @@ screenshots: model
 	VRAAGBAAK_SCREENSHOTS=docs $(OFFLINE) $(BIN)/python -m pytest -q tests/test_page.py -k screenshots
 
 clean:
-	rm -rf $(VENV) .venv-peer .venv-onnx $(DEMO_INDEX) models/multilingual-e5-small models/.build.lock
+	rm -rf $(VENV) .venv-peer .venv-onnx .venv-milvus $(DEMO_INDEX) models/multilingual-e5-small models/.build.lock

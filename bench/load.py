@@ -1,11 +1,14 @@
 """Load on the web API over loopback: throughput and latency at 1, 8 and 32 concurrent clients.
 
 Starts `vraagbaak serve` on a free 127.0.0.1 port (the sample index, real model, built first
-when missing) unless --url names a running server. Each level sends a bounded number of requests
+when missing) unless --url names a running server; with --replicas 1 2, first one server, then
+two `serve --reuse-port` replicas on one port (each client keeps its connection, so the kernel
+spreads the clients over the replicas), the ratio printed. Each level sends a bounded number of requests
 (--requests) within a bounded time (--seconds), spread over the 30 sample questions; every
 response must be 200, and errors are counted. Only loopback is ever addressed.
 
-usage: python -m bench.load [--requests 120] [--seconds 60] [--url http://127.0.0.1:8000]
+usage: python -m bench.load [--requests 120] [--seconds 60] [--replicas 1 [2 ...]]
+                            [--url http://127.0.0.1:8000]
 """
 
 from __future__ import annotations
@@ -24,24 +27,41 @@ from bench.lib import corpora, indexes, results
 from bench.lib.timing import percentile
 
 
-def start_server(index: Path) -> tuple[subprocess.Popen, str]:
+def start_servers(index: Path, replicas: int) -> tuple[list[subprocess.Popen], str]:
+    """``replicas`` servers on one free port (--reuse-port when more than one), all ready."""
     port = indexes.free_port()
     exe = indexes.vraagbaak()
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env.pop("VRAAGBAAK_API_KEY", None)
-    proc = subprocess.Popen([str(exe), "serve", "--index", str(index), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shared = ["--reuse-port"] if replicas > 1 else []
+    procs = [subprocess.Popen([str(exe), "serve", "--index", str(index), "--port", str(port),
+                               *shared], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for _ in range(replicas)]
     url = f"http://127.0.0.1:{port}"
+    seen: set[str] = set()
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return proc, url
+    while time.monotonic() < deadline and len(seen) < replicas:
+        try:  # a connection of its own each time: the kernel picks among the ready replicas
+            response = httpx.get(url + "/health", timeout=2, headers={"Connection": "close"})
+            if response.status_code == 200:
+                seen.add(response.headers.get("x-vraagbaak-replica", "one"))
         except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("the server did not become ready within 120 s")
+            time.sleep(0.5)
+    if len(seen) < replicas:
+        stop_servers(procs)
+        raise SystemExit(f"{replicas - len(seen)} of {replicas} servers not ready within 120 s")
+    return procs, url
+
+
+def stop_servers(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def run_level(url: str, clients: int, requests: int, seconds: float, questions: list[str]):
@@ -74,39 +94,53 @@ def run_level(url: str, clients: int, requests: int, seconds: float, questions: 
     return len(latencies), errors, wall, latencies
 
 
+def measure(url: str, args, questions: list[str], replicas: int) -> list[dict]:
+    httpx.get(url + "/search", params={"q": "warm-up"}, timeout=30)
+    levels = []
+    for clients in (1, 8, 32):
+        n, errors, wall, lat = run_level(url, clients, args.requests, args.seconds, questions)
+        levels.append({"replicas": replicas, "clients": clients, "requests": n, "errors": errors,
+                       "per_s": n / wall, "p50_ms": percentile(lat, 50),
+                       "p99_ms": percentile(lat, 99)})
+        print(f"{replicas} replica(s), {clients} clients measured", flush=True)
+    return levels
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=120, help="per concurrency level")
     parser.add_argument("--seconds", type=float, default=60, help="per concurrency level, at most")
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1],
+                        help="server processes on the port, one setting after the other")
     parser.add_argument("--url", help="a running server (else one is started on loopback)")
     args = parser.parse_args()
     if args.url and not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise SystemExit("this benchmark only addresses loopback servers")
     questions = corpora.question_texts()
-    proc = None
+    levels = []
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.url
-        if url is None:
+        if args.url:
+            levels = measure(args.url, args, questions, 1)
+        else:
             index = Path(tmp) / "idx"
             indexes.index_with_cli([corpora.SAMPLE], index)
-            proc, url = start_server(index)
-        try:
-            httpx.get(url + "/search", params={"q": "warm-up"}, timeout=30)
-            levels = []
-            for clients in (1, 8, 32):
-                n, errors, wall, lat = run_level(url, clients, args.requests, args.seconds, questions)
-                levels.append({"clients": clients, "requests": n, "errors": errors, "per_s": n / wall,
-                               "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99)})
-                print(f"{clients} clients measured", flush=True)
-        finally:
-            if proc:
-                proc.terminate()
-                proc.wait(timeout=30)
+            for replicas in args.replicas:
+                procs, url = start_servers(index, replicas)
+                try:
+                    levels += measure(url, args, questions, replicas)
+                finally:
+                    stop_servers(procs)
+    base = min(args.replicas)
+    one = {r["clients"]: r["per_s"] for r in levels if r["replicas"] == base}
+    ratios = [f"{r['replicas']} replicas / {base} at {r['clients']} clients: "
+              f"{r['per_s'] / one[r['clients']]:.2f}x" for r in levels
+              if r["replicas"] != base and one.get(r["clients"])]
+    note = f"throughput {'; '.join(ratios)} ({os.cpu_count()} CPUs)" if ratios else ""
     table = results.table(
         "GET /search?q=...&k=5 on loopback (hybrid, grouped, snippets; sample index)",
-        ["clients", "requests", "errors", "req/s", "p50 ms", "p99 ms"],
-        [[r["clients"], r["requests"], r["errors"], f"{r['per_s']:.1f}", f"{r['p50_ms']:.1f}",
-          f"{r['p99_ms']:.1f}"] for r in levels])
+        ["replicas", "clients", "requests", "errors", "req/s", "p50 ms", "p99 ms"],
+        [[r["replicas"], r["clients"], r["requests"], r["errors"], f"{r['per_s']:.1f}",
+          f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}"] for r in levels], note)
     results.publish({"url_was_given": bool(args.url), "levels": levels}, [table])
 
 

@@ -75,6 +75,8 @@ def describe_vector_indexes(described: dict) -> str:
             probed = (f"{probing['fewest']} to {probing['most']}" if "most" in probing
                       and probing.get("fewest") != probing["most"] else info["nprobe"])
             parts.append(f"IVF ({info['nlist']} lists, {probed} probed{recall}) for {part}")
+        elif info.get("kind") == "milvus":
+            parts.append(f"Milvus for {part}")
         elif info:
             parts.append(f"exact for {part}")
     return (", ".join(parts) or "exact") + f" (setting: {described.get('setting', 'auto')})"

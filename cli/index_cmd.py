@@ -41,6 +41,12 @@ def index(
                          "(fp16 there), else the CPU (bf16 where the CPU has bf16 matrix "
                          "instructions and the model is the bundled one, else fp32). The "
                          "manifest records which path made the vectors.")] = Device.auto,
+    vectors: Annotated[str | None, typer.Option(
+        "--vectors", metavar="URI",
+        help="Where a new index keeps its vectors: faiss (files in the index folder, the "
+             "default), milvus://HOST:PORT (a Milvus server) or PATH.db (milvus-lite). Kept in "
+             "the manifest: later runs, search and serve find it there.",
+        show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Index articles: add new ones, update changed ones, skip unchanged ones.
@@ -53,9 +59,11 @@ def index(
     from indexer.embedders.base import LazyEmbedder, resolve_model_for_index
     from indexer.index.directory import IndexDirectory
     from indexer.write.chunking import ParagraphChunker
+    from indexer.index.stores import asked_store
     from indexer.write.pipeline import load_for_index, update_index
 
     with handle_errors():
+        asked_store(vectors)  # a URI that is not one fails before anything is read
         loaded = load_for_index(paths)  # bad input fails before the model takes seconds to load
         target = IndexDirectory(index_dir)
         manifest = target.manifest_if_any()
@@ -72,7 +80,7 @@ def index(
             report = update_index(target, embedder, ParagraphChunker(embedder, max_tokens), loaded,
                                   prune_under=paths if prune else (),
                                   index_type=vector_index.value if vector_index else None,
-                                  progress=show.advance)
+                                  progress=show.advance, vectors=vectors)
     if as_json:
         print_json(report_json(report, embedder.spec.model_id))
     else:

@@ -42,6 +42,7 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
     from indexer.embedders import query_backend_for
     from indexer.embedders.base import ModelSpec
     from indexer.index.directory import IndexDirectory
+    from indexer.index.stores import describe_store
     from indexer.index.version import IndexVersion
 
     with handle_errors():
@@ -68,6 +69,7 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
         ("passages", f"{manifest.chunks} ({manifest.tokens:,} tokens, {manifest.sentences} sentences, "
                      f"{manifest.dim}-d vectors)"),
         ("vectors", describe_vector_indexes(manifest.vector_indexes)),
+        ("store", describe_store(manifest.vector_store)),
         ("segments", f"{len(manifest.segments)}; deleted, awaiting a merge: "
                      f"{manifest.tombstones.get('articles', 0)} articles, "
                      f"{manifest.tombstones.get('chunks', 0)} passages (`vraagbaak optimize`)"),

@@ -17,6 +17,9 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
     read_only: Annotated[bool, typer.Option(
         "--read-only", help="Refuse POST/DELETE /documents even with an API key.")] = False,
+    reuse_port: Annotated[bool, typer.Option(
+        "--reuse-port", help="Share PORT with other `serve --reuse-port` processes "
+                             "(SO_REUSEPORT): the kernel spreads connections over them.")] = False,
 ) -> None:
     """Run the web API on HOST:PORT (docs at /docs). VRAAGBAAK_API_KEY protects it.
 
@@ -31,11 +34,13 @@ def serve(
     from indexer.index.directory import IndexDirectory
     from cli.server.app import create_app
     from cli.server.guards import is_loopback
-    from cli.server.serving import uvicorn_config
+    from cli.server.serving import reusable_socket, uvicorn_config
     from cli.server.settings import ServerSettings
 
     with handle_errors():
         IndexDirectory(index_dir).manifest()  # no index: say so now, not in a server log
+        # bound before the model loads, so a port that cannot be shared fails now
+        sockets = [reusable_socket(host, port)] if reuse_port else None
     settings = ServerSettings.from_env(index_dir=index_dir, model=model, host=host,
                                        read_only=read_only or None)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
@@ -48,4 +53,8 @@ def serve(
         if settings.api_key is None:
             typer.echo(f"warning: listening on {host} without VRAAGBAAK_API_KEY: anyone who can "
                        "reach it can search", err=True)
-    uvicorn.Server(uvicorn_config(create_app(settings), host, port)).run()
+    if sockets:  # uvicorn names the address only for sockets it opened itself
+        logging.getLogger("vraagbaak.web").info(
+            "answering on http://%s:%d with SO_REUSEPORT, once loaded, as one of its replicas",
+            host, port)
+    uvicorn.Server(uvicorn_config(create_app(settings), host, port)).run(sockets=sockets)

@@ -45,3 +45,7 @@ class IndexBusyError(VraagbaakError):
 
 class IndexWriteError(VraagbaakError):
     """A new index version could not be written (disk full, permissions); the old one stands."""
+
+
+class VectorStoreError(VraagbaakError):
+    """The vector store outside the index folder (Milvus) cannot be reached or used."""

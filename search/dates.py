@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from indexer.dates import ACCEPTED_FORMS, DATE, parse_date
 from indexer.errors import QueryError
+from indexer.index.stores.base import DateBounds
 
 MIN_YEAR, MAX_YEAR = 1900, 2100  # a number outside these is a count, not a year
 
@@ -96,6 +97,14 @@ class DateFilter:
                 "until": self.until.isoformat() if self.until else None,
                 "month": self.month, "source": self.source, "phrase": self.phrase,
                 "description": self.describe()}
+
+
+def store_bounds(date_filter: DateFilter) -> DateBounds:
+    """The filter's since/until as YYYYMMDD, for a vector store that filters by date itself
+    (a month of any year is left to the searcher's ids: the bounds only narrow first)."""
+    def number(day: date | None) -> int | None:
+        return None if day is None else day.year * 10_000 + day.month * 100 + day.day
+    return DateBounds(number(date_filter.since), number(date_filter.until))
 
 
 def date_bound(value: str, end: bool) -> date:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.index.vectors.base import VectorIndex
+from indexer.index.stores.base import DateBounds, VectorStore
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def sorted_unique(ids: np.ndarray) -> np.ndarray:
 
 # Why: docs/decisions/0003-sentence-vectors-weight-0-5.md
 class DenseRetriever:
-    def __init__(self, passages: VectorIndex, sentences: VectorIndex, sentence_chunk: np.ndarray,
+    def __init__(self, passages: VectorStore, sentences: VectorStore, sentence_chunk: np.ndarray,
                  sentence_weight: float = 0.5) -> None:
         self.passages = passages
         self.sentences = sentences
@@ -61,12 +61,14 @@ class DenseRetriever:
         return self._live[(offsets + np.arange(int(lengths.sum()))).astype(np.int64)]
 
     def search(self, query: np.ndarray, n: int, allowed_chunks: np.ndarray | None = None,
-               also: np.ndarray | None = None) -> list[DenseCandidate]:
+               also: np.ndarray | None = None,
+               dates: DateBounds | None = None) -> list[DenseCandidate]:
         """Best ``n`` passages for one query vector; ``also`` adds chunk ids to score exactly
-        (the keyword leg's finds), so fusion compares both legs on the same passages."""
+        (the keyword leg's finds), so fusion compares both legs on the same passages.
+        ``dates``: the filter's bounds, for a store that filters by date itself (Milvus)."""
         allowed_sentences = None if allowed_chunks is None else self.allowed_sentences(allowed_chunks)
-        _, p_ids = self.passages.search(query, n, allowed_chunks)
-        _, s_ids = self.sentences.search(query, n, allowed_sentences)
+        _, p_ids = self.passages.search(query, n, allowed_chunks, dates)
+        _, s_ids = self.sentences.search(query, n, allowed_sentences, dates)
         found = [p_ids[0][p_ids[0] >= 0], self._sentence_chunk[s_ids[0][s_ids[0] >= 0]]]
         if also is not None:
             found.append(also)

@@ -18,9 +18,10 @@ from indexer.index.keywords.analysis import language_probabilities, most_likely_
 from indexer.index.keywords.bm25 import KeywordHits
 from indexer.index.manifest import REBUILD_HINT, STORE, check_same_model
 from indexer.index.store import StoredChunk
+from indexer.index.stores.base import DateBounds
 from indexer.index.version import IndexVersion
 from indexer.settings import BACKEND_ENV, Settings
-from search.dates import article_period, effective_filter, filter_from_options
+from search.dates import article_period, effective_filter, filter_from_options, store_bounds
 from search.dense import DenseCandidate, DenseRetriever
 from search.evidence import gather
 from search.fusion import reciprocal_rank_fusion
@@ -144,7 +145,7 @@ class Searcher:
         language = most_likely_language(probabilities)
         date_filter = effective_filter(filter_from_options(options.since, options.until),
                                        query if options.dates_from_question else "")
-        allowed, filter_info = None, None
+        allowed, filter_info, bounds = None, None, None
         if date_filter is not None:
             allowed = self.store.chunk_ids_for_dates(self._date_test(date_filter))
             # A date in the question may be an event's date, not the article's ("what happened
@@ -154,8 +155,10 @@ class Searcher:
             filter_info = date_filter.as_dict() | {"applied": applied}
             if not applied:
                 allowed = None
+            else:
+                bounds = store_bounds(date_filter)
         asked = asked_speakers(query)
-        ranked, dense, keyword = self._rank(query, vector, options, probabilities, allowed)
+        ranked, dense, keyword = self._rank(query, vector, options, probabilities, allowed, bounds)
         if options.mode is SearchMode.HYBRID and asked:  # the legs stay pure, to be compared with
             ranked = self._boosted(query, ranked, asked, options.weights)
         hits = self._hits(ranked, dense, keyword, options, asked)
@@ -181,7 +184,8 @@ class Searcher:
         return keep
 
     def _rank(self, query: str, vector: np.ndarray, options: SearchOptions,
-              probabilities: dict[str, float], allowed: np.ndarray | None):
+              probabilities: dict[str, float], allowed: np.ndarray | None,
+              bounds: DateBounds | None = None):
         total = len(self.dense.passages)
         if total == 0 or (allowed is not None and len(allowed) == 0):
             return [], {}, KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32), ())
@@ -191,7 +195,7 @@ class Searcher:
             mask = np.zeros(self.dense.passages.id_space, np.float32)
             mask[allowed] = 1.0
         if options.mode is SearchMode.DENSE:  # only the terms, to highlight them
-            candidates = self.dense.search(vector, n, allowed)
+            candidates = self.dense.search(vector, n, allowed, dates=bounds)
             return ([(c.chunk_id, c.score) for c in candidates], {c.chunk_id: c for c in candidates},
                     KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32),
                                 self.keywords.terms(query)))
@@ -201,7 +205,7 @@ class Searcher:
         ids = np.asarray([c for c, _ in keyword], np.int64)
         if options.mode is SearchMode.KEYWORD:
             return keyword, {c.chunk_id: c for c in self.dense.score(vector, ids)}, evidence.passages
-        candidates = self.dense.search(vector, n, allowed, also=ids)
+        candidates = self.dense.search(vector, n, allowed, also=ids, dates=bounds)
         weight = options.weights.keyword_weight(probabilities, self.manifest.language,
                                                 self._covered(query, evidence))
         fused = reciprocal_rank_fusion([([c.chunk_id for c in candidates], options.weights.dense),

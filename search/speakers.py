@@ -7,7 +7,7 @@ his lies (indexer.write.quotes, stored in the index's quotes table) get a third 
 hybrid candidates, in their fused order: a small boost, not a filter, since the answer may be
 reported without a quote the attributor found (docs/decisions/0037). Only where he speaks on the
 question's subject (the rest of the question: "over Navalny"), told by its words, when some
-candidate holds them all; otherwise by none (docs/decisions/0043).
+candidate holds them all; otherwise by none (docs/decisions/0045).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def boost(ranked: list[tuple[int, float]], store: SegmentedStore, asked: Sequenc
     as one more RRF leg, in their fused order, weighted ``weight``. With a ``subject`` that some
     candidates hold every word of, only those: where he speaks of something else, his passage
     keeps its place. When none holds them all (the articles say it in other words, another
-    language or another compound) the words cannot tell, and all count (docs/decisions/0043)."""
+    language or another compound) the words cannot tell, and all count (docs/decisions/0045)."""
     if not asked or not weight or not ranked or not store.has_quotes:
         return ranked
     rows = store.get_chunks([c for c, _ in ranked])

@@ -7,6 +7,9 @@ import pytest
 
 from tests.fakes import FakeEmbedder
 
+# The fixture `milvus_server`: a real Milvus standalone server (tests/milvus_server.py)
+pytest_plugins = ["tests.milvus_server"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
 QUESTIONS = ROOT / "tests" / "data" / "sample_questions.jsonl"

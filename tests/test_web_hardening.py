@@ -301,7 +301,8 @@ def test_serve_uses_the_bounded_uvicorn_settings(monkeypatch, fake_index, run):
     from cli.server import serving
 
     seen = {}
-    monkeypatch.setattr("uvicorn.Server.run", lambda self: seen.setdefault("config", self.config))
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, sockets=None: seen.update(
+        config=self.config, sockets=sockets))
     result = run("serve", "--index", fake_index)
     assert result.exit_code == 0, result.output
     config = seen["config"]
@@ -309,6 +310,31 @@ def test_serve_uses_the_bounded_uvicorn_settings(monkeypatch, fake_index, run):
     assert config.timeout_keep_alive == serving.KEEP_ALIVE_S
     assert config.limit_concurrency == serving.MAX_CONCURRENCY
     assert config.h11_max_incomplete_event_size == serving.MAX_HEAD_BYTES
+    assert seen["sockets"] is None  # uvicorn opens its own
+
+
+def test_serve_reuse_port_hands_uvicorn_a_shared_socket_not_yet_listening(monkeypatch,
+                                                                         fake_index, run):
+    seen = {}
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, sockets=None: seen.update(
+        config=self.config, sockets=sockets))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run("serve", "--index", fake_index, "--port", port, "--reuse-port")
+    assert result.exit_code == 0, result.output
+    [shared] = seen["sockets"]
+    with shared:
+        assert shared.getsockname() == ("127.0.0.1", port)
+        assert shared.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+        # not listening: the kernel gives it no connection while the model loads
+        assert shared.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:  # a second replica
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            other.bind(("127.0.0.1", port))
+    from cli.server import serving
+
+    assert issubclass(seen["config"].http, serving.HeadTimeoutProtocol)  # the same limits
 
 
 # --- 11. error codes, content types, field types, /docs -------------------------------------
@@ -347,7 +373,8 @@ def test_the_codes_are_the_documented_ones():
         "QueryError": "invalid_query", "InputError": "invalid_input",
         "IndexBusyError": "index_busy", "IndexNotFoundError": "index_not_found",
         "IndexFormatError": "index_format", "ModelError": "model_error",
-        "ModelMismatchError": "model_mismatch", "IndexWriteError": "index_write"}
+        "ModelMismatchError": "model_mismatch", "IndexWriteError": "index_write",
+        "VectorStoreError": "vector_store_unavailable"}
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])

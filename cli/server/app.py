@@ -29,6 +29,7 @@ from cli.server.guards import BodyGuard, RequireKey, TrustedHost, is_loopback
 from cli.server.validation import invalid_request
 from cli.server.live import LiveSearcher, SearcherDep, get_live_of
 from cli.server.mcp_server import build_mcp
+from cli.server.replica import ReplicaHeader, replica_name
 from cli.server.models import (BatchItem, BatchRequest, BatchResponse, DocumentOut, ErrorResponse, Health, SearchRequest, SearchResponse, Stats)
 from cli.server.service import run_search
 from cli.server.settings import ServerSettings
@@ -71,6 +72,7 @@ def create_app(settings: ServerSettings, searcher: Searcher | None = None) -> Fa
     app.state.settings = settings
     _add_error_handlers(app)
     _add_guards(app, settings)
+    app.add_middleware(ReplicaHeader, name=replica_name())  # outermost: on every response
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 
 from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError, IndexWriteError,
-                            InputError, ModelError, ModelMismatchError, QueryError, VraagbaakError)
+                            InputError, ModelError, ModelMismatchError, QueryError,
+                            VectorStoreError, VraagbaakError)
 
 # The status and code of each error the layers below raise; only the API maps them.
 ERROR_STATUS: dict[type[VraagbaakError], tuple[int, str]] = {
@@ -18,6 +19,7 @@ ERROR_STATUS: dict[type[VraagbaakError], tuple[int, str]] = {
     ModelError: (503, "model_error"),
     ModelMismatchError: (503, "model_mismatch"),
     IndexWriteError: (507, "index_write"),
+    VectorStoreError: (503, "vector_store_unavailable"),
 }
 # An error class nobody mapped yet: a bug here, not the client's fault.
 UNMAPPED = (500, "internal_error")

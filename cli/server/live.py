@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 
 from indexer.errors import VraagbaakError
 from search.searcher import Searcher
 from cli.server.errors import ApiError
+from cli.server.replica import VERSION_HEADER
 
 log = logging.getLogger("vraagbaak.web")
 
@@ -127,9 +128,11 @@ def get_live(request: Request) -> LiveSearcher:
 LiveDep = Annotated[LiveSearcher, Depends(get_live)]
 
 
-def lease_searcher(request: Request) -> Iterator[Searcher]:
-    """The request's version of the index, held until the response is done (see lease())."""
+def lease_searcher(request: Request, response: Response) -> Iterator[Searcher]:
+    """The request's version of the index, held until the response is done (see lease()), and
+    named in the response: replicas that answer alike from the same version can be checked."""
     with get_live_of(request.app).lease() as searcher:
+        response.headers[VERSION_HEADER] = searcher.version
         yield searcher
 
 

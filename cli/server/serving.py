@@ -5,16 +5,22 @@ response (``timeout_keep_alive``), but not the time a client may take to send it
 that sends a header line every few seconds ("slow loris") holds its connection for as long as it
 likes, before the app sees anything. ``HeadTimeoutProtocol`` closes such a connection. The time
 a body may take is bounded in the app (cli.server.guards.BodyGuard), which sees it.
+
+``--reuse-port`` (``reusable_socket``): N `vraagbaak serve` processes on one port, as gunicorn's
+--reuse-port; uvicorn has no such option, but runs on a socket it is handed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from indexer.errors import VraagbaakError
 
 HEAD_TIMEOUT_S = 10.0  # from the connection (or the last response) to a complete request head
 KEEP_ALIVE_S = 5  # an idle connection between requests
@@ -93,3 +99,27 @@ def uvicorn_config(app, host: str, port: int, head_timeout: float = HEAD_TIMEOUT
                 "limit_concurrency": MAX_CONCURRENCY,
                 "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S, "log_level": "info"}
     return uvicorn.Config(app, **(settings | overrides))
+
+
+def reusable_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket on HOST:PORT that other processes of the same user can bind as well
+    (SO_REUSEPORT): the kernel spreads new connections over the ones listening on it.
+
+    Bound here, so that a port another program holds fails at once; listened on only when
+    uvicorn serves it, after the app has started, so that no connection goes to a replica that
+    is still loading its model."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise VraagbaakError("--reuse-port needs SO_REUSEPORT, which this system lacks",
+                             hint="run one server per port, behind a proxy")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own socket
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise VraagbaakError(
+            f"cannot listen on {host}:{port} with --reuse-port: {exc.strerror or exc}",
+            hint="a program that did not set SO_REUSEPORT (or another user's) holds the port: "
+                 "stop it or choose another --port") from None
+    return sock

@@ -59,6 +59,9 @@ class Manifest:
     # The keyword index over whole articles (kind, articles); empty in versions written before
     # it, which are searched with passage keywords only until the next write adds it.
     article_index: dict = field(default_factory=dict)
+    # Where the vectors are (indexer/index/stores): the segments' FAISS files, or Milvus (its
+    # URI, collections, index and the write's timestamp); versions written before it: FAISS.
+    vector_store: dict = field(default_factory=lambda: {"kind": "faiss"})
 
     def files(self) -> list[str]:
         """Every file and folder this version needs, relative to its folder: what makes it

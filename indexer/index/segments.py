@@ -91,11 +91,17 @@ class Segment:
                                        hint=REBUILD_HINT)
         return cls(entry["name"], folder, ChunkStore.open(folder / entry["files"]["store"]), entry)
 
+    def load_ids(self) -> Segment:
+        """Its passage and sentence ids, ascending (all a store outside the folder needs)."""
+        if self.chunk_ids is None:
+            self.chunk_ids, self.sentence_ids = self.store.ids()
+        return self
+
     def load_vectors(self, dim: int, mmap: bool = False, source: str = "") -> Segment:
         """Its ids and vector indexes, checked against its manifest entry (a writer that only
         adds and deletes never loads them: the cost of a change is the change)."""
         if self.passages is None:
-            self.chunk_ids, self.sentence_ids = self.store.ids()
+            self.load_ids()
             described = self.entry.get("vector_indexes", {})
             for part, count in zip(PARTS, (len(self.chunk_ids), len(self.sentence_ids))):
                 setattr(self, part, load_checked_vector_index(
@@ -174,7 +180,7 @@ class SegmentedVectors:
         for number, segment_ids in enumerate(ids):
             alive = self._map.segment[segment_ids] == number if len(segment_ids) else np.empty(0, bool)
             self._live_rows.append(None if alive.all() else np.flatnonzero(alive))
-        self.kind = "segments"
+        self.kind = "faiss"
 
     @property
     def indexes(self) -> list[VectorIndex]:
@@ -189,8 +195,9 @@ class SegmentedVectors:
     def __len__(self) -> int:
         return self._map.live
 
-    def search(self, queries: np.ndarray, k: int,
-               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+               dates=None) -> tuple[np.ndarray, np.ndarray]:
+        # ``dates``: FAISS has no date field; ``allowed`` already says which ids pass.
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         found_scores, found_ids = [], []
         if allowed is not None:

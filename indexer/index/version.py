@@ -16,8 +16,9 @@ from indexer.index.keywords import KeywordBackend, load_keyword_index
 from indexer.index.keywords.articles import ArticleKeywords
 from indexer.index.manifest import ARTICLE_KEYWORDS, KEYWORDS, MANIFEST, SEGMENTS, Manifest
 from indexer.index.segmented_store import SegmentedStore
-from indexer.index.segments import (Segment, SegmentedVectors, Tombstones, open_segments,
-                                    read_tombstones)
+from indexer.index.segments import Segment, Tombstones, open_segments, read_tombstones
+from indexer.index.stores import store_of
+from indexer.index.stores.base import VectorStore
 
 
 @dataclass
@@ -25,8 +26,8 @@ class IndexVersion:
     path: Path
     manifest: Manifest
     store: SegmentedStore
-    passages: SegmentedVectors | None = None
-    sentences: SegmentedVectors | None = None
+    passages: VectorStore | None = None
+    sentences: VectorStore | None = None
     keywords: KeywordBackend | None = None
     articles: ArticleKeywords | None = None  # None in versions written before it
     segments: list[Segment] = field(default_factory=list)
@@ -45,17 +46,15 @@ class IndexVersion:
         them, to check a version cheaply (`info`), not to search it."""
         manifest = Manifest.from_file(path / MANIFEST)
         tombstones = read_tombstones(path)
-        segments = open_segments(path, manifest, vectors, mmap)  # damage is named there
+        store = store_of(manifest.vector_store)
+        # damage is named there
+        segments = open_segments(path, manifest, vectors and store.files, mmap)
         version = cls(path, manifest, SegmentedStore(segments, tombstones), segments=segments,
                       tombstones=tombstones)
         try:
             if vectors:
-                version.passages = SegmentedVectors(
-                    [s.passages for s in segments], [s.chunk_ids for s in segments],
-                    tombstones.chunks, manifest.dim)
-                version.sentences = SegmentedVectors(
-                    [s.sentences for s in segments], [s.sentence_ids for s in segments],
-                    tombstones.sentences, manifest.dim)
+                version.passages, version.sentences = store.open_parts(
+                    path, manifest, segments, tombstones)
             if keywords:
                 version.keywords = load_keyword_index(path / KEYWORDS, manifest.keyword_index,
                                                       str(path / MANIFEST), mmap)
@@ -71,6 +70,9 @@ class IndexVersion:
 
     def close(self) -> None:
         self.store.close()
+        for part in (self.passages, self.sentences):
+            if hasattr(part, "close"):  # a store with a connection (Milvus)
+                part.close()
 
     def __enter__(self) -> IndexVersion:
         return self

@@ -25,6 +25,7 @@ from indexer.records import Chunk, Document
 from indexer.write.changes import Plan
 from indexer.write.publishing import Change, write_version
 from indexer.write.segment_writer import SegmentRows
+from indexer.write.store_writes import delete_dead
 from indexer.write.vector_cache import VectorCache
 
 
@@ -43,7 +44,8 @@ class MaintenanceReport:
 def _settings(manifest: Manifest, next_ids: dict) -> dict:
     return {"model": manifest.model, "backends": list(manifest.document_backends),
             "dim": manifest.dim, "chunker": manifest.chunker,
-            "index_type": manifest.vector_indexes.get("setting", "auto"), "next_ids": next_ids}
+            "index_type": manifest.vector_indexes.get("setting", "auto"), "next_ids": next_ids,
+            "vector_store": manifest.vector_store}
 
 
 def optimize_index(index_dir: IndexDirectory) -> MaintenanceReport:
@@ -64,6 +66,7 @@ def optimize_index(index_dir: IndexDirectory) -> MaintenanceReport:
             change = Change(Plan([], frozenset()), {}, [], m.articles, merge_all=True)
             written = write_version(writer, previous, change, SegmentRows(),
                                     _settings(m, m.next_ids))
+    delete_dead(m.vector_store)  # published: what the version now before CURRENT made dead
     return MaintenanceReport(index_dir.root, written.articles, len(m.segments),
                              len(written.segments), dropped, time.perf_counter() - started, True)
 

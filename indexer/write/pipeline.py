@@ -16,6 +16,7 @@ from indexer.errors import IndexFormatError, InputError, ModelMismatchError
 from indexer.index.directory import IndexDirectory
 from indexer.index.manifest import REBUILD_HINT, check_same_model
 from indexer.index.store import StoredDocument
+from indexer.index.stores import asked_store, next_store
 from indexer.index.vectors import INDEX_TYPES
 from indexer.index.version import IndexVersion
 from indexer.write.changes import plan_changes
@@ -23,6 +24,7 @@ from indexer.write.chunking import Chunker
 from indexer.write.content import fill_vectors, split
 from indexer.write.loading import LoadResult, Problem, load_articles
 from indexer.write.publishing import Change, vraagbaak_version, write_version
+from indexer.write.store_writes import check_store, delete_dead
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, total chunks)
 
@@ -61,7 +63,8 @@ def load_for_index(paths: Sequence[Path]) -> LoadResult:
 def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: Chunker | None,
                  loaded: LoadResult | None = None, remove: Sequence[str] = (),
                  prune_under: Sequence[Path] = (), progress: Progress | None = None,
-                 batch_size: int | None = None, index_type: str | None = None) -> IndexReport:
+                 batch_size: int | None = None, index_type: str | None = None,
+                 vectors: str | None = None) -> IndexReport:
     """The one write path: add or update the loaded articles, remove the others asked for, and
     publish the result as a new version of ``index_dir`` (or nothing, when nothing changed).
 
@@ -76,12 +79,15 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
     """
     started = time.perf_counter()
     loaded = loaded or LoadResult()
+    asked = asked_store(vectors)
     with index_dir.writer() as writer:
         previous = _Previous(writer.previous)
         try:
             spec = _check_model(previous, embedder, index_dir.root)
             settings = chunker.settings() if chunker else previous.manifest.chunker
             index_type = _index_type(previous, index_type)
+            before = previous.manifest.vector_store if previous.manifest else None
+            store = next_store(asked, before, index_dir.root)
             new_type = (previous.manifest is not None
                         and previous.manifest.vector_indexes.get("setting") != index_type)
             same_chunker = previous.manifest is None or previous.manifest.chunker == settings
@@ -105,15 +111,18 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
             next_ids = previous.manifest.next_ids if previous.manifest else None
             rows, sentence_texts, next_ids = split(change.new, chunker, next_ids or _FIRST_IDS)
             dim = previous.manifest.dim if previous.manifest else embedder.dim
+            check_store(store, dim, spec["fingerprint"])
             embedded, reused = fill_vectors(rows, sentence_texts, previous.opened, embedder,
                                             index_dir.root, spec["fingerprint"], dim, progress,
                                             batch_size)
             backends = _document_backends(previous, embedder, embedded, index_dir.root)
             manifest = write_version(writer, previous.opened, change, rows, {
                 "model": spec, "backends": backends, "dim": dim, "chunker": settings,
-                "index_type": index_type, "next_ids": next_ids, "rebuild": rebuild})
+                "index_type": index_type, "next_ids": next_ids, "rebuild": rebuild,
+                "vector_store": store})
         finally:
             previous.close()
+    delete_dead(before)  # published: the ids the version now before CURRENT made dead
     return report(manifest.articles, manifest.chunks, manifest.tokens,
                   time.perf_counter() - started, sentences=manifest.sentences,
                   embedded=embedded, reused=reused, vector_indexes=manifest.vector_indexes)

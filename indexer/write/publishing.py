@@ -25,6 +25,7 @@ from indexer.index.store import StoredDocument
 from indexer.write.changes import Plan
 from indexer.write.segment_writer import (SegmentRows, joined, link_segments, live_rows,
                                           merges_due, write_segment)
+from indexer.write.store_writes import keeps_files, upsert_rows, with_dead
 
 
 @dataclass
@@ -46,26 +47,31 @@ class _Next:
     languages: Counter = field(default_factory=Counter)
     tokens: int = 0
     dead_articles: list[int] = field(default_factory=list)  # the change's tombstoned article ids
+    dead_sentences: list[int] = field(default_factory=list)  # and sentence ids
 
 
 def write_version(writer, previous, change: Change, rows: SegmentRows, settings: dict) -> Manifest:
     """``previous``: the opened version built on (None for a first build); ``settings``: model,
-    backends, dim, chunker, index_type, next_ids. Returns the manifest written."""
+    backends, dim, chunker, index_type, next_ids, vector_store. Returns the manifest written."""
     staging, dim = writer.staging, settings["dim"]
+    store = settings.get("vector_store") or {"kind": "faiss"}
     incremental = previous is not None and not change.rebuild
     upcoming = _Next()
     dead_chunks: list[int] = []
     if incremental:
         upcoming, dead_chunks = _carried_over(previous, change, staging)
+    elif previous is not None and not keeps_files(store):  # a rebuild: every old row dies
+        dead_chunks, upcoming.dead_sentences = _all_live(previous)
     for doc in rows.documents:
         upcoming.languages[doc.language or "?"] += 1
     upcoming.tokens += rows.tokens
     if rows.documents:
-        upcoming.entries.append(write_segment(staging, rows, settings["index_type"]))
+        upcoming.entries.append(write_segment(staging, rows, settings["index_type"],
+                                              store=store["kind"]))
     groups = ([[e["name"] for e in upcoming.entries]] if change.merge_all and upcoming.entries
               else merges_due(upcoming.entries, {e["name"]: e.get("dead", 0) for e in upcoming.entries}))
     for group in groups:
-        _merge(staging, upcoming, group, dim, settings["index_type"])
+        _merge(staging, upcoming, group, dim, settings["index_type"], store["kind"])
     language = _language(upcoming.languages)
     before = previous.manifest.keyword_index if incremental else {}
     in_place = (incremental and not change.merge_all and before.get("kind") == DEFAULT_KIND
@@ -80,7 +86,11 @@ def write_version(writer, previous, change: Change, rows: SegmentRows, settings:
     articles = _article_keywords(staging, previous, upcoming, rows, language,
                                  in_place and bool(previous.manifest.article_index))
     upcoming.tombstones.write(staging / TOMBSTONES)
-    manifest = replace(_manifest(upcoming, settings, language), article_index=articles)
+    # Before the manifest, so before publishing: a version is never named before its vectors.
+    store = with_dead(upsert_rows(store, rows, dim, settings["model"]["fingerprint"]),
+                      dead_chunks, upcoming.dead_sentences)
+    manifest = replace(_manifest(upcoming, settings, language), article_index=articles,
+                       vector_store=store)
     manifest.write(staging / MANIFEST)
     return manifest
 
@@ -94,33 +104,53 @@ def _carried_over(previous, change: Change, staging: Path) -> tuple[_Next, list[
     for doc_id, located in change.gone.items():
         by_segment.setdefault(located[2], {})[doc_id] = located
     tombstones, dead_chunks, dead_articles, tokens = previous.tombstones, [], [], m.tokens
+    dead_sentences: list[int] = []
     languages = Counter(m.language_counts)
     for number, located in by_segment.items():
         a, c, s, t = previous.store.rows_of_articles(located)
         tombstones = tombstones.plus(a, c, s)
         dead_chunks += c
+        dead_sentences += s
         tokens -= t
         entries[number]["dead"] = entries[number].get("dead", 0) + len(c)
         for _, doc, _ in located.values():
             languages[doc.language or "?"] -= 1
         dead_articles += a
-    return _Next(entries, tombstones, +languages, tokens, dead_articles), dead_chunks
+    return (_Next(entries, tombstones, +languages, tokens, dead_articles, dead_sentences),
+            dead_chunks)
 
 
-def _merge(staging: Path, upcoming: _Next, group: list[str], dim: int, index_type: str) -> None:
-    """Merge the segments named in ``group`` into one; their tombstones go with them."""
+def _all_live(previous) -> tuple[list[int], list[int]]:
+    """Every passage and sentence id the previous version holds live."""
+    chunks, sentences = [], []
+    for segment in previous.segments:
+        c, s = segment.store.ids()
+        chunks += [int(i) for i in c if int(i) not in previous.tombstones.chunks]
+        sentences += [int(i) for i in s if int(i) not in previous.tombstones.sentences]
+    return chunks, sentences
+
+
+def _merge(staging: Path, upcoming: _Next, group: list[str], dim: int, index_type: str,
+           store: str = "faiss") -> None:
+    """Merge the segments named in ``group`` into one; their tombstones go with them. Vectors
+    kept outside the folder stay where they are: only the store rows are copied."""
     entries = {e["name"]: e for e in upcoming.entries}
-    segments = [Segment.open(staging / SEGMENTS / name, entries[name]).load_vectors(dim)
-                for name in group]
+    files = store == "faiss"
+    segments = [Segment.open(staging / SEGMENTS / name, entries[name]) for name in group]
     try:
-        parts = [live_rows(s, upcoming.tombstones) for s in segments]
+        for segment in segments:
+            if files:
+                segment.load_vectors(dim)
+            else:
+                segment.load_ids()
+        parts = [live_rows(s, upcoming.tombstones, files) for s in segments]
         ids = (set().union(*({a for a, _ in s.store.documents_where("1")} for s in segments)),
                set().union(*(set(s.chunk_ids.tolist()) for s in segments)),
                set().union(*(set(s.sentence_ids.tolist()) for s in segments)))
     finally:
         for segment in segments:
             segment.store.close()
-    merged = write_segment(staging, joined(parts, dim), index_type)
+    merged = write_segment(staging, joined(parts, dim), index_type, store=store)
     upcoming.tombstones = upcoming.tombstones.without(ids)
     at = min(i for i, e in enumerate(upcoming.entries) if e["name"] in group)
     kept = [e for e in upcoming.entries if e["name"] not in group]

@@ -53,33 +53,39 @@ def segment_name(first_chunk_id: int) -> str:
 
 
 def write_segment(version: Path, rows: SegmentRows, index_type: str,
-                  previous: tuple = (None, None)) -> dict:
-    """Write ``rows`` as a new segment of the version at ``version``; its manifest entry."""
+                  previous: tuple = (None, None), store: str = "faiss") -> dict:
+    """Write ``rows`` as a new segment of the version at ``version``; its manifest entry.
+    ``store``: "faiss" writes the vectors as the segment's files; another store (Milvus) holds
+    them itself, and the segment only its rows."""
     name = segment_name(rows.chunk_ids[0] if rows.chunk_ids else 0)
     folder = version / SEGMENTS / name
     folder.mkdir(parents=True)
-    store = ChunkStore.create(folder / SEGMENT_FILES["store"])
+    chunk_store = ChunkStore.create(folder / SEGMENT_FILES["store"])
     try:
-        store.add_documents(rows.documents, rows.article_ids)
-        store.add_chunks(rows.chunk_ids, rows.chunks, rows.chunk_hashes)
-        store.add_sentences(rows.sentences)
+        chunk_store.add_documents(rows.documents, rows.article_ids)
+        chunk_store.add_chunks(rows.chunk_ids, rows.chunks, rows.chunk_hashes)
+        chunk_store.add_sentences(rows.sentences)
         # A merge attributes its articles anew (rules may have changed since; 0.2 s per 185).
-        store.add_quotes((q for d in rows.documents
-                          for q in attribute(d.document.doc_id, d.document.text)), QUOTE_RULES)
-        store.commit()
+        chunk_store.add_quotes((q for d in rows.documents
+                                for q in attribute(d.document.doc_id, d.document.text)), QUOTE_RULES)
+        chunk_store.commit()
     finally:
-        store.close()
+        chunk_store.close()
     # The segment's word counts, for the corpus's names (optional: older segments lack them).
     save_counts(count_words(d.document.text for d in rows.documents), folder)
+    files = dict(SEGMENT_FILES) if store == "faiss" else {"store": SEGMENT_FILES["store"]}
     described = {}
     for part, matrix, before in (("passages", rows.passage_vectors, previous[0]),
                                  ("sentences", rows.sentence_vectors, previous[1])):
+        if store != "faiss":
+            described[part] = {"kind": store}
+            continue
         index = build_vector_index(matrix, index_type, before)
         index.save(folder / SEGMENT_FILES[part])
         described[part] = index.describe()
     return {"name": name, "articles": len(rows.documents), "chunks": len(rows.chunks),
-            "sentences": len(rows.sentences), "tokens": rows.tokens, "files": dict(SEGMENT_FILES),
-            "bytes": {part: (folder / file).stat().st_size for part, file in SEGMENT_FILES.items()},
+            "sentences": len(rows.sentences), "tokens": rows.tokens, "files": files,
+            "bytes": {part: (folder / file).stat().st_size for part, file in files.items()},
             "vector_indexes": described}
 
 
@@ -88,8 +94,9 @@ def link_segments(previous: Path, version: Path, entries: list[dict]) -> None:
         link_segment(previous / SEGMENTS / entry["name"], version / SEGMENTS / entry["name"])
 
 
-def live_rows(segment: Segment, tombstones: Tombstones) -> SegmentRows:
-    """A segment's rows and vectors without its tombstoned ones, ids kept."""
+def live_rows(segment: Segment, tombstones: Tombstones, vectors: bool = True) -> SegmentRows:
+    """A segment's rows and (unless its vectors live in a store outside the folder) vectors,
+    without its tombstoned ones, ids kept."""
     rows = SegmentRows()
     for article_id, doc in segment.store.documents_where("1"):
         if article_id not in tombstones.articles:
@@ -103,8 +110,9 @@ def live_rows(segment: Segment, tombstones: Tombstones) -> SegmentRows:
             rows.chunk_hashes.append(h)
     keep_sentences = [i for i, s in enumerate(segment.sentence_ids) if int(s) not in tombstones.sentences]
     rows.sentences = [r for r in segment.store.sentence_rows() if r[0] not in tombstones.sentences]
-    rows.passage_vectors = segment.passages.vectors(np.asarray(keep_chunks, np.int64))
-    rows.sentence_vectors = segment.sentences.vectors(np.asarray(keep_sentences, np.int64))
+    if vectors:
+        rows.passage_vectors = segment.passages.vectors(np.asarray(keep_chunks, np.int64))
+        rows.sentence_vectors = segment.sentences.vectors(np.asarray(keep_sentences, np.int64))
     return rows
 
 
@@ -127,11 +135,14 @@ def joined(parts: list[SegmentRows], dim: int) -> SegmentRows:
     by_id = order(ids)
     out.chunk_ids = [ids[i] for i in by_id]
     out.chunks, out.chunk_hashes = [chunks[i] for i in by_id], [hashes[i] for i in by_id]
-    out.passage_vectors = _stacked([p.passage_vectors for p in parts], dim)[by_id]
+    vectors = all(p.passage_vectors is not None for p in parts)  # None: kept outside the folder
+    if vectors:
+        out.passage_vectors = _stacked([p.passage_vectors for p in parts], dim)[by_id]
     rows = [r for p in parts for r in p.sentences]
     by_id = order([r[0] for r in rows])
     out.sentences = [rows[i] for i in by_id]
-    out.sentence_vectors = _stacked([p.sentence_vectors for p in parts], dim)[by_id]
+    if vectors:
+        out.sentence_vectors = _stacked([p.sentence_vectors for p in parts], dim)[by_id]
     return out
 
 

@@ -79,6 +79,12 @@ class TantivyIndex:
             return cls(analyzer, index=tantivy.Index.open(str(folder)), size=size)
         except (OSError, ValueError, RuntimeError) as exc:
             reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+            if "Lockfile" in reason:  # tantivy locks its meta file to read it, even to search
+                raise IndexFormatError(
+                    f"the keyword index in {folder} cannot be opened: tantivy takes a lock file "
+                    f"there to open an index, also to search it ({reason})",
+                    hint="give this process write access to the index folder (a read-only "
+                         "mount does not do; searching writes nothing else)") from exc
             raise IndexFormatError(f"the keyword index in {folder} cannot be read ({reason})",
                                    hint=REBUILD_HINT) from exc
 

@@ -1,0 +1,107 @@
+"""The write side of the Milvus store: an index's two collections made (or checked: another
+model's or dimension's are refused), and rows upserted and deleted by stable id. The read side,
+and why the collections look as they do: milvus.py."""
+
+from __future__ import annotations
+
+from indexer.errors import ModelMismatchError
+from indexer.index.stores.milvus import BATCH, Location, connect, unreachable
+
+
+def collection_names(prefix: str) -> dict:
+    return {"passages": f"{prefix}_passages", "sentences": f"{prefix}_sentences"}
+
+
+def _describe(fingerprint: str, dim: int) -> str:
+    return f"vraagbaak vectors; model fingerprint {fingerprint}; dim {dim}"
+
+
+def ensure_collection(client, location: Location, name: str, dim: int, fingerprint: str,
+                      index: dict) -> None:
+    """Create ``name`` for vectors of ``dim`` by this model, or check that the one there is."""
+    from pymilvus import DataType
+
+    try:
+        if client.has_collection(name):
+            found = client.describe_collection(name)
+            dims = [f.get("params", {}).get("dim") for f in found.get("fields", [])
+                    if f.get("name") == "vector"]
+            if found.get("description") != _describe(fingerprint, dim) or dims != [dim]:
+                raise ModelMismatchError(
+                    f"the Milvus collection {name} at {location.uri} holds other vectors "
+                    f"({found.get('description') or 'not vraagbaak' }, dim {dims[0] if dims else '?'}); "
+                    f"this index's are of dim {dim}, model fingerprint {fingerprint}",
+                    hint="build the index into a new --index folder (new collections), or drop "
+                         "that collection")
+            return
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False,
+                                      description=_describe(fingerprint, dim))
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        for field in ("date_from", "date_to", "article"):
+            schema.add_field(field, DataType.INT64)
+        params = client.prepare_index_params()
+        params.add_index(field_name="vector", index_type=index["index_type"],
+                         metric_type=index["metric_type"], params=index.get("params", {}))
+        client.create_collection(name, schema=schema, index_params=params,
+                                 consistency_level="Bounded")
+    except ModelMismatchError:
+        raise
+    except Exception as exc:
+        raise unreachable(location, exc) from exc
+
+
+class MilvusCollections:
+    """The write side: an index's two collections, made or checked, rows upserted and deleted
+    by stable id."""
+
+    def __init__(self, location: Location, names: dict, dim: int, fingerprint: str,
+                 index: dict) -> None:
+        self.location, self.names, self.dim = location, names, dim
+        self._client = connect(location)
+        try:
+            for name in names.values():
+                ensure_collection(self._client, location, name, dim, fingerprint, index)
+        except BaseException:
+            self.close()
+            raise
+
+    def upsert(self, part: str, ids, vectors: np.ndarray, spans: list, articles: list) -> None:
+        name = self.names[part]
+        for start in range(0, len(ids), BATCH):
+            rows = [{"id": int(i), "vector": v.tolist(), "date_from": int(span[0]),
+                     "date_to": int(span[1]), "article": int(a)}
+                    for i, v, span, a in zip(ids[start:start + BATCH],
+                                             vectors[start:start + BATCH],
+                                             spans[start:start + BATCH],
+                                             articles[start:start + BATCH])]
+            self._call("upsert", name, rows)
+
+    def delete(self, part: str, ids) -> None:
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), BATCH):
+            self._call("delete", self.names[part], ids=ids[start:start + BATCH])
+
+    def written_ts(self) -> int:
+        """The newest timestamp of this process's writes to the collections (0 where the
+        server gives none, as milvus-lite): what the version's readers ask to see."""
+        try:
+            from pymilvus.client import ts_utils
+
+            address = self._client._get_connection().server_address
+            return max(int(ts_utils.get_collection_ts(n, address, "") or 0)
+                       for n in self.names.values())
+        except Exception:  # an internal of pymilvus moved: readers fall back to Bounded
+            return 0
+
+    def _call(self, method: str, *args, **kwargs):
+        try:
+            return getattr(self._client, method)(*args, **kwargs)
+        except Exception as exc:
+            raise unreachable(self.location, exc) from exc
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception:  # closing a connection that is gone: nothing to tell
+            pass
