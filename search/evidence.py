@@ -43,12 +43,7 @@ def gather(question: str, n: int, mask: np.ndarray | None, keywords: KeywordBack
            articles: ArticleKeywords | None, names: NameMatcher | None,
            article_depth: int, respell: bool) -> KeywordEvidence:
     """The keyword evidence for one question; ``mask`` is a 0/1 mask over chunk ids."""
-    asked = question
-    if names is not None and respell:
-        own = set(keywords.analyzer.terms(question))
-        other = [name for name in names.corpus_names(question)
-                 if not set(keywords.analyzer.terms(name)) <= own]
-        asked = " ".join([question, *other])
+    asked = respelled(question, keywords, names) if respell else question
     passages = keywords.search(asked, n, mask)
     if articles is None:
         return KeywordEvidence(passages, [])
@@ -64,3 +59,14 @@ def gather(question: str, n: int, mask: np.ndarray | None, keywords: KeywordBack
     matched = [np.asarray(sorted((c for c in ids.tolist() if c in order), key=order.get), np.int64)
                for ids in chunks]
     return KeywordEvidence(passages, [m for m in matched if len(m)])
+
+
+def respelled(question: str, keywords: KeywordBackend, names: NameMatcher | None) -> str:
+    """The question with the corpus's spelling of each name it spells another way appended
+    ("What did Zelensky say" + "zelenski"), for keyword search."""
+    if names is None:
+        return question
+    own = set(keywords.analyzer.terms(question))
+    other = [name for name in names.corpus_names(question)
+             if not set(keywords.analyzer.terms(name)) <= own]
+    return " ".join([question, *other])

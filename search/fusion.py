@@ -28,6 +28,8 @@ class FusionWeights:
     # Why: docs/decisions/0035-names-across-spellings.md
     respell_names: bool = True  # the keyword leg also asks for a name in the corpus's spelling
     speaker: float = 0.1  # passages where the asked speaker speaks (search/speakers.py, 0037)
+    # Why: docs/decisions/0046-speaker-boost-on-the-subject.md
+    speaker_on_subject: bool = True  # ... and only those on the question's subject, when told
 
     def keyword_weight(self, question_language: str | Mapping[str, float] | None,
                        corpus_language: str, covered: bool = False) -> float:

@@ -29,7 +29,7 @@ from search.names import NameMatcher
 from search.options import SearchMode, SearchOptions, validate_query
 from search.results import Duplicate, Hit, Passage, SearchResult
 from search.snippets import best_snippet, highlights
-from search.speakers import asked_speakers, boost, marks
+from search.speakers import Subject, asked_speakers, boost, marks
 
 # Why: docs/decisions/0010-duplicate-cosine-0-97.md
 DUPLICATE_COSINE = 0.97  # passages this close are the same text (wire copies, repeats)
@@ -159,11 +159,19 @@ class Searcher:
                 bounds = store_bounds(date_filter)
         asked = asked_speakers(query)
         ranked, dense, keyword = self._rank(query, vector, options, probabilities, allowed, bounds)
-        if options.mode is SearchMode.HYBRID:  # the legs stay pure, to be compared with
-            ranked = boost(ranked, self.store, asked, options.weights.speaker, options.weights.rrf_k)
+        if options.mode is SearchMode.HYBRID and asked:  # the legs stay pure, to be compared with
+            ranked = self._boosted(query, ranked, asked, options.weights)
         hits = self._hits(ranked, dense, keyword, options, asked)
         confident = bool(hits) and (hits[0].dense_score or 0.0) >= CONFIDENCE_THRESHOLD
         return SearchResult(query, options.mode, hits, confident, filter_info, language)
+
+    def _boosted(self, query: str, ranked, asked, weights) -> list[tuple[int, float]]:
+        """``ranked`` with the speaker boost (search/speakers.py), on the question's subject."""
+        subject = None
+        if weights.speaker_on_subject:
+            names = self.names if weights.respell_names else None
+            subject = Subject.of(query, self.keywords, names)
+        return boost(ranked, self.store, asked, weights.speaker, weights.rrf_k, subject)
 
     def _date_test(self, date_filter) -> Callable[[str | None], bool]:
         """``date_filter.matches`` with each stored date parsed once per searcher, not per search."""

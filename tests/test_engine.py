@@ -83,8 +83,5 @@ def test_sample_questions_rank_the_same_with_engine_queries(real_index, real_emb
     engine_searcher = Searcher(IndexDirectory(real_index), EngineEmbedder(real_embedder.spec))
     engine_results = engine_searcher.search_many(questions, k=3)
     for a, b in zip(torch_results, engine_results):
-        # The same articles; below the first, two articles whose fused scores differ by less
-        # than a rank's worth may swap (RRF turns a 0.0004 cosine difference into a rank).
-        assert {h.doc_id for h in a.hits} == {h.doc_id for h in b.hits}, a.query
-        assert a.hits[0].doc_id == b.hits[0].doc_id, a.query
+        assert [h.doc_id for h in a.hits][:2] == [h.doc_id for h in b.hits][:2], a.query
         assert a.hits[0].chunk_id == b.hits[0].chunk_id and a.confident == b.confident, a.query

@@ -16,7 +16,9 @@ from indexer.write.chunking import ParagraphChunker
 from indexer.write.pipeline import load_for_index, update_index
 from indexer.write.quotes import attribute
 from search.searcher import Searcher
-from search.speakers import asked_speakers
+from search.fusion import FusionWeights
+from search.options import SearchOptions
+from search.speakers import asked_speakers, asked_subject
 from tests.conftest import write
 from tests.fakes import FakeEmbedder
 
@@ -115,6 +117,59 @@ def test_same_speaker(asked, speaker, same):
 ])
 def test_the_speaker_a_question_asks_about(question, names):
     assert asked_speakers(question) == names
+
+
+@pytest.mark.parametrize("question, subject", [
+    ("Wat zei Poetin over Navalny?", "over Navalny?"),
+    ("what did Biden say about cyber", "about cyber"),
+    ("Wat gebeurt er als Navalny sterft volgens Biden?", "Wat gebeurt er als Navalny sterft ?"),
+    ("Hoe noemde Biden Poetin na zijn aanstelling?", "na zijn aanstelling?"),
+    ("Wat zei Rutte?", "?"),
+    ("how long did the Geneva meeting last", ""),
+])
+def test_the_subject_is_the_question_without_the_words_that_ask_and_name_the_speaker(question, subject):
+    assert asked_subject(question) == subject
+
+
+GATED = [  # Poetin speaks on Navalny and on something else; Biden speaks on Navalny
+    {"id": "greet", "date": "2021-06", "text": "\"Goedendag meneer de president,\" zei Poetin in Genève."},
+    {"id": "jail", "date": "2021-06", "text": "\"Navalny heeft de wet genegeerd,\" zei Poetin in Genève."},
+    {"id": "free", "date": "2021-06", "text": "\"Navalny moet vrij,\" zei Biden in Genève."},
+]
+
+
+@pytest.fixture
+def gated(tmp_path):
+    path = write(tmp_path / "articles.jsonl", "\n".join(json.dumps(a) for a in GATED))
+    embedder = FakeEmbedder()
+    update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder),
+                 load_for_index([path]))
+    searcher = Searcher(IndexDirectory(tmp_path / "idx"), embedder)
+    yield searcher
+    searcher.close()
+
+
+def lifted(searcher, question) -> set[str]:
+    """The articles whose passage the speaker boost scores higher."""
+    def scores(weight):
+        options = SearchOptions(k=10, group=False, weights=FusionWeights(speaker=weight))
+        return {h.doc_id: h.score for h in searcher.search(question, options).hits}
+    without, with_boost = scores(0.0), scores(0.1)
+    assert set(without) == set(with_boost) == {"greet", "jail", "free"}
+    return {d for d in with_boost if with_boost[d] > without[d]}
+
+
+@pytest.mark.parametrize("question, articles", [
+    # the subject's word is in the candidates: only where Poetin speaks and it is there
+    ("Wat zei Poetin over Navalny?", {"jail"}),
+    ("What did Putin say about Navalny?", {"jail"}),
+    # no candidate holds a word of the subject (or it has none): all where Poetin speaks
+    ("Wat zei Poetin over de sancties?", {"greet", "jail"}),
+    ("Wat zei Poetin?", {"greet", "jail"}),
+    ("Wat zei Biden over Navalny?", {"free"}),
+])
+def test_the_boost_lifts_where_the_speaker_speaks_on_the_subject(gated, question, articles):
+    assert lifted(gated, question) == articles
 
 
 ARTICLES = [
