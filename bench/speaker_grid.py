@@ -5,7 +5,7 @@ Only questions that name a speaker (search.speakers.asked_speakers) are changed 
 each of those is embedded once and searched once per setting through the real searcher; the
 other questions keep the ranking they have without it. Prints per set: how many questions name
 a speaker, and R@1 / MRR@10 over the whole set for each weight (0 = no boost) and gate ("on": only
-passages on the question's subject, docs/decisions/0045; "off": every passage where he speaks).
+passages on the question's subject, docs/decisions/0046; "off": every passage where he speaks).
 Then, for the sample questions that name a speaker, the passage level the sets do not judge: how
 many have the answer's passage (their `evidence`) at rank 1 / in the top 3, passages ungrouped.
 
