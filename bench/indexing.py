@@ -151,17 +151,23 @@ def numbers(paths: Paths, runs: dict, timers: dict, reports: dict, roots: dict,
 
 
 def agreement(roots: dict[str, Path], kept: str, fp32: str) -> dict:
-    """Per-text cosine of the kept path's vectors to fp32's (same chunker, same order)."""
-    from indexer.index.manifest import SENTENCE_VECTORS, VECTORS
-    from indexer.index.vectors import load_vector_index
+    """Per-text cosine of the kept path's vectors to fp32's: the same articles in the same order
+    get the same stable ids in both indexes, so row by row is text by text."""
+    from indexer.index.version import IndexVersion
 
-    found = {}
-    for part, name in (("passages", VECTORS), ("sentences", SENTENCE_VECTORS)):
-        a, b = (load_vector_index(indexes.directory(roots[r]).current_version() / name) for r in (kept, fp32))
-        ids = np.arange(len(a), dtype=np.int64)
-        cosines = np.sum(a.vectors(ids) * b.vectors(ids), axis=1)
-        found[part] = {"min": float(cosines.min()), "mean": float(cosines.mean()), "n": len(ids)}
-    return found
+    versions = [IndexVersion.open(indexes.directory(roots[r]).current_version(), keywords=False)
+                for r in (kept, fp32)]
+    try:
+        found = {}
+        for part, ids_of in (("passages", "chunk_ids"), ("sentences", "sentence_ids")):
+            ids = np.concatenate([getattr(s, ids_of) for s in versions[0].segments])
+            a, b = (getattr(v, part).vectors(ids) for v in versions)
+            cosines = np.sum(a * b, axis=1)
+            found[part] = {"min": float(cosines.min()), "mean": float(cosines.mean()), "n": len(ids)}
+        return found
+    finally:
+        for version in versions:
+            version.close()
 
 
 def stage_latency(root: Path, query_embedder, repeats: int) -> dict[str, dict]:
