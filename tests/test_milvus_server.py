@@ -9,9 +9,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import SAMPLE_DIR, write
-from tests.milvus_server import milvus_server  # noqa: F401 (the fixture)
-from tests.test_milvus_store import QUESTIONS, hits
+from tests.conftest import SAMPLE_DIR
+from tests.test_milvus_store import QUESTIONS, changed_sample, hits
 
 pytest.importorskip("pymilvus")
 
@@ -29,11 +28,7 @@ def test_a_server_backed_index_answers_as_the_faiss_one(run, fake_model, tmp_pat
             hits(run, faiss, question, "--mode", "dense")
     assert hits(run, milvus, "Biden", "--since", "2021-07-01", "--mode", "dense") == \
         hits(run, faiss, "Biden", "--since", "2021-07-01", "--mode", "dense")
-    changed = tmp_path / "changed"
-    for f in SAMPLE_DIR.iterdir():
-        write(changed / f.name, f.read_text(encoding="utf-8"))
-    first = sorted(changed.iterdir())[0]
-    write(first, first.read_text(encoding="utf-8") + "\n\nDe klimaatwet van Jetten is aangenomen.")
+    changed = changed_sample(tmp_path)
     for index in (faiss, milvus):
         assert run("index", changed, "--index", index, "--model", fake_model).exit_code == 0
         assert run("remove", "004_2279d42696e0605c", "--index", index).exit_code == 0

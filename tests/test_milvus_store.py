@@ -22,6 +22,16 @@ def hits(run, index, question, *extra):
     return [(r["doc_id"], r["chunk_id"]) for r in json.loads(result.stdout)["results"]]
 
 
+def changed_sample(tmp_path):
+    """The sample articles with one of them changed (a sentence added that the others lack)."""
+    changed = tmp_path / "changed"
+    for f in SAMPLE_DIR.iterdir():
+        write(changed / f.name, f.read_text(encoding="utf-8"))
+    first = sorted(changed.iterdir())[0]
+    write(first, first.read_text(encoding="utf-8") + "\n\nDe klimaatwet van Jetten is aangenomen.")
+    return changed
+
+
 def rows_in(db, part: str) -> int:
     from pymilvus import MilvusClient
 
@@ -67,11 +77,7 @@ def test_a_milvus_index_answers_as_the_faiss_one(run, both):
 
 def test_updates_removals_and_optimize_go_to_milvus(run, fake_model, both, tmp_path):
     faiss, milvus, db = both
-    changed = tmp_path / "changed"
-    for f in SAMPLE_DIR.iterdir():
-        write(changed / f.name, f.read_text(encoding="utf-8"))
-    first = sorted(changed.iterdir())[0]
-    write(first, first.read_text(encoding="utf-8") + "\n\nDe klimaatwet van Jetten is aangenomen.")
+    changed = changed_sample(tmp_path)
     for index in (faiss, milvus):
         assert run("index", changed, "--index", index, "--model", fake_model).exit_code == 0
         assert run("remove", "004_2279d42696e0605c", "--index", index).exit_code == 0
