@@ -123,14 +123,34 @@ def date_expression(dates: DateBounds | None) -> str:
     return " and ".join(terms)
 
 
-class MilvusVectors:
+class MilvusClientUser:
+    """What the read and the write side do alike with their pymilvus client (``_client``, at
+    ``location``): every call's failure becomes a VectorStoreError naming the store."""
+
+    _client: object
+    location: Location
+
+    def _call(self, method: str, *args, **kwargs):
+        try:
+            return getattr(self._client, method)(*args, **kwargs)
+        except Exception as exc:
+            raise unreachable(self.location, exc) from exc
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception:  # a connection already gone (both parts may share one client)
+            pass
+
+
+class MilvusVectors(MilvusClientUser):
     """One part's vectors of one version, in a collection that all the index's versions share."""
 
     kind = KIND
 
     def __init__(self, client, location: Location, collection: str, live: LiveIds, dim: int,
                  written_ts: int = 0) -> None:
-        self._client, self._location, self.collection = client, location, collection
+        self._client, self.location, self.collection = client, location, collection
         self._live, self.dim = live, dim
         self._written_ts = int(written_ts)
 
@@ -201,7 +221,7 @@ class MilvusVectors:
         for at, i in enumerate(ids.tolist()):
             if i not in found:
                 raise IndexFormatError(
-                    f"the Milvus collection {self.collection} at {self._location.uri} lacks the "
+                    f"the Milvus collection {self.collection} at {self.location.uri} lacks the "
                     f"vector {i}, which this index version holds",
                     hint="rebuild the index (the collection was changed or dropped outside it)")
             out[at] = found[i]
@@ -215,21 +235,9 @@ class MilvusVectors:
             found.update((int(r["id"]), np.asarray(r["vector"], np.float32)) for r in rows)
         return found
 
-    def _call(self, method: str, *args, **kwargs):
-        try:
-            return getattr(self._client, method)(*args, **kwargs)
-        except Exception as exc:
-            raise unreachable(self._location, exc) from exc
-
     def describe(self) -> dict:
-        return {"kind": self.kind, "uri": self._location.uri, "collection": self.collection,
+        return {"kind": self.kind, "uri": self.location.uri, "collection": self.collection,
                 "live": len(self)}
-
-    def close(self) -> None:
-        try:
-            self._client.close()
-        except Exception:  # both parts share one client; the second close finds it closed
-            pass
 
 
 def _allowed_mask(live: LiveIds, allowed: np.ndarray) -> np.ndarray:

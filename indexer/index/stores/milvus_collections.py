@@ -5,7 +5,7 @@ and why the collections look as they do: milvus.py."""
 from __future__ import annotations
 
 from indexer.errors import ModelMismatchError
-from indexer.index.stores.milvus import BATCH, Location, connect, unreachable
+from indexer.index.stores.milvus import BATCH, Location, MilvusClientUser, connect, unreachable
 
 
 def collection_names(prefix: str) -> dict:
@@ -51,7 +51,7 @@ def ensure_collection(client, location: Location, name: str, dim: int, fingerpri
         raise unreachable(location, exc) from exc
 
 
-class MilvusCollections:
+class MilvusCollections(MilvusClientUser):
     """The write side: an index's two collections, made or checked, rows upserted and deleted
     by stable id."""
 
@@ -93,15 +93,3 @@ class MilvusCollections:
                        for n in self.names.values())
         except Exception:  # an internal of pymilvus moved: readers fall back to Bounded
             return 0
-
-    def _call(self, method: str, *args, **kwargs):
-        try:
-            return getattr(self._client, method)(*args, **kwargs)
-        except Exception as exc:
-            raise unreachable(self.location, exc) from exc
-
-    def close(self) -> None:
-        try:
-            self._client.close()
-        except Exception:  # closing a connection that is gone: nothing to tell
-            pass
