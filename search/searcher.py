@@ -117,15 +117,17 @@ class Searcher:
     @classmethod
     def open(cls, index_root: Path, model: str | None = None,
              make_embedder: Callable[[ModelSpec], Embedder] | None = None,
-             settings: Settings | None = None) -> Searcher:
-        """Open ``index_root`` with ``model``, or with the model the index was built with."""
+             settings: Settings | None = None, one_question: bool = False) -> Searcher:
+        """Open ``index_root`` with ``model``, or with the model the index was built with;
+        ``one_question``: this process answers one, so the question embedder that starts
+        fastest is chosen over the one that embeds fastest."""
         settings = settings or Settings()
         index_dir = IndexDirectory(index_root)
         manifest = index_dir.manifest()
         spec = resolve_model_for_index(manifest.model, model, settings.models_dir)
         check_same_model(manifest, spec, index_dir.root)  # before the slow part: loading the model
         if make_embedder is None:
-            return cls(index_dir, load_query_embedder(spec, settings.query_backend))
+            return cls(index_dir, load_query_embedder(spec, settings.query_backend, one_question))
         return cls(index_dir, make_embedder(spec))
 
     def search(self, query: str, options: SearchOptions | None = None, **overrides) -> SearchResult:

