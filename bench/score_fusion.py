@@ -7,10 +7,13 @@ reused, since no setting changes them) on every set of bench/data/eval/sets.json
 article as `vraagbaak eval` judges. Then, for each set, it picks the setting the other sets
 prefer (leave-one-set-out; the rule: the smallest worst gap of hybrid to its better leg over
 R@1, R@10, MRR@10 and nDCG@10 on those sets, then the higher mean R@1) and reports the held-out
-set's numbers under it. Writes bench/out/score_fusion.json (per setting, per set, per question
+set's numbers under it; a set named by --held-out is measured but never chosen on, and gets
+the choice made on all the others. Writes bench/out/score_fusion.json (per setting, per set, per question
 R@1 and the top article, to read the questions that change).
 
-usage: python -m bench.score_fusion --index EVAL_INDEX [--weights 0.05 0.1 ...] [--sets FILE]
+usage: python -m bench.score_fusion --index EVAL_INDEX [--weights 0.05 0.1 ...] [--methods ...]
+           [--held-out SET ...] [--vectors CACHE.npz]
+       python -m bench.score_fusion --merge RUN.json ...   (the tables again, from saved runs)
 """
 
 from __future__ import annotations
@@ -124,9 +127,10 @@ def worst_gap(rows: dict, name: str, sets) -> tuple[float, str, str]:
 
 
 def choose(rows: dict, candidates: list[str], sets) -> str:
-    """The rule: the smallest worst gap on ``sets``, then the higher mean R@1 on them."""
-    return min(candidates, key=lambda c: (round(worst_gap(rows, c, sets)[0], 6),
-                                          -sum(rows[c][s]["R@1"] for s in sets)))
+    """The rule: the smallest worst gap on ``sets``, then the higher mean R@1, MRR@10 and
+    nDCG@10 on them, in that order (the first metric that tells two settings apart decides)."""
+    return min(candidates, key=lambda c: (round(worst_gap(rows, c, sets)[0], 6), *(
+        -round(sum(rows[c][s][m] for s in sets), 6) for m in ("R@1", "MRR@10", "nDCG@10"))))
 
 
 def main() -> None:
@@ -134,14 +138,21 @@ def main() -> None:
     from search.searcher import Searcher
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--index", type=Path, help="the eval corpus indexed (not with --merge)")
     parser.add_argument("--sets", type=Path, default=EVAL / "sets.json")
     parser.add_argument("--weights", type=float, nargs="*", default=WEIGHTS)
     parser.add_argument("--methods", nargs="*", default=["minmax", "zscore"])
     parser.add_argument("--vectors", type=Path, help="a .npz cache of the questions' vectors")
     parser.add_argument("--held-out", nargs="*", default=[],
                         help="sets measured but never used to choose (a set nothing was tuned on)")
+    parser.add_argument("--merge", type=Path, nargs="*",
+                        help="no search: report on the settings of these earlier runs' JSON")
     args = parser.parse_args()
+    if args.merge:
+        report(*merged(args.merge))
+        return
+    if args.index is None:
+        parser.error("--index is needed to search")
 
     sets, _ = load_eval_sets([args.sets])
     searcher = Searcher.open(args.index)
@@ -153,33 +164,50 @@ def main() -> None:
         rows[name] = measure(searcher, sets, vectors, mode, fields)
         print(name, f"{time.perf_counter() - started:.0f} s", json.dumps({s: [round(r[m], 3) for m in METRICS] for s, r in rows[name].items()}),
               flush=True)
-    names = [s.name for s in sets]
-    tuned = [s for s in names if s not in args.held_out]
-    hybrids = [n for n, mode, _ in settings(args.weights, args.methods) if mode == "hybrid"]
+    report(rows, [s.name for s in sets], args.held_out)
+
+
+def report(rows: dict, names: list[str], held_out: list[str]) -> None:
+    """Leave-one-set-out over the tuned sets, the choice on all of them, the tables."""
+    tuned = [s for s in names if s not in held_out]
+    hybrids = [n for n in rows if n not in LEGS]
     score = [n for n in hybrids if n != "rrf"]
     loso = {}
     for held in tuned:
-        rest = [s for s in tuned if s != held]
-        pick = choose(rows, score, rest)
+        pick = choose(rows, score, [s for s in tuned if s != held])
         loso[held] = {"chosen": pick, **{m: rows[pick][held][m] for m in METRICS},
                       "rrf": {m: rows["rrf"][held][m] for m in METRICS}}
     final = choose(rows, score, tuned)
+    for held in held_out:  # measured, never chosen on: the choice made on all tuned sets
+        loso[held] = {"chosen": final, **{m: rows[final][held][m] for m in METRICS},
+                      "rrf": {m: rows["rrf"][held][m] for m in METRICS}}
     summary = {name: {"worst gap": worst_gap(rows, name, tuned),
-                      "mean R@1": sum(rows[name][s]["R@1"] for s in tuned) / len(tuned)}
-               for name in hybrids}
-    header = ["setting", *(f"{s} R@1" for s in names), "worst gap (tuned sets)"]
+                      **{f"mean {m}": sum(rows[name][s][m] for s in tuned) / len(tuned)
+                         for m in METRICS}} for name in hybrids}
+    header = ["setting", *(f"{s} R@1" for s in names), "mean R@1 (tuned)", "worst gap (tuned sets)"]
     table = [[name, *(f"{rows[name][s]['R@1']:.3f}" for s in names),
+              f"{summary[name]['mean R@1']:.3f}" if name in summary else "",
               f"{summary[name]['worst gap'][0]:+.3f} ({summary[name]['worst gap'][1]} "
               f"{summary[name]['worst gap'][2]})" if name in summary else ""] for name in rows]
-    loso_table = [[held, r["chosen"], *(f"{r['rrf'][m]:.3f} → {r[m]:.3f}" for m in METRICS)]
-                  for held, r in loso.items()]
+    loso_table = [[held + (" (held out)" if held in held_out else ""), r["chosen"],
+                   *(f"{r['rrf'][m]:.3f} → {r[m]:.3f}" for m in METRICS)] for held, r in loso.items()]
     out.publish({"settings": rows, "loso": loso, "chosen on all tuned sets": final,
-                 "summary": summary, "held out": args.held_out},
+                 "summary": summary, "held out": held_out},
                 [out.table("Score fusion: hybrid R@1 per set and setting", header, table),
-                 out.table(f"Leave one set out (chosen on all: {final})",
+                 out.table(f"Leave one set out (chosen on all tuned sets: {final})",
                            ["held-out set", "chosen on the others", *(f"{m} rrf → chosen" for m in METRICS)],
                            loso_table)])
 
+
+def merged(paths: list[Path]) -> tuple[dict, list[str], list[str]]:
+    """The settings of earlier runs' JSON (bench/out/score_fusion.json), later runs adding theirs."""
+    rows, names, held_out = {}, [], []
+    for path in paths:
+        numbers = json.loads(path.read_text())["numbers"]
+        rows.update(numbers["settings"])
+        names = names or list(next(iter(numbers["settings"].values())))
+        held_out = held_out or numbers["held out"]
+    return rows, names, held_out
 
 if __name__ == "__main__":
     main()

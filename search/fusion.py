@@ -44,10 +44,10 @@ class FusionWeights:
     # Why: docs/decisions/0046-speaker-boost-on-the-subject.md
     speaker_on_subject: bool = True  # ... and only those on the question's subject, when told
     # Why: docs/decisions/0056-score-aware-fusion.md
-    method: str = "rrf"  # "rrf" (ranks) or "minmax" / "zscore" (scaled scores, weighted mean)
+    method: str = "zscore"  # "rrf" (ranks) or "minmax" / "zscore" (scaled scores, weighted mean)
     # the same-language keyword weight of the score methods (scores have another scale than
     # RRF's 1 / (k + rank), so they need their own); cross-language and covered are shared
-    score_keyword_same_language: float = 0.1
+    score_keyword_same_language: float = 0.05
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -64,9 +64,13 @@ class FusionWeights:
         probabilities at all (no letters: a number, a date) count as the corpus language: such
         a question is words that are the same in both languages, so keyword search may help."""
         p = self.corpus_language_share(question_language, corpus_language)
-        same = self.keyword_covered if covered else (
-            self.keyword_same_language if self.method == "rrf" else self.score_keyword_same_language)
+        same = self.keyword_covered if covered else self.same_language
         return same * p + self.keyword_cross_language * (1.0 - p)
+
+    @property
+    def same_language(self) -> float:
+        """The keyword weight for a question surely in the corpus language, under ``method``."""
+        return self.keyword_same_language if self.method == "rrf" else self.score_keyword_same_language
 
     @staticmethod
     def corpus_language_share(question_language: str | Mapping[str, float] | None,

@@ -71,7 +71,8 @@ def test_the_keyword_leg_mixes_passage_and_article_bm25_each_on_its_own_scale():
 
 
 def test_the_score_methods_have_their_own_same_language_weight():
-    rrf, score = FusionWeights(), FusionWeights(method="minmax", score_keyword_same_language=0.3)
+    rrf = FusionWeights(method="rrf")
+    score = FusionWeights(method="minmax", score_keyword_same_language=0.3)
     dutch = {"nl": 0.8, "en": 0.2}
     assert rrf.keyword_weight(dutch, "nl") == pytest.approx(0.05 * 0.8)
     assert score.keyword_weight(dutch, "nl") == pytest.approx(0.3 * 0.8)
