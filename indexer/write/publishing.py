@@ -1,5 +1,5 @@
 """The next version, written into the writer's staging folder: the previous version's segments
-shared, the change's new segment, tombstones, the keyword index updated, due merges, manifest.
+shared, the change's new segment, tombstones, the keyword index updated, manifest.
 
 Everything here is written into a folder nobody reads until it is published (one rename of
 CURRENT, indexer/index/directory.py), so a run killed at any moment leaves the previous version.
@@ -24,7 +24,7 @@ from indexer.index.segments import Segment, Tombstones
 from indexer.index.store import StoredDocument
 from indexer.write.changes import Plan
 from indexer.write.segment_writer import (SegmentRows, joined, link_segments, live_rows,
-                                          merges_due, write_segment)
+                                          write_segment)
 from indexer.write.store_writes import keeps_files, upsert_rows, with_dead
 
 
@@ -35,7 +35,7 @@ class Change:
     new: list[StoredDocument]  # articles that get new rows (added, updated, moved)
     kept: int
     rebuild: bool = False
-    merge_all: bool = False  # `vraagbaak optimize`, or a new vector index kind: one segment
+    merge_all: bool = False  # a new vector index kind: every segment rewritten as one
 
 
 @dataclass
@@ -68,10 +68,11 @@ def write_version(writer, previous, change: Change, rows: SegmentRows, settings:
     if rows.documents:
         upcoming.entries.append(write_segment(staging, rows, settings["index_type"],
                                               store=store["kind"]))
-    groups = ([[e["name"] for e in upcoming.entries]] if change.merge_all and upcoming.entries
-              else merges_due(upcoming.entries, {e["name"]: e.get("dead", 0) for e in upcoming.entries}))
-    for group in groups:
-        _merge(staging, upcoming, group, dim, settings["index_type"], store["kind"])
+    # A new vector index kind rewrites every segment here; the merges a write makes due run
+    # after its publish, off the write lock (indexer/write/merging.py).
+    if change.merge_all and upcoming.entries:
+        _merge(staging, upcoming, [e["name"] for e in upcoming.entries], dim,
+               settings["index_type"], store["kind"])
     language = _language(upcoming.languages)
     before = previous.manifest.keyword_index if incremental else {}
     in_place = (incremental and not change.merge_all and before.get("kind") == DEFAULT_KIND

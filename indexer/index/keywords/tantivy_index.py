@@ -146,11 +146,10 @@ def update(previous: Path | None, folder: Path, analyzer: Analyzer, delete: Sequ
     (id, text) pairs; returns (the opened index, its live document count). Cost: the change."""
     import tantivy
 
-    folder.mkdir(parents=True, exist_ok=False)
     if previous is not None:
-        for item in previous.iterdir():
-            if item.is_file() and not item.name.startswith(".tantivy-"):  # locks are per folder
-                _link(item, folder / item.name)
+        link_files(previous, folder)
+    else:
+        folder.mkdir(parents=True, exist_ok=False)
     index = tantivy.Index(_schema(), path=str(folder), reuse=previous is not None)
     _add(index, analyzer, delete, ids, texts)
     size = size_before - len(delete) + len(ids)
@@ -176,6 +175,15 @@ def _add(index, analyzer: Analyzer, delete: Sequence[int], ids: Sequence[int],
         writer.add_document(doc)
     writer.commit()
     writer.wait_merging_threads()  # tantivy's own merges finish before the folder is published
+
+
+def link_files(previous: Path, folder: Path) -> None:
+    """``folder`` (new) as hard links to the keyword index in ``previous``: the same index,
+    for a version that changes no keyword (a merge of segments)."""
+    folder.mkdir(parents=True, exist_ok=False)
+    for item in previous.iterdir():
+        if item.is_file() and not item.name.startswith(".tantivy-"):  # locks are per folder
+            _link(item, folder / item.name)
 
 
 def _link(source: Path, target: Path) -> None:
