@@ -172,10 +172,13 @@ def _keywords_anew(work: Path, manifest: Manifest, entry: dict) -> tuple[int, in
     finally:
         segment.store.close()
     analyzer = Analyzer(manifest.language)
+    dated = {d.document.doc_id: d.document.date for _, d in articles}
     _, passages = update_keywords(None, work / KEYWORDS, analyzer, (), [c for c, _, _ in chunks],
-                                  [chunk.text for _, chunk, _ in chunks])
+                                  [chunk.text for _, chunk, _ in chunks],
+                                  dates=[dated.get(chunk.doc_id) for _, chunk, _ in chunks])
     _, whole = update_keywords(None, work / ARTICLE_KEYWORDS, analyzer, (),
-                               [a for a, _ in articles], [d.document.text for _, d in articles])
+                               [a for a, _ in articles], [d.document.text for _, d in articles],
+                               dates=[d.document.date for _, d in articles])
     return passages, whole
 
 
@@ -254,18 +257,22 @@ def _keywords_caught_up(writer, work: Path, now: Manifest, merged: _Merged,
     passages and articles of newer segments added, the ones deleted since deleted."""
     snapshot_names = {e["name"] for e in merged.snapshot.segments}
     newer = [e for e in now.segments if e["name"] not in snapshot_names]
-    chunk_ids, texts, article_ids, articles = [], [], [], []
+    chunk_ids, texts, chunk_dates, article_ids, articles, dates = [], [], [], [], [], []
     for entry in newer:
         segment = Segment.open(writer.previous / SEGMENTS / entry["name"], entry)
         try:
+            found = segment.store.documents_where("1")
+            dated = {d.document.doc_id: d.document.date for _, d in found}
             for chunk_id, chunk, _ in segment.store.chunk_rows():
                 if chunk_id not in tombstones.chunks:
                     chunk_ids.append(chunk_id)
                     texts.append(chunk.text)
-            for article_id, doc in segment.store.documents_where("1"):
+                    chunk_dates.append(dated.get(chunk.doc_id))
+            for article_id, doc in found:
                 if article_id not in tombstones.articles:
                     article_ids.append(article_id)
                     articles.append(doc.document.text)
+                    dates.append(doc.document.date)
         finally:
             segment.store.close()
     analyzer = Analyzer(now.language)
@@ -273,9 +280,10 @@ def _keywords_caught_up(writer, work: Path, now: Manifest, merged: _Merged,
     dead_chunks = sorted((tombstones.chunks - merged.read.chunks) & merged.ids[1])
     dead_articles = sorted((tombstones.articles - merged.read.articles) & merged.ids[0])
     update_keywords(work / KEYWORDS, writer.staging / KEYWORDS, analyzer, dead_chunks,
-                    chunk_ids, texts, sizes[0])
+                    chunk_ids, texts, sizes[0], dates=chunk_dates)
     _, size = update_keywords(work / ARTICLE_KEYWORDS, writer.staging / ARTICLE_KEYWORDS,
-                              analyzer, dead_articles, article_ids, articles, sizes[1])
+                              analyzer, dead_articles, article_ids, articles, sizes[1],
+                              dates=dates)
     return {"kind": DEFAULT_KIND, "articles": size}
 
 

@@ -78,12 +78,13 @@ def write_version(writer, previous, change: Change, rows: SegmentRows, settings:
     in_place = (incremental and not change.merge_all and before.get("kind") == DEFAULT_KIND
                 and before.get("language") == language)
     if in_place:
+        dated = {d.document.doc_id: d.document.date for d in rows.documents}
         update_keywords(previous.path / KEYWORDS, staging / KEYWORDS, Analyzer(language),
                         dead_chunks, rows.chunk_ids, [c.text for c in rows.chunks],
-                        previous.manifest.chunks)
-    else:  # a first build, a rebuild, `optimize`, or the corpus's language changed: all anew
-        ids, texts = _live_texts(staging, upcoming)
-        update_keywords(None, staging / KEYWORDS, Analyzer(language), (), ids, texts)
+                        previous.manifest.chunks, dates=[dated[c.doc_id] for c in rows.chunks])
+    else:  # a first build, a rebuild, a new vector index kind, or a new language: all anew
+        ids, texts, dates = _live_texts(staging, upcoming)
+        update_keywords(None, staging / KEYWORDS, Analyzer(language), (), ids, texts, dates=dates)
     articles = _article_keywords(staging, previous, upcoming, rows, language,
                                  in_place and bool(previous.manifest.article_index))
     upcoming.tombstones.write(staging / TOMBSTONES)
@@ -170,18 +171,19 @@ def _article_keywords(staging: Path, previous, upcoming: _Next, rows: SegmentRow
         size = int(previous.manifest.article_index.get("articles", 0))
         _, size = update_keywords(previous.path / ARTICLE_KEYWORDS, staging / ARTICLE_KEYWORDS,
                                   Analyzer(language), upcoming.dead_articles, rows.article_ids,
-                                  [d.document.text for d in rows.documents], size)
+                                  [d.document.text for d in rows.documents], size,
+                                  dates=[d.document.date for d in rows.documents])
     else:
-        ids, texts = _live_articles(staging, upcoming)
+        ids, texts, dates = _live_articles(staging, upcoming)
         _, size = update_keywords(None, staging / ARTICLE_KEYWORDS, Analyzer(language), (), ids,
-                                  texts)
+                                  texts, dates=dates)
     return {"kind": DEFAULT_KIND, "articles": size}
 
 
-def _live_articles(staging: Path, upcoming: _Next) -> tuple[list[int], list[str]]:
-    """Every live article's id and text; a segment written before word counts gets them here
-    (a new file in the staging folder: the published version's folder is not touched)."""
-    ids, texts = [], []
+def _live_articles(staging: Path, upcoming: _Next) -> tuple[list[int], list[str], list]:
+    """Every live article's id, text and date; a segment written before word counts gets them
+    here (a new file in the staging folder: the published version's folder is not touched)."""
+    ids, texts, dates = [], [], []
     for entry in upcoming.entries:
         folder = staging / SEGMENTS / entry["name"]
         segment = Segment.open(folder, entry)
@@ -195,21 +197,25 @@ def _live_articles(staging: Path, upcoming: _Next) -> tuple[list[int], list[str]
             if article_id not in upcoming.tombstones.articles:
                 ids.append(article_id)
                 texts.append(doc.document.text)
-    return ids, texts
+                dates.append(doc.document.date)
+    return ids, texts, dates
 
 
-def _live_texts(staging: Path, upcoming: _Next) -> tuple[list[int], list[str]]:
-    ids, texts = [], []
+def _live_texts(staging: Path, upcoming: _Next) -> tuple[list[int], list[str], list]:
+    """Every live passage's id and text, and its article's date."""
+    ids, texts, dates = [], [], []
     for entry in upcoming.entries:
         segment = Segment.open(staging / SEGMENTS / entry["name"], entry)
         try:
+            dated = {d.document.doc_id: d.document.date for _, d in segment.store.documents_where("1")}
             for chunk_id, chunk, _ in segment.store.chunk_rows():
                 if chunk_id not in upcoming.tombstones.chunks:
                     ids.append(chunk_id)
                     texts.append(chunk.text)
+                    dates.append(dated.get(chunk.doc_id))
         finally:
             segment.store.close()
-    return ids, texts
+    return ids, texts, dates
 
 
 def _language(counts: Counter) -> str:
