@@ -37,6 +37,9 @@ from bench.lib import results as out
 from bench.lib.corpora import ROOT
 
 DIM = 384
+# The thread pools a merge touches, each held to one thread, as a background merge holds them.
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                     "RAYON_NUM_THREADS")}
 QUESTIONS = ("Wat zei de minister over het klimaat?", "Who won the elections?",
              "Poetin en Biden in Genève", "stikstof boeren protest", "NAVO Oekraïne steun",
              "Hoeveel woningen worden er gebouwd?", "What happened in Brussels?",
@@ -150,8 +153,6 @@ def search_p50(root: Path, seconds: float, merging: bool) -> dict:
     searcher = Searcher(IndexDirectory(root), HashEmbedder())
     for q in QUESTIONS:  # warm
         searcher.search(q)
-    from indexer.write.background import ONE_THREAD
-
     merge = None
     if merging:  # `optimize` nices itself; one thread, as a background merge has
         merge = subprocess.Popen([sys.executable, "-c", "from cli.main import main; main()",

@@ -121,10 +121,15 @@ def test_a_write_that_makes_merges_due_starts_the_niced_background_merger(tmp_pa
     assert len(segments(root)) == 1  # the child merged the ten small segments
 
 
-def test_an_unknown_merge_mode_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+def test_an_unknown_merge_mode_is_refused_before_anything_is_written(tmp_path, monkeypatch, run):
     from indexer.errors import InputError
 
-    monkeypatch.setenv("VRAAGBAAK_MERGES", "sometimes")
     with pytest.raises(InputError, match="unknown merge mode 'sometimes'"):
-        add(tmp_path / "idx", articles(1))
+        add(tmp_path / "idx", articles(1), merges="sometimes")
     assert not IndexDirectory(tmp_path / "idx").exists()
+    add(tmp_path / "idx", articles(2))
+    monkeypatch.setenv("VRAAGBAAK_MERGES", "sometimes")
+    done = run("remove", "gen-1", "--index", tmp_path / "idx")
+    assert done.exit_code == 1 and "VRAAGBAAK_MERGES must be background, inline or off" in done.output
+    assert "Traceback" not in done.output
+    assert len(IndexDirectory(tmp_path / "idx").manifest().segments) == 1  # nothing written

@@ -6,8 +6,10 @@ lock (indexer/write/merging.py). It is niced and limited to one thread for numpy
 torch, so that searches on the same cores come first: a merge is never in a hurry. A child that
 finds another merger at work exits (that one merges what is due, round after round).
 
-``VRAAGBAAK_MERGES`` says where due merges run: ``background`` (the default), ``inline`` (in
-the writing process, after its publish and off the lock: tests, benchmarks) or ``off``.
+Where due merges run (``update_index(merges=...)``; the CLI and the server take it from
+``VRAAGBAAK_MERGES``, indexer/settings.py): ``background`` (the edges' default), ``inline`` (in
+the writing process, after its publish and off the lock: a library call's default, tests,
+benchmarks) or ``off``.
 """
 
 from __future__ import annotations
@@ -18,25 +20,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-MODES = ("background", "inline", "off")
+from indexer.settings import MERGE_MODES
+
 NICENESS = 10
-# Thread pools of the libraries a merge touches, each held to one thread in the child.
-ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                     "NUMEXPR_NUM_THREADS", "RAYON_NUM_THREADS")}
 LOG = "merge.log"  # in the index folder: what a background merge that failed said
 
 
-def mode(asked: str | None = None) -> str:
-    chosen = asked or os.environ.get("VRAAGBAAK_MERGES") or "background"
-    if chosen not in MODES:
+def mode(asked: str) -> str:
+    if asked not in MERGE_MODES:
         from indexer.errors import InputError
 
-        raise InputError(f"unknown merge mode {chosen!r} (VRAAGBAAK_MERGES)",
-                         hint=f"choose one of: {', '.join(MODES)}")
-    return chosen
+        raise InputError(f"unknown merge mode {asked!r}",
+                         hint=f"choose one of: {', '.join(MERGE_MODES)}")
+    return asked
 
 
-def after_write(index_dir, manifest, asked: str | None = None):
+def after_write(index_dir, manifest, asked: str):
     """Run or start the merges ``manifest`` (just published) makes due; the child process when
     one was started (its caller need not wait for it)."""
     from indexer.write.merging import due, merge
@@ -57,18 +56,21 @@ def start(root: Path) -> subprocess.Popen:
     try:
         return subprocess.Popen([sys.executable, "-m", "indexer.write.background", str(root)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                                start_new_session=True, env=os.environ | ONE_THREAD)
+                                start_new_session=True)
     finally:
         log.close()
 
 
 def low_priority() -> None:
-    """This process yields the cores to searches: niced, FAISS on one thread."""
+    """This process yields the cores to searches: niced, one thread for FAISS's OpenMP and
+    numpy's BLAS (tantivy's writer is asked for one thread already)."""
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     import faiss
+    from threadpoolctl import threadpool_limits
 
     faiss.omp_set_num_threads(1)
+    threadpool_limits(1)
 
 
 def main(argv: list[str]) -> int:

@@ -154,12 +154,16 @@ def _merge_group(work: Path, manifest: Manifest, read: Tombstones, group: list[s
             ids[0].update(a for a, _ in segment.store.documents_where("1"))
             ids[1].update(segment.chunk_ids.tolist())
             ids[2].update(segment.sentence_ids.tolist())
+        # The largest segment's IVF lists, when the merged size calls for as many: the merge
+        # then trains no k-means (IVFIndex.build reuses them, and tunes its probing anew).
+        largest = max(segments, key=lambda s: len(s.chunk_ids))
+        before = (largest.passages, largest.sentences)
     finally:
         for segment in segments:
             segment.store.close()
     index_type = manifest.vector_indexes.get("setting", "auto")
     store = manifest.vector_store.get("kind", "faiss")
-    return write_segment(work, joined(parts, manifest.dim), index_type, store=store)
+    return write_segment(work, joined(parts, manifest.dim), index_type, before, store=store)
 
 
 def _keywords_anew(work: Path, manifest: Manifest, entry: dict) -> tuple[int, int]:

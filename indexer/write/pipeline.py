@@ -68,7 +68,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
                  batch_size: int | None = None, index_type: str | None = None,
                  vectors: str | None = None,
                  embedding: DocumentEmbedding | None = None,
-                 merges: str | None = None) -> IndexReport:
+                 merges: str = "inline") -> IndexReport:
     """The one write path: add or update the loaded articles, remove the others asked for, and
     publish the result as a new version of ``index_dir`` (or nothing, when nothing changed).
 
@@ -83,8 +83,8 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
     ``embedding`` is who embeds the new texts (embedding.py): None, this process; a Ray cluster
     gets them with their stable ids, and its vectors come back here in batches.
     ``merges``: where the merges this write makes due run once it is published, off the write
-    lock: "background" (a niced child process; the default), "inline" or "off"
-    (indexer/write/background.py; None: VRAAGBAAK_MERGES or the default).
+    lock: "inline" (here, before returning), "background" (a niced child process: what the CLI
+    and the server ask for) or "off" (indexer/write/background.py).
     """
     started = time.perf_counter()
     loaded = loaded or LoadResult()
