@@ -212,6 +212,11 @@ def measure(n: int, keep: Path | None, built_at: Path | None = None,
     else:  # an index of n articles built by an earlier run (its build time is not this run's)
         shutil.copytree(built_at, root)
         built = None
+        from indexer.index.directory import IndexDirectory
+
+        held = IndexDirectory(root).manifest().articles
+        if abs(held - n) > n // 20:  # an interrupted build leaves fewer: say so, do not mislabel
+            raise SystemExit(f"--built {n} {built_at}: that index holds {held:,} articles")
     # Several small segments to merge, as a day of news makes them
     for i in range(5):
         from indexer.index.directory import IndexDirectory
