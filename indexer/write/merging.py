@@ -33,6 +33,7 @@ from indexer.index.manifest import ARTICLE_KEYWORDS, KEYWORDS, MANIFEST, SEGMENT
 from indexer.index.segments import Segment, Tombstones, link_segment, read_tombstones
 from indexer.index.stores import store_of
 from indexer.write.segment_writer import joined, live_rows, merges_due, write_segment
+from indexer.write.store_writes import delete_dead, with_dead
 
 MERGING = "merging"  # DIR/merging/<work>/: outside versions/, which writers clean up
 MERGE_LOCK = ".merge.lock"
@@ -212,11 +213,15 @@ def _publish(index_dir: IndexDirectory, work: Path, merged: _Merged) -> Manifest
                 if (writer.previous / folder).is_dir():
                     link_files(writer.previous / folder, writer.staging / folder)
         tombstones.write(writer.staging / TOMBSTONES)
+        # A store outside the folder (Milvus): the merge makes nothing dead; what the version
+        # before made dead is deleted once this one is published, as after any write.
         manifest = replace(now, segments=entries, tombstones=tombstones.counts(),
                            keyword_index=keyword_index, article_index=article_index,
                            vector_indexes=_described(now, entries),
+                           vector_store=with_dead(now.vector_store, (), ()),
                            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         manifest.write(writer.staging / MANIFEST)
+    delete_dead(now.vector_store)
     return manifest
 
 
