@@ -68,7 +68,8 @@ def follow(
     while True:
         with handle_errors():  # Ctrl-C in a poll: exit 130; its version was not published
             try:
-                report = poll(target, feeds, embedder, chunker, state)
+                report = poll(target, feeds, embedder, chunker, state,
+                              merges=settings().merges)
             except (IndexBusyError, IndexWriteError) as exc:  # another writer, a full disk
                 if once:
                     raise

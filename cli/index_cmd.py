@@ -98,7 +98,8 @@ def index(
                                   prune_under=paths if prune else (),
                                   index_type=vector_index.value if vector_index else None,
                                   progress=show.advance, vectors=vectors,
-                                  embedding=_embedding(ray_settings, show.status))
+                                  embedding=_embedding(ray_settings, show.status),
+                                  merges=settings().merges)
     if as_json:
         print_json(report_json(report, embedder.spec.model_id))
     else:

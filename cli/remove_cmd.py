@@ -14,6 +14,7 @@ from cli.common import (
     JsonOption,
     handle_errors,
     print_json,
+    settings,
 )
 
 
@@ -35,7 +36,7 @@ def remove(
     with handle_errors():
         target = IndexDirectory(index_dir)
         target.manifest()  # a missing or damaged index: its own clear error
-        report = update_index(target, None, None, remove=doc_ids)
+        report = update_index(target, None, None, remove=doc_ids, merges=settings().merges)
     if as_json:
         print_json(report_json(report, None))
     else:

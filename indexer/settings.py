@@ -8,13 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.errors import ClusterError, ModelError
+from indexer.errors import ClusterError, InputError, ModelError
 
 DEFAULT_INDEX = Path("vraagbaak-index")
 INDEX_ENV = "VRAAGBAAK_INDEX"
 MODELS_DIR_ENV = "VRAAGBAAK_MODELS_DIR"
 BACKEND_ENV = "VRAAGBAAK_BACKEND"  # what embeds the questions
 QUERY_BACKENDS = ("auto", "onnx", "engine", "torch")  # indexer.embedders.CHOICES
+MERGES_ENV = "VRAAGBAAK_MERGES"  # where a write's due merges run (indexer/write/background.py)
+MERGE_MODES = ("background", "inline", "off")
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Settings:
     index_dir: Path = DEFAULT_INDEX
     models_dir: Path | None = None  # None: the checkout's models/, else a per-user cache
     query_backend: str = "auto"
+    merges: str = "background"  # the edges' writes: due merges in a niced child process
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -31,6 +34,7 @@ class Settings:
             "index_dir": Path(env[INDEX_ENV]) if env.get(INDEX_ENV) else DEFAULT_INDEX,
             "models_dir": Path(env[MODELS_DIR_ENV]) if env.get(MODELS_DIR_ENV) else None,
             "query_backend": (env.get(BACKEND_ENV) or "auto").strip().lower() or "auto",
+            "merges": (env.get(MERGES_ENV) or "background").strip().lower() or "background",
         }
         return cls(**(values | {k: v for k, v in overrides.items() if v is not None}))
 
@@ -38,6 +42,9 @@ class Settings:
         if self.query_backend not in QUERY_BACKENDS:
             raise ModelError(f"{BACKEND_ENV} must be {', '.join(QUERY_BACKENDS[:-1])} or "
                              f"{QUERY_BACKENDS[-1]}, not {self.query_backend!r}")
+        if self.merges not in MERGE_MODES:
+            raise InputError(f"{MERGES_ENV} must be {', '.join(MERGE_MODES[:-1])} or "
+                             f"{MERGE_MODES[-1]}, not {self.merges!r}")
 
 
 RAY_LOCAL, RAY_AUTO = "local", "auto"  # `vraagbaak index --ray`; else a cluster's address

@@ -61,13 +61,14 @@ class KeywordEvidence:
 
 def gather(question: str, n: int, mask: np.ndarray | None, keywords: KeywordBackend,
            articles: ArticleKeywords | None, names: NameMatcher | None,
-           article_depth: int, respell: bool) -> KeywordEvidence:
-    """The keyword evidence for one question; ``mask`` is a 0/1 mask over chunk ids."""
+           article_depth: int, respell: bool, dates=None) -> KeywordEvidence:
+    """The keyword evidence for one question; ``mask`` is a 0/1 mask over chunk ids, ``dates``
+    the date filter's bounds it holds (DateBounds), for the keyword engine to filter by itself."""
     asked = respelled(question, keywords, names) if respell else question
-    passages = keywords.search(asked, n, mask)
+    passages = keywords.search(asked, n, mask, dates)
     if articles is None:
         return KeywordEvidence(passages, [])
-    found = articles.search(asked, article_depth, mask)
+    found = articles.search(asked, article_depth, mask, dates)
     chunks = articles.chunks_of(found.ids)
     inside = np.zeros(len(articles.article_of) if mask is None else len(mask), np.float32)
     for ids in chunks:

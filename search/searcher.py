@@ -206,7 +206,7 @@ class Searcher:
                     KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32),
                                 self.keywords.terms(query)))
         evidence = gather(query, n, mask, self.keywords, self.articles, self.names,
-                          min(n, max(20, 2 * options.k)), options.weights.respell_names)
+                          min(n, max(20, 2 * options.k)), options.weights.respell_names, bounds)
         keyword = evidence.keyword_leg(options.weights)
         ids = np.asarray([c for c, _ in keyword], np.int64)
         if options.mode is SearchMode.KEYWORD:

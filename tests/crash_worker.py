@@ -1,5 +1,6 @@
 """Runs the real `vraagbaak` CLI in its own process with the fast fake model, for the crash and
-disk-full tests: `python -m tests.crash_worker [--fsize BYTES] ARGS...`.
+disk-full tests: `python -m tests.crash_worker [--fsize BYTES] ARGS...`; `merge [--slow-publish]
+DIR` runs the background merger (indexer/write/background.py) instead.
 
 The fake model sleeps a little per batch so that a kill at a random moment lands in every phase of
 a run (loading, embedding, writing, publishing), not only in the writing.
@@ -21,6 +22,9 @@ def main(argv: list[str]) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
         argv = argv[2:]
+    if argv[:1] == ["merge"]:
+        merge(argv[1:])
+        return
     import indexer.embedders.base
     from tests.fakes import FakeEmbedder
 
@@ -33,6 +37,25 @@ def main(argv: list[str]) -> None:
     from cli.main import build_app
 
     build_app()(args=argv, prog_name="vraagbaak")
+
+
+def merge(argv: list[str]) -> None:
+    """The background merger; ``--slow-publish``: each step of the publish (the fsyncs, the
+    renames of PREVIOUS and CURRENT) takes a while, so that random kills land inside it."""
+    from indexer.index import directory
+    from indexer.write import background
+
+    if "--slow-publish" in argv:
+        argv = [a for a in argv if a != "--slow-publish"]
+        for name in ("replace_synced", "fsync_path"):
+            original = getattr(directory, name)
+
+            def slowly(*args, _original=original, **kwargs):
+                time.sleep(0.02)
+                return _original(*args, **kwargs)
+
+            setattr(directory, name, slowly)
+    sys.exit(background.main(argv))
 
 
 if __name__ == "__main__":

@@ -233,3 +233,63 @@ def test_sigkill_while_deleting_or_merging_leaves_the_previous_or_the_new_versio
         assert len(list((index / VERSIONS).iterdir())) <= 2
         shutil.rmtree(index)
     assert seen
+
+
+@pytest.fixture(scope="module")
+def many_segments(states, tmp_path_factory):
+    """v1 plus ten small writes, merges off: eleven segments of the lowest tier, a merge due."""
+    from indexer.write.loading import load_articles
+    from indexer.write.pipeline import update_index
+    from tests.fakes import FakeEmbedder
+    from indexer.write.chunking import ParagraphChunker
+    from indexer.embedders.base import resolve_model
+
+    root = tmp_path_factory.mktemp("segments") / "idx"
+    shutil.copytree(states["root"] / "ref1", root)
+    embedder = FakeEmbedder(spec=resolve_model(str(states["model"])))
+    rng = random.Random(11)
+    for i in range(10):
+        path = root.parent / f"small-{i}.jsonl"
+        write(path, json.dumps({"id": f"small-{i}", "text": " ".join(rng.choices(WORDS, k=30))}) + "\n")
+        update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder),
+                     load_articles([path]), merges="off")
+    assert len(_segments(root)) == 11
+    return root, snapshot(root)
+
+
+@pytest.mark.parametrize("phase", ["merge", "publish"])
+def test_sigkill_during_a_background_merge_or_its_publish_leaves_the_previous_or_merged_version(
+        tmp_path, many_segments, phase):
+    """The background merger killed at random moments (``publish``: its publish slowed so that
+    kills land inside it): the index opens with the same answers, as the segments before or the
+    merged one, and a re-run merges it to the same answers."""
+    from indexer.write.merging import MERGING, merge
+
+    base, expected = many_segments
+    slow = ["--slow-publish"] if phase == "publish" else []
+    clean = tmp_path / "clean"
+    shutil.copytree(base, clean)
+    started = time.monotonic()
+    done = finish("merge", *slow, clean)
+    assert done.returncode == 0, done.stderr
+    seconds = time.monotonic() - started
+    assert len(_segments(clean)) == 1 and snapshot(clean) == expected
+    rng = random.Random(19 if phase == "merge" else 20)
+    seen = set()
+    for kill in range(max(4, KILLS // 3)):
+        index = tmp_path / f"kill{kill}"
+        shutil.copytree(base, index)
+        process = worker("merge", *slow, index)
+        time.sleep(rng.uniform(0, seconds * 1.1))
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        names = _segments(index)
+        assert snapshot(index) == expected, f"kill {kill}: the answers changed"
+        assert names == _segments(base) or len(names) == 1, f"kill {kill}: a mix of two versions"
+        seen.add("merged" if len(names) == 1 else "previous")
+        assert merge(IndexDirectory(index), wait=True).skipped is False  # the lock died with it
+        assert len(_segments(index)) == 1 and snapshot(index) == expected
+        assert not (index / MERGING).exists() or not any((index / MERGING).iterdir())
+        assert len(list((index / VERSIONS).iterdir())) <= 2
+        shutil.rmtree(index)
+    assert seen

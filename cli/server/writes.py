@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from cli.server.errors import ApiError
 from cli.server.live import LiveDep, LiveSearcher
 from cli.server.models import ArticleIn, ErrorResponse, WriteResult
+from indexer.settings import Settings
 from indexer.write.chunking import ParagraphChunker
 from indexer.write.loading import LoadResult, document_from_record
 from indexer.write.pipeline import IndexReport, update_index
@@ -37,6 +38,7 @@ def writes_router() -> APIRouter:
     router = APIRouter(tags=["documents"], dependencies=[Depends(_require_writable)],
                        responses={s: {"model": ErrorResponse} for s in (403, 409, 507)})
     one_writer = threading.Lock()  # API writes queue here; other processes meet the index's lock
+    merges = Settings.from_env().merges  # due merges: a niced child process, off the lock
 
     def write(live: LiveSearcher, loaded: LoadResult | None = None, remove=()) -> tuple[IndexReport, str]:
         # The server's one model, shared with the searches: it embeds one call at a time.
@@ -44,7 +46,8 @@ def writes_router() -> APIRouter:
         model = searcher.embedder
         chunker = ParagraphChunker(model, searcher.manifest.chunker["max_tokens"])
         with one_writer:
-            report = update_index(searcher.index_dir, model, chunker, loaded, remove=remove)
+            report = update_index(searcher.index_dir, model, chunker, loaded, remove=remove,
+                                  merges=merges)
         return report, live.refresh().version
 
     @router.post("/documents", response_model=WriteResult)

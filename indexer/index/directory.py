@@ -37,6 +37,10 @@ from indexer.errors import (IndexBusyError, IndexFormatError, IndexNotFoundError
                             VraagbaakError)
 
 CURRENT, PREVIOUS, VERSIONS, LOCK = "CURRENT", "PREVIOUS", "versions", ".write.lock"
+# Held by a background merge while it waits for and holds the write lock to publish (a moment):
+# a writer that finds the write lock taken and this one held waits instead of being refused.
+PUBLISH_LOCK = ".publish.lock"
+PUBLISH_WAIT = 60.0  # seconds a writer waits for a merge's publish before it is refused
 _FORMAT_3_FILES = (MANIFEST, "vectors.faiss", "sentences.faiss", "chunks.sqlite", "keywords")
 _VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -144,8 +148,10 @@ class IndexDirectory:
                                   MIGRATES_FROM).format_version
 
     @contextmanager
-    def writer(self, formats: tuple[int, ...] = (FORMAT_VERSION,)) -> Iterator[VersionWriter]:
-        """Hold the write lock; yield the published version to build on (None when there is
+    def writer(self, formats: tuple[int, ...] = (FORMAT_VERSION,),
+               wait: bool = False) -> Iterator[VersionWriter]:
+        """Hold the write lock (``wait``: until it is free, as a merge's publish does; else
+        refused when another writer holds it, unless that is a merge publishing); yield the published version to build on (None when there is
         none, or it is damaged: a damaged index is what a rebuild is for) and an empty folder to
         write the next version into; publish it if the block succeeds.
 
@@ -160,7 +166,7 @@ class IndexDirectory:
                                   hint="choose a writable --index") from exc
         if (self.root / CURRENT).is_dir():  # publishing could not replace it: say so first
             self._read_name(CURRENT)
-        with self._write_lock():
+        with self._write_lock(wait):
             self._remove_unpublished()
             previous = None
             if formats == (FORMAT_VERSION,) and self.old_format() is not None:
@@ -256,25 +262,48 @@ class IndexDirectory:
                                  hint="choose a new or empty folder with --index")
 
     @contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        try:
-            fh = (self.root / LOCK).open("w")
-        except OSError as exc:  # read-only disk or mount, permissions, immutable folder
-            raise IndexWriteError(
-                f"cannot write to the index folder {self.root} ({exc.strerror or exc}: {LOCK})",
-                hint=f"make {self.root} writable for this user (or mount its disk read-write), "
-                     "or choose another --index; searching it still works") from exc
+    def _write_lock(self, wait: bool = False) -> Iterator[None]:
+        fh = self._lock_file(LOCK)
         with fh:
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
-                raise IndexBusyError(f"another vraagbaak run is writing the index at {self.root}",
-                                     hint="wait for it to finish, then try again") from None
+                if not self._merge_publishing() or not _lock_within(fh, PUBLISH_WAIT):
+                    raise IndexBusyError(f"another vraagbaak run is writing the index at {self.root}",
+                                         hint="wait for it to finish, then try again") from None
             except OSError as exc:  # a file system without locks (some network mounts)
                 raise IndexWriteError(f"cannot lock the index at {self.root} for writing "
                                       f"({exc.strerror or exc})",
                                       hint="put the index on a local disk") from exc
             yield
+
+    @contextmanager
+    def publish_lock(self) -> Iterator[None]:
+        """Held by a merge around its publish: writers that meet it wait for the write lock
+        (a publish takes a moment) rather than being refused."""
+        fh = self._lock_file(PUBLISH_LOCK)
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
+    def _merge_publishing(self) -> bool:
+        try:
+            with (self.root / PUBLISH_LOCK).open("a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        return False
+
+    def _lock_file(self, name: str):
+        try:
+            return (self.root / name).open("a")
+        except OSError as exc:  # read-only disk or mount, permissions, immutable folder
+            raise IndexWriteError(
+                f"cannot write to the index folder {self.root} ({exc.strerror or exc}: {name})",
+                hint=f"make {self.root} writable for this user (or mount its disk read-write), "
+                     "or choose another --index; searching it still works") from exc
 
     def _publish(self, staging: Path) -> None:
         for item in staging.rglob("*"):
@@ -298,3 +327,15 @@ class IndexDirectory:
         for item in (self.root / VERSIONS).iterdir():
             if item.name not in keep:
                 shutil.rmtree(item, ignore_errors=True)
+
+
+def _lock_within(fh, seconds: float) -> bool:
+    """Take the exclusive lock on ``fh`` within ``seconds`` (polled: flock has no timeout)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            time.sleep(0.05)
+    return False

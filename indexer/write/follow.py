@@ -134,11 +134,11 @@ class _Indexed:
 
 def poll(index_dir: IndexDirectory, sources: Sequence[str], embedder: Embedder,
          chunker: Chunker, state: FollowState,
-         sleep: Callable[[float], None] = time.sleep) -> PollReport:
+         sleep: Callable[[float], None] = time.sleep, merges: str = "inline") -> PollReport:
     """Read every feed once, index what is new or changed as one new version, update ``state``
     (and its file). Feeds and entries that fail are reported in the result, never raised;
     what the write path raises (a damaged index, another model, a writer that keeps the lock
-    past ``BUSY_WAIT``) is."""
+    past ``BUSY_WAIT``) is. ``merges``: where the write's due merges run (update_index)."""
     started = time.perf_counter()
     sources = list(dict.fromkeys(sources))  # a feed given twice is read once
     report = PollReport(feeds=len(sources))
@@ -150,7 +150,7 @@ def poll(index_dir: IndexDirectory, sources: Sequence[str], embedder: Embedder,
     finally:
         indexed.close()
     if documents:
-        written = _write(index_dir, embedder, chunker, list(documents.values()), sleep)
+        written = _write(index_dir, embedder, chunker, list(documents.values()), sleep, merges)
         report.new, report.updated = written.added, written.updated
         report.unchanged += written.unchanged
         report.published, report.articles = written.published, written.articles
@@ -225,11 +225,12 @@ def _document(entry: Entry):
 
 
 def _write(index_dir: IndexDirectory, embedder: Embedder, chunker: Chunker, documents: list,
-           sleep: Callable[[float], None]):
+           sleep: Callable[[float], None], merges: str):
     waited = 0.0
     while True:
         try:
-            return update_index(index_dir, embedder, chunker, LoadResult(documents=documents))
+            return update_index(index_dir, embedder, chunker, LoadResult(documents=documents),
+                                merges=merges)
         except IndexBusyError:
             if waited >= BUSY_WAIT:
                 raise

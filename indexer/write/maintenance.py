@@ -1,8 +1,8 @@
 """`vraagbaak optimize` (merge every segment into one) and `vraagbaak migrate` (a format-3 index,
 one monolithic version, into format 4 with stable ids), both as one new published version.
 
-Both write like any change: into the writer's staging folder under the write lock, published
-by one rename, so searches go on from the version they hold while this runs.
+Both publish like any change, by one rename, so searches go on from the version they hold while
+this runs; `optimize` merges off the write lock (indexer/write/merging.py), so writes go on too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.errors import IndexFormatError, InputError
+from indexer.errors import IndexFormatError, IndexNotFoundError, InputError
 from indexer.index.directory import IndexDirectory
 from indexer.index.manifest import (MANIFEST, MIGRATES_FROM, REBUILD_HINT, SENTENCE_VECTORS,
                                     STORE, VECTORS, Manifest)
@@ -25,7 +25,7 @@ from indexer.records import Chunk, Document
 from indexer.write.changes import Plan
 from indexer.write.publishing import Change, write_version
 from indexer.write.segment_writer import SegmentRows
-from indexer.write.store_writes import delete_dead
+from indexer.write.merging import merge
 from indexer.write.vector_cache import VectorCache
 
 
@@ -50,25 +50,25 @@ def _settings(manifest: Manifest, next_ids: dict) -> dict:
 
 def optimize_index(index_dir: IndexDirectory) -> MaintenanceReport:
     """Merge all segments into one and drop every tombstone (nothing when that is so already,
-    and every segment has its quotes attributed)."""
+    and every segment has its quotes attributed). The merge runs off the write lock
+    (indexer/write/merging.py): writes go on meanwhile and are kept; it waits for a merge
+    already running rather than mixing with it."""
     started = time.perf_counter()
-    with index_dir.writer() as writer:
-        if writer.previous is None:
-            raise InputError(f"there is no index at {index_dir.root} to optimize")
-        with IndexVersion.open(writer.previous, vectors=False, keywords=False) as previous:
-            m = previous.manifest
-            dropped = sum(m.tombstones.values())
-            quoted = all(s.store.has_quotes for s in previous.store.segments)  # 0036
-            if len(m.segments) <= 1 and not dropped and quoted and m.article_index:
-                writer.discard()
-                return MaintenanceReport(index_dir.root, m.articles, len(m.segments),
-                                         len(m.segments), 0, time.perf_counter() - started, False)
-            change = Change(Plan([], frozenset()), {}, [], m.articles, merge_all=True)
-            written = write_version(writer, previous, change, SegmentRows(),
-                                    _settings(m, m.next_ids))
-    delete_dead(m.vector_store)  # published: what the version now before CURRENT made dead
-    return MaintenanceReport(index_dir.root, written.articles, len(m.segments),
-                             len(written.segments), dropped, time.perf_counter() - started, True)
+    try:
+        current = index_dir.current_version()
+    except IndexNotFoundError:
+        raise InputError(f"there is no index at {index_dir.root} to optimize") from None
+    with IndexVersion.open(current, vectors=False, keywords=False) as version:
+        m = version.manifest
+        quoted = all(s.store.has_quotes for s in version.store.segments)  # 0036
+    if len(m.segments) <= 1 and not sum(m.tombstones.values()) and quoted and m.article_index:
+        return MaintenanceReport(index_dir.root, m.articles, len(m.segments), len(m.segments), 0,
+                                 time.perf_counter() - started, False)
+    merged = merge(index_dir, everything=True, wait=True)
+    after = index_dir.manifest()
+    return MaintenanceReport(index_dir.root, after.articles, merged.segments_before,
+                             merged.segments_after, merged.tombstones_dropped,
+                             time.perf_counter() - started, merged.published)
 
 
 def migrate_index(index_dir: IndexDirectory) -> MaintenanceReport:

@@ -21,6 +21,7 @@ from indexer.index.vectors import INDEX_TYPES
 from indexer.index.version import IndexVersion
 from indexer.write.changes import plan_changes
 from indexer.write.chunking import Chunker
+from indexer.write.background import after_write, mode
 from indexer.write.content import fill_vectors, split
 from indexer.write.embedding import DocumentEmbedding
 from indexer.write.loading import LoadResult, Problem, load_articles
@@ -66,7 +67,8 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
                  prune_under: Sequence[Path] = (), progress: Progress | None = None,
                  batch_size: int | None = None, index_type: str | None = None,
                  vectors: str | None = None,
-                 embedding: DocumentEmbedding | None = None) -> IndexReport:
+                 embedding: DocumentEmbedding | None = None,
+                 merges: str = "inline") -> IndexReport:
     """The one write path: add or update the loaded articles, remove the others asked for, and
     publish the result as a new version of ``index_dir`` (or nothing, when nothing changed).
 
@@ -80,10 +82,14 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
     (ids kept, nothing embedded); new chunker settings split every article anew (new ids).
     ``embedding`` is who embeds the new texts (embedding.py): None, this process; a Ray cluster
     gets them with their stable ids, and its vectors come back here in batches.
+    ``merges``: where the merges this write makes due run once it is published, off the write
+    lock: "inline" (here, before returning), "background" (a niced child process: what the CLI
+    and the server ask for) or "off" (indexer/write/background.py).
     """
     started = time.perf_counter()
     loaded = loaded or LoadResult()
     asked = asked_store(vectors)
+    mode(merges)  # an unknown mode is refused before anything is written
     with index_dir.writer() as writer:
         previous = _Previous(writer.previous)
         try:
@@ -127,6 +133,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
         finally:
             previous.close()
     delete_dead(before)  # published: the ids the version now before CURRENT made dead
+    after_write(index_dir, manifest, merges)
     return report(manifest.articles, manifest.chunks, manifest.tokens,
                   time.perf_counter() - started, sentences=manifest.sentences,
                   embedded=embedded, reused=reused, vector_indexes=manifest.vector_indexes)

@@ -1,5 +1,5 @@
 """The next version, written into the writer's staging folder: the previous version's segments
-shared, the change's new segment, tombstones, the keyword index updated, due merges, manifest.
+shared, the change's new segment, tombstones, the keyword index updated, manifest.
 
 Everything here is written into a folder nobody reads until it is published (one rename of
 CURRENT, indexer/index/directory.py), so a run killed at any moment leaves the previous version.
@@ -24,7 +24,7 @@ from indexer.index.segments import Segment, Tombstones
 from indexer.index.store import StoredDocument
 from indexer.write.changes import Plan
 from indexer.write.segment_writer import (SegmentRows, joined, link_segments, live_rows,
-                                          merges_due, write_segment)
+                                          write_segment)
 from indexer.write.store_writes import keeps_files, upsert_rows, with_dead
 
 
@@ -35,7 +35,7 @@ class Change:
     new: list[StoredDocument]  # articles that get new rows (added, updated, moved)
     kept: int
     rebuild: bool = False
-    merge_all: bool = False  # `vraagbaak optimize`, or a new vector index kind: one segment
+    merge_all: bool = False  # a new vector index kind: every segment rewritten as one
 
 
 @dataclass
@@ -68,21 +68,23 @@ def write_version(writer, previous, change: Change, rows: SegmentRows, settings:
     if rows.documents:
         upcoming.entries.append(write_segment(staging, rows, settings["index_type"],
                                               store=store["kind"]))
-    groups = ([[e["name"] for e in upcoming.entries]] if change.merge_all and upcoming.entries
-              else merges_due(upcoming.entries, {e["name"]: e.get("dead", 0) for e in upcoming.entries}))
-    for group in groups:
-        _merge(staging, upcoming, group, dim, settings["index_type"], store["kind"])
+    # A new vector index kind rewrites every segment here; the merges a write makes due run
+    # after its publish, off the write lock (indexer/write/merging.py).
+    if change.merge_all and upcoming.entries:
+        _merge(staging, upcoming, [e["name"] for e in upcoming.entries], dim,
+               settings["index_type"], store["kind"])
     language = _language(upcoming.languages)
     before = previous.manifest.keyword_index if incremental else {}
     in_place = (incremental and not change.merge_all and before.get("kind") == DEFAULT_KIND
                 and before.get("language") == language)
     if in_place:
+        dated = {d.document.doc_id: d.document.date for d in rows.documents}
         update_keywords(previous.path / KEYWORDS, staging / KEYWORDS, Analyzer(language),
                         dead_chunks, rows.chunk_ids, [c.text for c in rows.chunks],
-                        previous.manifest.chunks)
-    else:  # a first build, a rebuild, `optimize`, or the corpus's language changed: all anew
-        ids, texts = _live_texts(staging, upcoming)
-        update_keywords(None, staging / KEYWORDS, Analyzer(language), (), ids, texts)
+                        previous.manifest.chunks, dates=[dated[c.doc_id] for c in rows.chunks])
+    else:  # a first build, a rebuild, a new vector index kind, or a new language: all anew
+        ids, texts, dates = _live_texts(staging, upcoming)
+        update_keywords(None, staging / KEYWORDS, Analyzer(language), (), ids, texts, dates=dates)
     articles = _article_keywords(staging, previous, upcoming, rows, language,
                                  in_place and bool(previous.manifest.article_index))
     upcoming.tombstones.write(staging / TOMBSTONES)
@@ -171,18 +173,19 @@ def _article_keywords(staging: Path, previous, upcoming: _Next, rows: SegmentRow
         size = int(previous.manifest.article_index.get("articles", 0))
         _, size = update_keywords(previous.path / ARTICLE_KEYWORDS, staging / ARTICLE_KEYWORDS,
                                   Analyzer(language), upcoming.dead_articles, rows.article_ids,
-                                  [d.document.text for d in rows.documents], size)
+                                  [d.document.text for d in rows.documents], size,
+                                  dates=[d.document.date for d in rows.documents])
     else:
-        ids, texts = _live_articles(staging, upcoming)
+        ids, texts, dates = _live_articles(staging, upcoming)
         _, size = update_keywords(None, staging / ARTICLE_KEYWORDS, Analyzer(language), (), ids,
-                                  texts)
+                                  texts, dates=dates)
     return {"kind": DEFAULT_KIND, "articles": size}
 
 
-def _live_articles(staging: Path, upcoming: _Next) -> tuple[list[int], list[str]]:
-    """Every live article's id and text; a segment written before word counts gets them here
-    (a new file in the staging folder: the published version's folder is not touched)."""
-    ids, texts = [], []
+def _live_articles(staging: Path, upcoming: _Next) -> tuple[list[int], list[str], list]:
+    """Every live article's id, text and date; a segment written before word counts gets them
+    here (a new file in the staging folder: the published version's folder is not touched)."""
+    ids, texts, dates = [], [], []
     for entry in upcoming.entries:
         folder = staging / SEGMENTS / entry["name"]
         segment = Segment.open(folder, entry)
@@ -196,21 +199,25 @@ def _live_articles(staging: Path, upcoming: _Next) -> tuple[list[int], list[str]
             if article_id not in upcoming.tombstones.articles:
                 ids.append(article_id)
                 texts.append(doc.document.text)
-    return ids, texts
+                dates.append(doc.document.date)
+    return ids, texts, dates
 
 
-def _live_texts(staging: Path, upcoming: _Next) -> tuple[list[int], list[str]]:
-    ids, texts = [], []
+def _live_texts(staging: Path, upcoming: _Next) -> tuple[list[int], list[str], list]:
+    """Every live passage's id and text, and its article's date."""
+    ids, texts, dates = [], [], []
     for entry in upcoming.entries:
         segment = Segment.open(staging / SEGMENTS / entry["name"], entry)
         try:
+            dated = {d.document.doc_id: d.document.date for _, d in segment.store.documents_where("1")}
             for chunk_id, chunk, _ in segment.store.chunk_rows():
                 if chunk_id not in upcoming.tombstones.chunks:
                     ids.append(chunk_id)
                     texts.append(chunk.text)
+                    dates.append(dated.get(chunk.doc_id))
         finally:
             segment.store.close()
-    return ids, texts
+    return ids, texts, dates
 
 
 def _language(counts: Counter) -> str:

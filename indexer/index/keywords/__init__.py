@@ -41,9 +41,10 @@ class KeywordBackend(Protocol):
         """The question's index terms that occur in the index, once each, in order."""
         ...
 
-    def search(self, question: str, k: int, allowed: np.ndarray | None = None):
+    def search(self, question: str, k: int, allowed: np.ndarray | None = None, dates=None):
         """KeywordHits: the best ``k`` passages (positive scores only); ``allowed`` is a 0/1 mask
-        over chunk ids."""
+        over chunk ids; ``dates`` the date filter's bounds (DateBounds) that ``allowed`` holds,
+        for a backend that can filter by date itself."""
         ...
 
 

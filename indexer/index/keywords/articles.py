@@ -66,12 +66,14 @@ class ArticleKeywords:
         mask[owners] = 1.0
         return mask
 
-    def search(self, question: str, k: int, chunk_mask: np.ndarray | None = None) -> ArticleHits:
-        """The best ``k`` articles; ``chunk_mask`` is a 0/1 mask over passage ids."""
+    def search(self, question: str, k: int, chunk_mask: np.ndarray | None = None,
+               dates=None) -> ArticleHits:
+        """The best ``k`` articles; ``chunk_mask`` is a 0/1 mask over passage ids, ``dates`` the
+        date filter's bounds (the keyword backend may apply them itself)."""
         mask = self.article_mask(chunk_mask)
         if mask is not None and not mask.any():
             return ArticleHits(np.empty(0, np.int64), np.empty(0, np.float32))
-        hits = self.index.search(question, k, mask)
+        hits = self.index.search(question, k, mask, dates)
         return ArticleHits(hits.ids, hits.scores)
 
     def chunks_of(self, ids: np.ndarray) -> list[np.ndarray]:

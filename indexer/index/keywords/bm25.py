@@ -75,8 +75,10 @@ class KeywordIndex:
         return tuple(dict.fromkeys(t for t in self.analyzer.terms(question)
                                    if t in self._bm25.vocab_dict))
 
-    def search(self, question: str, k: int, allowed: np.ndarray | None = None) -> KeywordHits:
-        """Best ``k`` passages for the question's terms; ``allowed`` is a 0/1 mask over chunk ids."""
+    def search(self, question: str, k: int, allowed: np.ndarray | None = None,
+               dates=None) -> KeywordHits:
+        """Best ``k`` passages for the question's terms; ``allowed`` is a 0/1 mask over chunk ids
+        (``dates``: the filter's bounds, which the mask already holds; bm25s scores all rows)."""
         terms = self.terms(question)
         if not terms or not self._size:
             return KeywordHits(np.empty(0, np.int64), np.empty(0, np.float32), terms)
