@@ -29,9 +29,9 @@ import numpy as np
 from indexer.embedders import backend_of, load_embedder
 from indexer.embedders.base import Embedder, ModelSpec, passive_openmp_waits, resolve_model
 from indexer import errors
-from indexer.errors import ClusterError, ModelError, VraagbaakError
+from indexer.errors import ClusterError, IndexWriteError, ModelError, VraagbaakError
 from indexer.settings import RAY_AUTO, RAY_LOCAL, RaySettings
-from indexer.write.embedding import Batches, TextRow, batch_size_of, longest_first
+from indexer.write.embedding import Batches, StoreWrite, TextRow, batch_size_of, longest_first
 
 INSTALL_HINT = "install the extra: pip install 'vraagbaak[ray]' (ray[data]==2.60.0)"
 BATCHES_PER_TASK = 8  # a task's texts: enough that Ray's per-task cost is noise
@@ -53,12 +53,26 @@ class EmbedActor:
         self.batch_size = batch_size
         self.embedder = load_embedder(_same_model_here(ModelSpec(**spec)), backend)
 
-    def __call__(self, batch: dict) -> dict:
-        texts = [str(t) for t in batch["text"]]
+    def __call__(self, batch):
+        if not isinstance(batch, dict):  # an Arrow table, on its way to a sink: texts out
+            return with_vectors(batch, self._vectors(batch.column("text").to_pylist()))
+        out = {k: batch[k] for k in ("key", "id", "part", "article", "date")}
+        return out | {"vector": self._vectors([str(t) for t in batch["text"]])}
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
         vectors = [self.embedder.embed_documents(texts[b:b + self.batch_size])
                    for b in range(0, len(texts), self.batch_size)]
-        out = {k: batch[k] for k in ("key", "id", "part", "article", "date")}
-        return out | {"vector": np.concatenate(vectors).astype(np.float32, copy=False)}
+        return np.concatenate(vectors).astype(np.float32, copy=False)
+
+
+def with_vectors(table, vectors: np.ndarray):
+    """``table`` without its texts (a sink needs none), with a ``vector`` column of fixed-size
+    float32 lists (plain Arrow, no Ray extension type)."""
+    import pyarrow as pa
+
+    column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()),
+                                               vectors.shape[1])
+    return table.drop_columns(["text"]).append_column("vector", column)
 
 
 def _same_model_here(spec: ModelSpec) -> ModelSpec:
@@ -89,19 +103,20 @@ class RayEmbedding:
     actor_options: tuple[tuple[str, object], ...] = ()
     per_task: int | None = None
     status: Callable[[str], None] | None = None
+    sink: type | None = None  # the Milvus sink's class (None: milvus_sink.MilvusSink; tests
+    # give one that dies once)
+    sink_options: tuple[tuple[str, object], ...] = ()
 
     def embed(self, rows: Sequence[TextRow], embedder: Embedder, batch_size: int | None) -> Batches:
         if not rows:
             return
         size = batch_size_of(embedder, batch_size)
-        options = {"spec": embedder.spec.as_dict(), "backend": backend_of(embedder),
-                   "threads": self.settings.threads, "batch_size": size} | dict(self.actor_options)
+        options = self._options(embedder, size)
         say = self.status or (lambda _: None)
         say(_starting(self.settings))
         with ray_session(self.settings) as (ray, log):
             pool = actor_pool(ray, self.settings)
-            say(f"embedding on Ray: {_describe(pool)}, "
-                f"{self.settings.threads} thread{'s' if self.settings.threads > 1 else ''} each")
+            say(f"embedding on Ray: {_describe(pool)}, {_threads(self.settings)} each")
             data = _dataset(ray, rows, self._per_task(len(rows), size, pool.max_size))
             data = data.map_batches(self.actor, fn_constructor_kwargs=options, batch_size=None,
                                     compute=pool, num_cpus=self.settings.threads,
@@ -112,6 +127,58 @@ class RayEmbedding:
                     yield [str(k) for k in batch["key"]], batch["vector"]
             except Exception as exc:  # noqa: BLE001 (Ray wraps what failed in its own types)
                 raise _failure(exc, log) from None
+
+    def writes_to(self, store: dict) -> bool:
+        """Whether the workers write the vectors themselves: into a Milvus server, which every
+        worker reaches (milvus-lite is one process's file, FAISS files are the driver's)."""
+        return store.get("kind") == "milvus" and not store["uri"].endswith(".db")
+
+    def write(self, rows: Sequence[TextRow], holders: dict, embedder: Embedder,
+              batch_size: int | None, store: dict, dim: int,
+              progress: Callable[[int, int], None] | None = None) -> StoreWrite:
+        """Embed ``rows`` on the actors and upsert each vector under every one of its
+        ``holders`` (key -> [Holder]) from Ray's workers (milvus_sink.py); nothing but counts
+        comes back. Raises unless every text was written."""
+        from indexer.write import milvus_sink
+
+        if not rows:
+            return StoreWrite(frozenset())
+        size = batch_size_of(embedder, batch_size)
+        options = self._options(embedder, size)
+        target = milvus_sink.Target(store["uri"], store["collections"], store["index"], dim,
+                                    embedder.spec.fingerprint)
+        say = self.status or (lambda _: None)
+        say(_starting(self.settings))
+        with ray_session(self.settings) as (ray, log):
+            pool = actor_pool(ray, self.settings)
+            say(f"embedding on Ray: {_describe(pool)}, {_threads(self.settings)} each, "
+                f"writing to Milvus from the workers")
+            blocks = milvus_sink.text_blocks(rows, holders,
+                                             self._per_task(len(rows), size, pool.max_size))
+            data = ray.data.from_arrow(blocks)
+            data = data.map_batches(self.actor, fn_constructor_kwargs=options, batch_size=None,
+                                    compute=pool, num_cpus=self.settings.threads,
+                                    memory=self.settings.actor_memory_mb << 20,
+                                    batch_format="pyarrow")
+            sink = (self.sink or milvus_sink.MilvusSink)(target, milvus_sink.tally_actor(ray),
+                                                         **dict(self.sink_options))
+            try:
+                milvus_sink.run(data, sink, len(rows), progress, pool.max_size)
+            except VraagbaakError:
+                raise
+            except Exception as exc:  # noqa: BLE001 (Ray wraps what failed in its own types)
+                raise _failure(exc, log) from None
+        written = sink.written()
+        missing = written.missing({b: t.num_rows for b, t in enumerate(blocks)})
+        if missing:
+            raise IndexWriteError(f"{missing} of {len(rows)} texts were not written to Milvus; "
+                                  "nothing was published",
+                                  hint="run the same command again (it writes them anew)")
+        return StoreWrite(frozenset(r.key for r in rows), written.written_ts)
+
+    def _options(self, embedder: Embedder, size: int) -> dict:
+        return {"spec": embedder.spec.as_dict(), "backend": backend_of(embedder),
+                "threads": self.settings.threads, "batch_size": size} | dict(self.actor_options)
 
     def _per_task(self, n: int, size: int, actors: int) -> int:
         """Whole batches (the same padding as without Ray); a few tasks per actor at least, so
@@ -127,6 +194,10 @@ def _starting(settings: RaySettings) -> str:
     if settings.address == RAY_LOCAL:
         return "starting a private Ray…"
     return "joining a Ray cluster…" if settings.address != RAY_AUTO else "finding a Ray cluster…"
+
+
+def _threads(settings: RaySettings) -> str:
+    return f"{settings.threads} thread{'s' if settings.threads > 1 else ''}"
 
 
 def _describe(pool) -> str:

@@ -42,6 +42,12 @@ class SegmentRows:
     sentences: list[tuple[int, int, int, int, str]] = field(default_factory=list)  # id, chunk, s, e, hash
     passage_vectors: np.ndarray | None = None
     sentence_vectors: np.ndarray | None = None
+    # Where Ray's workers wrote some rows' vectors into the store themselves (milvus_sink.py):
+    # the positions of the rows whose vectors the matrices above hold (None: all), and the
+    # newest timestamp of the workers' writes.
+    passage_at: np.ndarray | None = None
+    sentence_at: np.ndarray | None = None
+    stored_ts: int = 0
 
     @property
     def tokens(self) -> int:

@@ -47,17 +47,21 @@ def upsert_rows(described: dict, rows: SegmentRows, dim: int, fingerprint: str) 
         by_doc = {d.document.doc_id: (a, date_span(d.document.date) or NO_DATE)
                   for d, a in zip(rows.documents, rows.article_ids)}
         chunk_of = [by_doc[c.doc_id] for c in rows.chunks]
-        collections.upsert("passages", rows.chunk_ids, rows.passage_vectors,
-                           [span for _, span in chunk_of], [a for a, _ in chunk_of])
         position = {cid: at for at, cid in enumerate(rows.chunk_ids)}
         owner = [chunk_of[position[r[1]]] for r in rows.sentences]
-        collections.upsert("sentences", [r[0] for r in rows.sentences], rows.sentence_vectors,
-                           [span for _, span in owner], [a for a, _ in owner])
+        for part, ids, held, vectors, at in (
+                ("passages", rows.chunk_ids, chunk_of, rows.passage_vectors, rows.passage_at),
+                ("sentences", [r[0] for r in rows.sentences], owner, rows.sentence_vectors,
+                 rows.sentence_at)):
+            if at is not None:  # the others were written by Ray's workers (milvus_sink.py)
+                ids, held = [ids[i] for i in at], [held[i] for i in at]
+            collections.upsert(part, ids, vectors, [span for _, span in held],
+                               [a for a, _ in held])
         written = collections.written_ts()
     finally:
         collections.close()
     before = int(described.get("written_ts", 0))
-    return {**described, "written_ts": max(before, written)}
+    return {**described, "written_ts": max(before, written, rows.stored_ts)}
 
 
 def with_dead(described: dict, chunks, sentences) -> dict:
