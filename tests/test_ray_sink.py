@@ -16,7 +16,7 @@ from indexer.write.chunking import ParagraphChunker
 from indexer.write.embedding import PASSAGES, SENTENCES, Holder, TextRow
 from indexer.write.pipeline import load_for_index, update_index
 from indexer.write.vector_cache import VectorCache
-from tests.conftest import SAMPLE_DIR
+from tests.conftest import SAMPLE_DIR, write
 from tests.fakes import FakeEmbedder
 from tests.test_milvus_store import changed_sample
 from tests.test_ray import answers, assert_same_index, cluster, vraagbaak  # noqa: F401
@@ -29,7 +29,7 @@ def _on_ray(**options):
     from indexer.write.ray_embedding import RayEmbedding
     from tests.ray_actors import FakeActor
 
-    return RayEmbedding(RaySettings(actors=2), actor=FakeActor, per_task=16, **options)
+    return RayEmbedding(RaySettings(actors=2), actor=FakeActor, **({"per_task": 16} | options))
 
 
 def _index(root, uri, embedding=None, paths=(SAMPLE_DIR,)):
@@ -197,16 +197,21 @@ def test_a_failed_write_publishes_nothing_and_its_rerun_converges(cluster, milvu
     from tests.ray_actors import SinkFailsOn
 
     changed = changed_sample(tmp_path)
+    for n in range(4):  # new articles: new texts enough for several blocks
+        write(changed / f"new_{n}.txt", "\n\n".join(
+            f"Nieuw bericht {n}, alinea {p}: de gemeente {n * 10 + p} besluit over woningbouw."
+            for p in range(4)))
     for root, embedding in ((tmp_path / "ray", _on_ray()), (tmp_path / "plain", None)):
         _index(root, milvus_server, embedding)
     before = IndexDirectory(tmp_path / "ray").current_version()
     with pytest.raises(VectorStoreError, match="it went away"):
         _index(tmp_path / "ray", milvus_server,
-               _on_ray(sink=SinkFailsOn, sink_options=(("block", 1),)), paths=(changed,))
+               _on_ray(sink=SinkFailsOn, sink_options=(("block", 1),), per_task=8),
+               paths=(changed,))
     assert IndexDirectory(tmp_path / "ray").current_version() == before
     again = _index(tmp_path / "ray", milvus_server, _on_ray(), paths=(changed,))
     plain = _index(tmp_path / "plain", milvus_server, None, paths=(changed,))
-    assert again.embedded == plain.embedded > 16
+    assert again.embedded == plain.embedded > 2 * 8
     assert_same_index(tmp_path / "plain", tmp_path / "ray")
     counts = _rows_in(tmp_path / "ray")
     assert counts == _rows_in(tmp_path / "plain")

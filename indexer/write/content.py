@@ -159,10 +159,37 @@ def holders_of(rows: SegmentRows, keys: set[str]) -> dict[str, list[Holder]]:
 
 
 def _from_segments(hashes: list[str], previous) -> dict[str, np.ndarray]:
-    """Vectors of these texts held by live rows of the previous version's segments."""
+    """Vectors of these texts held by live rows of the previous version's segments (or, where
+    its vectors live in a store, by that store under those rows' ids)."""
+    if not hashes:
+        return {}
+    opened = _store_parts(previous)
+    try:
+        return _held_by(hashes, previous, opened or (previous.passages, previous.sentences),
+                        opened is not None)
+    finally:
+        for part in opened or ():
+            part.close()
+
+
+def _store_parts(previous):
+    """The previous version's parts in a vector store outside its folder (Milvus), opened for
+    these lookups: Ray's workers write new vectors there, not into the vector cache, so a moved
+    or changed article's unchanged texts are found there. None for FAISS files (the writer
+    opened no vectors: it leans on the vector cache)."""
+    from indexer.index.stores import store_of
+
+    backend = store_of(previous.manifest.vector_store)
+    if backend.files or previous.passages is not None:
+        return None
+    return backend.open_parts(previous.path, previous.manifest, previous.segments,
+                              previous.tombstones)
+
+
+def _held_by(hashes: list[str], previous, parts, in_store: bool) -> dict[str, np.ndarray]:
     found: dict[str, np.ndarray] = {}
-    for table, part, dead in (("chunks", previous.passages, previous.tombstones.chunks),
-                              ("sentences", previous.sentences, previous.tombstones.sentences)):
+    for table, part, dead in (("chunks", parts[0], previous.tombstones.chunks),
+                              ("sentences", parts[1], previous.tombstones.sentences)):
         if part is None:
             break
         todo = [h for h in hashes if h not in found]
@@ -173,8 +200,8 @@ def _from_segments(hashes: list[str], previous) -> dict[str, np.ndarray]:
             for h, i in segment.store.ids_for_hashes(table, todo).items():
                 if i not in dead:
                     known.setdefault(h, i)
-        if known and isinstance(part, SegmentedVectors):  # a writer that loaded no vectors
-            # leans on the vector cache alone
+        if known and (in_store or isinstance(part, SegmentedVectors)):
+            # (a writer that loaded no FAISS vectors leans on the vector cache alone)
             found.update(zip(known, part.vectors(np.asarray(list(known.values()), np.int64))))
     return found
 
