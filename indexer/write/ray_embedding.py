@@ -122,7 +122,9 @@ class RayEmbedding:
     def writes_to(self, store: dict) -> bool:
         """Whether the workers write the vectors themselves: into a Milvus server, which every
         worker reaches (milvus-lite is one process's file, FAISS files are the driver's)."""
-        return store.get("kind") == "milvus" and not store["uri"].endswith(".db")
+        from indexer.index.stores.milvus import KIND, Location
+
+        return store.get("kind") == KIND and not Location.parse(store["uri"]).lite
 
     def write(self, rows: Sequence[TextRow], holders: dict, embedder: Embedder,
               batch_size: int | None, store: dict, dim: int,
