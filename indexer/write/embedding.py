@@ -6,6 +6,8 @@ segment holds, each once, with the stable ids the driver gave its rows before an
 this process; the executor yields their vectors in batches, in any order. fill_vectors keeps
 each batch in the vector cache as it comes, so an interrupted run keeps what was embedded and
 its re-run embeds only the rest, and a text that comes back twice (a retried task) is kept once.
+An executor may instead write the vectors into the index's vector store itself (Ray's workers
+into a Milvus server: decision 0047); then only what was written comes back.
 Why Ray sits here and nowhere else: docs/decisions/0045-ray-embeds-the-texts.md
 """
 

@@ -6,6 +6,9 @@ date span and article id; a rerun after a crash gives the same rows the same ids
 them (idempotent), and rows of a run that never published are never live in any version, so no
 reader sees them. Ids the version makes dead are deleted one version later: the version before
 CURRENT stays readable (indexer/index/directory.py), and it still holds them live.
+With `--ray` and a Milvus server, Ray's workers upsert the new texts' vectors themselves
+(milvus_sink.py, before this runs); here go only the rows whose vectors the driver has, and the
+version records the newest timestamp of both writes.
 """
 
 from __future__ import annotations
