@@ -34,7 +34,8 @@ def main() -> None:
         flores = dev and Searcher(built([corpora.dev_dir() / "corpus.jsonl"], Path(tmp) / "f", embedder), embedder)
         for same, cross in SETTINGS:
             options = {"mode": "hybrid",
-                       "weights": FusionWeights(keyword_same_language=same, keyword_cross_language=cross)}
+                       "weights": FusionWeights(keyword_same_language=same, keyword_cross_language=cross,
+                                                method="rrf")}  # the RRF weights it studies
             row = {"same": same, "cross": cross}
             for lang in ("nl", "en"):
                 qs = [q for q in questions if q["lang"] == lang]

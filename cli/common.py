@@ -29,12 +29,12 @@ def settings(**given) -> Settings:
     return Settings.from_env(**given)
 
 
-def open_searcher(index_dir: Path, model: str | None):
+def open_searcher(index_dir: Path, model: str | None, one_question: bool = False):
     """The searcher a command answers with, in a process set up for searching."""
     from search.searcher import Searcher, single_threaded_numpy
 
     single_threaded_numpy()
-    return Searcher.open(index_dir, model, settings=settings())
+    return Searcher.open(index_dir, model, settings=settings(), one_question=one_question)
 
 
 def print_json(data: object) -> None:

@@ -41,18 +41,25 @@ def evaluate(
     only: Annotated[list[str] | None, typer.Option(
         "--set", help="Only the set of this name (repeatable); sets are named by the manifest "
                       "or by their file name without .jsonl.")] = None,
+    fusion: Annotated[str | None, typer.Option(
+        "--fusion", show_default=False,
+        help="How hybrid fuses its legs: rrf (ranks), minmax or zscore (scaled scores); "
+             "default: the searcher's (docs/decisions/0056).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Measure recall@1, recall@10, MRR@10, nDCG@10 and query latency on judged questions."""
     from search.evaluation import MANIFEST_SUFFIX
+    from search.fusion import FusionWeights
 
+    with handle_errors():  # a bad method is reported before the model loads
+        weights = FusionWeights() if fusion is None else FusionWeights(method=fusion)
     if len(queries) == 1 and queries[0].suffix != MANIFEST_SUFFIX and not only:
-        _evaluate_one(queries[0], index_dir, model, k, mode, as_json)
+        _evaluate_one(queries[0], index_dir, model, k, mode, weights, as_json)
     else:
-        _evaluate_sets(queries, only or [], index_dir, model, k, mode, as_json)
+        _evaluate_sets(queries, only or [], index_dir, model, k, mode, weights, as_json)
 
 
-def _evaluate_one(queries: Path, index_dir: Path, model, k: int, mode: SearchMode,
+def _evaluate_one(queries: Path, index_dir: Path, model, k: int, mode: SearchMode, weights,
                   as_json: bool) -> None:
     from search.evaluation import evaluate as run_evaluation
     from search.evaluation import load_eval_queries
@@ -67,7 +74,7 @@ def _evaluate_one(queries: Path, index_dir: Path, model, k: int, mode: SearchMod
             error(f"{queries} holds no usable questions",
                   hint='one {"id": ..., "text": ..., "relevant": ["doc id", ...]} per line')
             raise typer.Exit(EXIT_ERROR)
-        report = _with_searcher(index_dir, model, k, mode, questions[0].text,
+        report = _with_searcher(index_dir, model, k, mode, weights, questions[0].text,
                                 lambda ranked: run_evaluation(questions, ranked))
     if as_json:
         print_json({**report.as_dict(), "problems": problems})
@@ -78,7 +85,7 @@ def _evaluate_one(queries: Path, index_dir: Path, model, k: int, mode: SearchMod
 
 
 def _evaluate_sets(paths: list[Path], only: list[str], index_dir: Path, model, k: int,
-                   mode: SearchMode, as_json: bool) -> None:
+                   mode: SearchMode, weights, as_json: bool) -> None:
     from search.evaluation import evaluate_sets, load_eval_sets
     from search.options import validate_query
 
@@ -90,23 +97,26 @@ def _evaluate_sets(paths: list[Path], only: list[str], index_dir: Path, model, k
             error("no question set holds a usable question",
                   hint='one {"id": ..., "text": ..., "relevant": ["doc id", ...]} per line')
             raise typer.Exit(EXIT_ERROR)
-        report = _with_searcher(index_dir, model, k, mode, sets[0].queries[0].text,
+        report = _with_searcher(index_dir, model, k, mode, weights, sets[0].queries[0].text,
                                 lambda ranked: evaluate_sets(sets, ranked))
     if as_json:
-        print_json({"mode": mode.value, **report.as_dict(sets), "problems": problems})
+        print_json({"mode": mode.value, "fusion": weights.method, **report.as_dict(sets),
+                    "problems": problems})
     else:
         _print_sets_table(report, sets)
     if problems:
         raise typer.Exit(EXIT_PARTIAL)
 
 
-def _with_searcher(index_dir: Path, model, k: int, mode: SearchMode, warm_up: str, measure):
+def _with_searcher(index_dir: Path, model, k: int, mode: SearchMode, weights, warm_up: str,
+                   measure):
     """Open the index, search ``warm_up`` once untimed (the first forward pass pays one-off
     set-up costs that would otherwise land in p95), then ``measure(ranked_docs)``."""
     from search.evaluation import first_occurrences
     from search.options import SearchOptions
 
-    options = SearchOptions(k=k, mode=mode)  # grouped: one entry per article, as judged
+    # grouped: one entry per article, as judged
+    options = SearchOptions(k=k, mode=mode, weights=weights)
     searcher = open_searcher(index_dir, model)
     try:
         searcher.search(warm_up, options)

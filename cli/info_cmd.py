@@ -52,10 +52,13 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
         with IndexVersion.open(version, mmap=True) as opened:
             manifest = opened.manifest
             first, last = _date_range(opened)
-        backend = query_backend_for(ModelSpec(**manifest.model), settings().query_backend)
+        spec, choice = ModelSpec(**manifest.model), settings().query_backend
+        backend = query_backend_for(spec, choice)
+        one = query_backend_for(spec, choice, one_question=True)
     data = asdict(manifest) | {"index": str(index_dir), "version": version.name,
                                "first_date": first, "last_date": last,
-                               "size_bytes": _size_on_disk(version), "query_backend": backend}
+                               "size_bytes": _size_on_disk(version), "query_backend": backend,
+                               "query_backend_one_question": one}
     if as_json:
         print_json(data)
         return
@@ -64,7 +67,9 @@ def info(index_dir: IndexOption = DEFAULT_INDEX, as_json: JsonOption = False) ->
         ("index", f"{index_dir} (version {version.name}, format {manifest.format_version})"),
         ("model", f"{model['model_id']} ({model['kind']}, fingerprint {model['fingerprint']})"),
         ("backends", f"documents by {', '.join(manifest.document_backends) or 'none yet'}; "
-                     f"questions by {data['query_backend']} ({BACKEND_ENV})"),
+                     f"questions by {backend}"
+                     + (f" (a one-question `search`: {one})" if one != backend else "")
+                     + f" ({BACKEND_ENV})"),
         ("articles", str(manifest.articles)),
         ("passages", f"{manifest.chunks} ({manifest.tokens:,} tokens, {manifest.sentences} sentences, "
                      f"{manifest.dim}-d vectors)"),

@@ -59,7 +59,7 @@ def search(
             validate_query(question)
         else:
             questions, all_good = _checked_batch(batch)
-        searcher = open_searcher(index_dir, model)
+        searcher = open_searcher(index_dir, model, one_question=batch is None)
         if batch is not None:
             _run_batch(searcher, questions, options)
             if not all_good:

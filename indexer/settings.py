@@ -14,7 +14,7 @@ DEFAULT_INDEX = Path("vraagbaak-index")
 INDEX_ENV = "VRAAGBAAK_INDEX"
 MODELS_DIR_ENV = "VRAAGBAAK_MODELS_DIR"
 BACKEND_ENV = "VRAAGBAAK_BACKEND"  # what embeds the questions
-QUERY_BACKENDS = ("auto", "engine", "torch")  # indexer.embedders.CHOICES
+QUERY_BACKENDS = ("auto", "onnx", "engine", "torch")  # indexer.embedders.CHOICES
 
 
 @dataclass(frozen=True)

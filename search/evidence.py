@@ -13,14 +13,14 @@ An index written before the article index (decision 0033) has passage BM25 only,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from indexer.index.keywords import KeywordBackend
 from indexer.index.keywords.articles import ArticleKeywords
 from indexer.index.keywords.bm25 import KeywordHits
-from search.fusion import FusionWeights, article_ranking, reciprocal_rank_fusion
+from search.fusion import FusionWeights, article_ranking, reciprocal_rank_fusion, scaled
 from search.names import NameMatcher
 
 
@@ -28,6 +28,8 @@ from search.names import NameMatcher
 class KeywordEvidence:
     passages: KeywordHits
     articles: list[np.ndarray]  # per matched article, best first: its passages with a hit
+    article_scores: np.ndarray = field(  # those articles' BM25 scores
+        default_factory=lambda: np.empty(0, np.float32))
 
     def keyword_leg(self, weights: FusionWeights) -> list[tuple[int, float]]:
         """(chunk id, score) best first: what keyword mode returns and hybrid fuses with the
@@ -38,6 +40,24 @@ class KeywordEvidence:
         return reciprocal_rank_fusion([(self.passages.ids.tolist(), 1.0),
                                        (ids, weights.article, ranks)], weights.rrf_k)
 
+    def scaled_scores(self, method: str, article_weight: float) -> tuple[dict[int, float], float]:
+        """({chunk id: keyword score}, the score of a passage it lacks) for score fusion: the
+        passage's BM25 and its article's BM25 (each scaled by ``method`` over its own hits; an
+        article's passages without a question word get none of it, as in ``keyword_leg``),
+        mixed ``1 : article_weight``. A passage without any hit has BM25 0 on both."""
+        passages = self.passages.scores
+        scores = dict(zip(self.passages.ids.tolist(),
+                          scaled(passages, passages, method).tolist()))
+        missing = float(scaled(np.zeros(1), passages, method)[0])
+        if not self.articles or article_weight == 0:
+            return scores, missing
+        article = scaled(self.article_scores, self.article_scores, method)
+        none = float(scaled(np.zeros(1), self.article_scores, method)[0])
+        of_article = {int(c): float(a) for ids, a in zip(self.articles, article) for c in ids}
+        mixed = {c: (scores.get(c, missing) + article_weight * of_article.get(c, none))
+                 / (1 + article_weight) for c in dict.fromkeys([*scores, *of_article])}
+        return mixed, (missing + article_weight * none) / (1 + article_weight)
+
 
 def gather(question: str, n: int, mask: np.ndarray | None, keywords: KeywordBackend,
            articles: ArticleKeywords | None, names: NameMatcher | None,
@@ -47,7 +67,8 @@ def gather(question: str, n: int, mask: np.ndarray | None, keywords: KeywordBack
     passages = keywords.search(asked, n, mask)
     if articles is None:
         return KeywordEvidence(passages, [])
-    chunks = articles.chunks_of(articles.search(asked, article_depth, mask).ids)
+    found = articles.search(asked, article_depth, mask)
+    chunks = articles.chunks_of(found.ids)
     inside = np.zeros(len(articles.article_of) if mask is None else len(mask), np.float32)
     for ids in chunks:
         inside[ids[ids < len(inside)]] = 1.0
@@ -58,7 +79,9 @@ def gather(question: str, n: int, mask: np.ndarray | None, keywords: KeywordBack
     order = {c: i for i, c in enumerate(held.ids.tolist())}
     matched = [np.asarray(sorted((c for c in ids.tolist() if c in order), key=order.get), np.int64)
                for ids in chunks]
-    return KeywordEvidence(passages, [m for m in matched if len(m)])
+    kept = [i for i, m in enumerate(matched) if len(m)]
+    return KeywordEvidence(passages, [matched[i] for i in kept],
+                           np.asarray(found.scores, np.float32)[kept])
 
 
 def respelled(question: str, keywords: KeywordBackend, names: NameMatcher | None) -> str:

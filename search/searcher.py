@@ -24,7 +24,7 @@ from indexer.settings import BACKEND_ENV, Settings
 from search.dates import article_period, effective_filter, filter_from_options, store_bounds
 from search.dense import DenseCandidate, DenseRetriever
 from search.evidence import gather
-from search.fusion import reciprocal_rank_fusion
+from search.fusion import reciprocal_rank_fusion, scaled, score_fusion
 from search.names import NameMatcher
 from search.options import SearchMode, SearchOptions, validate_query
 from search.results import Duplicate, Hit, Passage, SearchResult
@@ -117,15 +117,17 @@ class Searcher:
     @classmethod
     def open(cls, index_root: Path, model: str | None = None,
              make_embedder: Callable[[ModelSpec], Embedder] | None = None,
-             settings: Settings | None = None) -> Searcher:
-        """Open ``index_root`` with ``model``, or with the model the index was built with."""
+             settings: Settings | None = None, one_question: bool = False) -> Searcher:
+        """Open ``index_root`` with ``model``, or with the model the index was built with;
+        ``one_question``: this process answers one, so the question embedder that starts
+        fastest is chosen over the one that embeds fastest."""
         settings = settings or Settings()
         index_dir = IndexDirectory(index_root)
         manifest = index_dir.manifest()
         spec = resolve_model_for_index(manifest.model, model, settings.models_dir)
         check_same_model(manifest, spec, index_dir.root)  # before the slow part: loading the model
         if make_embedder is None:
-            return cls(index_dir, load_query_embedder(spec, settings.query_backend))
+            return cls(index_dir, load_query_embedder(spec, settings.query_backend, one_question))
         return cls(index_dir, make_embedder(spec))
 
     def search(self, query: str, options: SearchOptions | None = None, **overrides) -> SearchResult:
@@ -166,7 +168,11 @@ class Searcher:
         return SearchResult(query, options.mode, hits, confident, filter_info, language)
 
     def _boosted(self, query: str, ranked, asked, weights) -> list[tuple[int, float]]:
-        """``ranked`` with the speaker boost (search/speakers.py), on the question's subject."""
+        """``ranked`` with the speaker boost (search/speakers.py), on the question's subject.
+        The boost is an RRF leg: after score fusion it is added to the fused order's own RRF
+        scores, so it moves a passage as far as it does after rank fusion (decision 0056)."""
+        if weights.method != "rrf":
+            ranked = [(c, 1.0 / (weights.rrf_k + r + 1)) for r, (c, _) in enumerate(ranked)]
         subject = None
         if weights.speaker_on_subject:
             names = self.names if weights.respell_names else None
@@ -208,8 +214,7 @@ class Searcher:
         candidates = self.dense.search(vector, n, allowed, also=ids, dates=bounds)
         weight = options.weights.keyword_weight(probabilities, self.manifest.language,
                                                 self._covered(query, evidence))
-        fused = reciprocal_rank_fusion([([c.chunk_id for c in candidates], options.weights.dense),
-                                        (ids.tolist(), weight)], options.weights.rrf_k)
+        fused = _fused(candidates, n, ids, evidence, weight, options.weights)
         return fused, {c.chunk_id: c for c in candidates}, evidence.passages
 
     def _covered(self, query: str, evidence) -> bool:
@@ -278,6 +283,22 @@ class Searcher:
     def close(self) -> None:
         """Release the version's files now; a searcher that is freed closes itself."""
         self._closing()
+
+
+def _fused(candidates: list[DenseCandidate], depth: int, keyword_ids: np.ndarray, evidence,
+           keyword_weight: float, weights) -> list[tuple[int, float]]:
+    """The dense candidates (best first) and the keyword leg fused by ``weights.method``. For
+    the score methods each leg is scaled by its own list: dense by its best ``depth`` (the
+    candidates the keyword leg added are scored exactly, but are not the dense leg's list)."""
+    if weights.method == "rrf":
+        return reciprocal_rank_fusion([([c.chunk_id for c in candidates], weights.dense),
+                                       (keyword_ids.tolist(), keyword_weight)], weights.rrf_k)
+    dense = np.asarray([c.score for c in candidates], np.float64)
+    scaled_dense = scaled(dense, dense[:depth], weights.method)
+    dense_leg = dict(zip((c.chunk_id for c in candidates), scaled_dense.tolist()))
+    keyword, missing = evidence.scaled_scores(weights.method, weights.article)
+    lowest = float(scaled_dense.min()) if len(scaled_dense) else 0.0
+    return score_fusion([(dense_leg, weights.dense, lowest), (keyword, keyword_weight, missing)])
 
 
 def _rounded(value: float | None) -> float | None:

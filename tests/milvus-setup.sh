@@ -2,7 +2,9 @@
 # Creates .venv-milvus: PyPI's `milvus` 2.3.5, a real Milvus standalone server (the Milvus
 # binary with embedded etcd, local storage and RocksMQ, behind a small Python wrapper,
 # `milvus-server`), for the tests that need a server (tests/milvus_server.py starts and stops it).
-# A venv of its own, so that nothing of its install meets vraagbaak's pins.
+# A venv of its own, so that nothing of its install meets vraagbaak's pins. The tests run it in a
+# network namespace of its own and reach it through socat (Debian's `socat`, which .ci/run
+# installs): Milvus 2.3 listens on all interfaces whatever its configuration says.
 #
 #   bash tests/milvus-setup.sh     # idempotent: does nothing if the server is already there
 #

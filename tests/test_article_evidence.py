@@ -108,7 +108,7 @@ def test_an_article_rank_lifts_all_its_passages_alike():
 
 
 def test_the_keyword_weight_when_the_best_article_holds_every_question_word():
-    weights = FusionWeights(keyword_same_language=0.05, keyword_covered=0.5)
+    weights = FusionWeights(keyword_same_language=0.05, keyword_covered=0.5, method="rrf")
     assert weights.keyword_weight({"nl": 0.5, "en": 0.5}, "nl", covered=True) == pytest.approx(0.25)
     assert weights.keyword_weight({"nl": 0.5, "en": 0.5}, "nl") == pytest.approx(0.025)
     assert weights.keyword_weight("en", "nl", covered=True) == 0.0

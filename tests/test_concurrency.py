@@ -40,7 +40,7 @@ def test_concurrent_searches_answer_as_serial_ones(fake_searcher, tmp_path):
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("backend", ["engine", "torch"])
+@pytest.mark.parametrize("backend", ["onnx", "engine", "torch"])
 def test_a_real_embedder_shared_by_threads_embeds_as_alone(real_embedder, backend):
     from indexer.embedders import load_query_embedder
 

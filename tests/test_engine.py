@@ -2,6 +2,7 @@
 sentence-transformers on real questions."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def test_the_backend_comes_from_the_environment_at_the_edge_only(monkeypatch):
     monkeypatch.setenv("VRAAGBAAK_BACKEND", "Torch ")
     assert Settings.from_env().query_backend == "torch"
     assert Settings.from_env({"VRAAGBAAK_BACKEND": ""}).query_backend == "auto"
-    with pytest.raises(ModelError, match="must be auto, engine or torch, not 'fastest'"):
+    with pytest.raises(ModelError, match="must be auto, onnx, engine or torch, not 'fastest'"):
         Settings.from_env({"VRAAGBAAK_BACKEND": "fastest"})
     # The library reads no environment: the choice is what it is passed.
     monkeypatch.setattr("indexer.embedders.load_embedder", lambda spec, *_: FakeEmbedder(spec=spec))
@@ -58,11 +59,18 @@ def test_a_search_refuses_an_index_of_an_incompatible_backend(fake_searcher, tmp
 
 
 @pytest.mark.model
-def test_auto_picks_the_engine_for_the_bundled_model(real_embedder, monkeypatch):
-    monkeypatch.delenv("VRAAGBAAK_BACKEND", raising=False)
-    embedder = load_query_embedder(real_embedder.spec)
+def test_auto_picks_the_engine_when_the_folder_has_no_onnx_graph(real_embedder, tmp_path):
+    """A model folder built before the ONNX graph existed (or one that could not be written):
+    questions go to the engine, not to an error."""
+    folder = tmp_path / "old-model"
+    folder.mkdir()
+    for item in Path(real_embedder.spec.location).iterdir():
+        if item.name != "onnx":
+            (folder / item.name).symlink_to(item)
+    old = ModelSpec(real_embedder.spec.model_id, "bundled", str(folder), real_embedder.spec.fingerprint)
+    embedder = load_query_embedder(old)
     assert isinstance(embedder, EngineEmbedder) and embedder.dim == real_embedder.dim
-    assert query_backend_for(real_embedder.spec) == ENGINE
+    assert query_backend_for(old) == ENGINE
 
 
 @pytest.mark.model

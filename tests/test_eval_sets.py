@@ -44,7 +44,7 @@ def corpus():
 def test_the_manifest_describes_every_set(manifest):
     names = [s["name"] for s in manifest["sets"]]
     assert names == ["en-short", "en-flores", "nl-headline", "nl-paraphrase", "en-who-where",
-                     "nl-who-said", "nl-short", "sample"]
+                     "nl-who-said", "nl-short", "sample", "nl-reworded"]
     for entry in manifest["sets"]:
         assert {"name", "file", "corpus", "language", "level", "asks", "made", "license"} <= set(entry)
         assert (MANIFEST.parent / entry["file"]).is_file(), entry["file"]
@@ -272,12 +272,23 @@ def test_eval_of_a_manifest_json(run, fake_index, two_sets):
     result = run("eval", manifest, "--index", fake_index, "--mode", "keyword", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert list(data) == ["mode", "sets", "overall", "mean_of_sets", "problems"]
+    assert list(data) == ["mode", "fusion", "sets", "overall", "mean_of_sets", "problems"]
     assert data["mode"] == "keyword" and data["problems"] == []
     assert [(s["name"], s["file"], s["language"], s["overall"]["n"]) for s in data["sets"]] == [
         ("nl-set", str(nl), "nl", 2), ("en-set", str(manifest.parent / "en-set.jsonl"), "en", 1)]
     assert data["overall"]["n"] == 3 and data["mean_of_sets"]["n"] == 2
     assert data["sets"][0]["overall"]["recall_at_1"] == 1.0  # keywords find Navalny and Genève
+
+
+def test_eval_fusion_picks_the_method_and_a_bad_one_is_an_input_error(run, fake_index, two_sets):
+    manifest, _, _ = two_sets
+    data = json.loads(run("eval", manifest, "--index", fake_index, "--fusion", "minmax",
+                          "--json").stdout)
+    assert data["fusion"] == "minmax" and data["overall"]["n"] == 3
+    result = run("eval", manifest, "--index", fake_index, "--fusion", "borda")
+    assert result.exit_code == 1
+    assert "error: fusion method must be one of rrf, minmax, zscore, not 'borda'" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_eval_set_picks_sets_even_from_one_file(run, fake_index, two_sets):

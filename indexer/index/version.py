@@ -73,6 +73,9 @@ class IndexVersion:
         for part in (self.passages, self.sentences):
             if hasattr(part, "close"):  # a store with a connection (Milvus)
                 part.close()
+        for keywords in (self.keywords, self.articles.index if self.articles is not None else None):
+            if hasattr(keywords, "close"):  # tantivy's view of a read-only folder
+                keywords.close()
 
     def __enter__(self) -> IndexVersion:
         return self

@@ -87,10 +87,12 @@ def write_version(writer, previous, change: Change, rows: SegmentRows, settings:
                                  in_place and bool(previous.manifest.article_index))
     upcoming.tombstones.write(staging / TOMBSTONES)
     # Before the manifest, so before publishing: a version is never named before its vectors.
-    store = with_dead(upsert_rows(store, rows, dim, settings["model"]["fingerprint"]),
+    counted = _manifest(upcoming, settings, language)
+    store = with_dead(upsert_rows(store, rows, dim, settings["model"]["fingerprint"],
+                                  settings["index_type"],
+                                  {"passages": counted.chunks, "sentences": counted.sentences}),
                       dead_chunks, upcoming.dead_sentences)
-    manifest = replace(_manifest(upcoming, settings, language), article_index=articles,
-                       vector_store=store)
+    manifest = replace(counted, article_index=articles, vector_store=store)
     manifest.write(staging / MANIFEST)
     return manifest
 

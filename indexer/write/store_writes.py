@@ -36,9 +36,12 @@ def check_store(described: dict, dim: int, fingerprint: str) -> None:
                       fingerprint, described["index"]).close()
 
 
-def upsert_rows(described: dict, rows: SegmentRows, dim: int, fingerprint: str) -> dict:
-    """Upsert ``rows``' vectors into the store ``described``; the description the new version
-    records, with the write's timestamp (what its readers ask Milvus to have seen)."""
+def upsert_rows(described: dict, rows: SegmentRows, dim: int, fingerprint: str,
+                setting: str = "auto", counts: dict | None = None) -> dict:
+    """Upsert ``rows``' vectors into the store ``described`` and fit each collection's index
+    to ``counts`` (the version's live vectors per part) under ``setting`` (--vector-index);
+    the description the new version records, with the indexes and the write's timestamp (what
+    its readers ask Milvus to have seen)."""
     if keeps_files(described):
         return dict(described)
     from indexer.index.stores.milvus import NO_DATE, Location
@@ -60,11 +63,13 @@ def upsert_rows(described: dict, rows: SegmentRows, dim: int, fingerprint: str) 
                 ids, held = [ids[i] for i in at], [held[i] for i in at]
             collections.upsert(part, ids, vectors, [span for _, span in held],
                                [a for a, _ in held])
+        indexes = collections.fit_indexes(described.get("indexes", {}), setting, counts or {})
         written = collections.written_ts()
     finally:
         collections.close()
     before = int(described.get("written_ts", 0))
-    return {**described, "written_ts": max(before, written, rows.stored_ts)}
+    return {**described, "indexes": indexes,
+            "written_ts": max(before, written, rows.stored_ts)}
 
 
 def with_dead(described: dict, chunks, sentences) -> dict:

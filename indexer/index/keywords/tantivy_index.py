@@ -12,6 +12,12 @@ next version starts as hard links to its files (tantivy never rewrites a file: n
 delete files and meta.json are new files, meta.json is replaced by rename), so an update costs
 the change, and readers of the older version keep their files. Each document carries its stable
 id (a passage id, or an article id for an index of articles): one engine serves either unit.
+
+tantivy takes a lock file (``.tantivy-meta.lock``) in an index's folder to open it, even only to
+search, and tantivy-py has no read-only open. A folder it cannot write (a replica's read-only
+mount of the shared volume) is therefore opened through a private temporary folder of symlinks
+to its files, where the lock lands; the files are never written again once published, so
+nothing is lost by not locking them. Why: docs/decisions/0051-keywords-from-a-read-only-folder.md
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,6 +39,7 @@ from indexer.index.manifest import REBUILD_HINT
 
 _HEAP = 32_000_000  # the writer's arena: bounds a write's memory whatever the index's size
 _TEXT, _ID = "terms", "id"
+_LOCKS = ".tantivy-"  # tantivy's lock files: per folder, never linked or copied
 
 
 def _schema():
@@ -53,6 +62,7 @@ class TantivyIndex:
         self._index = index
         self._searcher = index.searcher() if index is not None else None
         self._size = size
+        self._cleanup = None  # removes a read-only folder's temporary view, once
 
     @classmethod
     def build(cls, texts: Sequence[str], analyzer: Analyzer,
@@ -70,23 +80,27 @@ class TantivyIndex:
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = False) -> TantivyIndex:
-        import tantivy
-
         analyzer, size = read_settings(folder)
         try:
             # tantivy reads a segment's files when a searcher is made: make it here, so that a
             # damaged file fails on opening, by name
-            return cls(analyzer, index=tantivy.Index.open(str(folder)), size=size)
-        except (OSError, ValueError, RuntimeError) as exc:
-            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-            if "Lockfile" in reason:  # tantivy locks its meta file to read it, even to search
-                raise IndexFormatError(
-                    f"the keyword index in {folder} cannot be opened: tantivy takes a lock file "
-                    f"there to open an index, also to search it ({reason})",
-                    hint="give this process write access to the index folder (a read-only "
-                         "mount does not do; searching writes nothing else)") from exc
-            raise IndexFormatError(f"the keyword index in {folder} cannot be read ({reason})",
-                                   hint=REBUILD_HINT) from exc
+            return cls(analyzer, index=_open(folder), size=size)
+        except _Locked:  # the folder is read-only: open a view of it that is not
+            view = _view(folder)
+            try:
+                loaded = cls(analyzer, index=_open(view), size=size)
+            except BaseException:
+                shutil.rmtree(view, ignore_errors=True)
+                raise
+            # also when the index is dropped unclosed, or at exit
+            loaded._cleanup = weakref.finalize(loaded, shutil.rmtree, str(view), True)
+            return loaded
+
+    def close(self) -> None:
+        """Drop the index; a read-only folder's temporary view goes with it."""
+        self._index = self._searcher = None
+        if self._cleanup is not None:
+            self._cleanup()
 
     def __len__(self) -> int:
         return self._size
@@ -140,6 +154,45 @@ class TantivyIndex:
         return KeywordHits(ids[order], scores[order], terms)
 
 
+class _Locked(Exception):
+    """tantivy could not take its lock file in the folder (it cannot be written)."""
+
+
+def _open(folder: Path):
+    import tantivy
+
+    try:
+        return tantivy.Index.open(str(folder))
+    except (OSError, ValueError, RuntimeError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+        if "Lockfile" in reason:  # tantivy locks its meta file to read it, even to search
+            raise _Locked(reason) from exc
+        raise IndexFormatError(f"the keyword index in {folder} cannot be read ({reason})",
+                               hint=REBUILD_HINT) from exc
+
+
+def _view(folder: Path) -> Path:
+    """A new temporary folder of symlinks to ``folder``'s files (not its locks): tantivy
+    reads the files through them and takes its lock there."""
+    try:
+        view = Path(tempfile.mkdtemp(prefix="vraagbaak-keywords-"))
+    except OSError as exc:
+        raise IndexFormatError(
+            f"the keyword index in {folder} is in a folder this process cannot write, and no "
+            f"temporary folder could be made for tantivy's lock file ({exc.strerror or exc})",
+            hint="set TMPDIR to a writable folder (tantivy takes a lock file to open an index, "
+                 "also to search it)") from exc
+    try:
+        for item in folder.iterdir():
+            if item.is_file() and not item.name.startswith(_LOCKS):
+                os.symlink(item.absolute(), view / item.name)
+    except OSError as exc:
+        shutil.rmtree(view, ignore_errors=True)
+        raise IndexFormatError(f"the keyword index in {folder} cannot be read "
+                               f"({exc.strerror or exc})", hint=REBUILD_HINT) from exc
+    return view
+
+
 def update(previous: Path | None, folder: Path, analyzer: Analyzer, delete: Sequence[int],
            ids: Sequence[int], texts: Sequence[str], size_before: int = 0):
     """A new index in ``folder``: ``previous``'s files (hard links), less ``delete``, plus the
@@ -149,7 +202,7 @@ def update(previous: Path | None, folder: Path, analyzer: Analyzer, delete: Sequ
     folder.mkdir(parents=True, exist_ok=False)
     if previous is not None:
         for item in previous.iterdir():
-            if item.is_file() and not item.name.startswith(".tantivy-"):  # locks are per folder
+            if item.is_file() and not item.name.startswith(_LOCKS):  # locks are per folder
                 _link(item, folder / item.name)
     index = tantivy.Index(_schema(), path=str(folder), reuse=previous is not None)
     _add(index, analyzer, delete, ids, texts)

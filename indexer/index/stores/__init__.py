@@ -93,4 +93,12 @@ def describe_store(described: dict) -> str:
     if described.get("kind", DEFAULT) == DEFAULT:
         return "FAISS files in the index folder"
     names = ", ".join((described.get("collections") or {}).values())
-    return f"Milvus at {described.get('uri')} (collections {names})"
+    indexes = "; ".join(f"{part} {_index_said(index)}"
+                        for part, index in (described.get("indexes") or {}).items())
+    return f"Milvus at {described.get('uri')} (collections {names}{'; ' if indexes else ''}{indexes})"
+
+
+def _index_said(index: dict) -> str:
+    """'FLAT', or 'IVF_FLAT, 256 lists, 64 probed'."""
+    lists, probed = index.get("params", {}).get("nlist"), index.get("search", {}).get("nprobe")
+    return index.get("index_type", "?") + (f", {lists} lists, {probed} probed" if lists else "")

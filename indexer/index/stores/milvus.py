@@ -149,10 +149,12 @@ class MilvusVectors(MilvusClientUser):
     kind = KIND
 
     def __init__(self, client, location: Location, collection: str, live: LiveIds, dim: int,
-                 written_ts: int = 0) -> None:
+                 written_ts: int = 0, index: dict | None = None) -> None:
         self._client, self.location, self.collection = client, location, collection
         self._live, self.dim = live, dim
         self._written_ts = int(written_ts)
+        self.index = dict(index or {"index_type": "FLAT", "metric_type": "IP"})  # the manifest's
+        self._search_params = {"metric_type": "IP", "params": dict(self.index.get("search", {}))}
 
     @property
     def id_space(self) -> int:
@@ -191,7 +193,7 @@ class MilvusVectors(MilvusClientUser):
         while todo:
             found = self._call("search", self.collection, data=queries[todo].tolist(),
                                limit=limit, filter=expression, anns_field="vector",
-                               search_params={"metric_type": "IP"}, **self._consistency())
+                               search_params=self._search_params, **self._consistency())
             again = []
             for row, hits in zip(todo, found):
                 got = np.asarray([h["id"] for h in hits], np.int64)
@@ -237,7 +239,7 @@ class MilvusVectors(MilvusClientUser):
 
     def describe(self) -> dict:
         return {"kind": self.kind, "uri": self.location.uri, "collection": self.collection,
-                "live": len(self)}
+                "live": len(self), "index": self.index}
 
 
 def _allowed_mask(live: LiveIds, allowed: np.ndarray) -> np.ndarray:
@@ -249,7 +251,7 @@ def _allowed_mask(live: LiveIds, allowed: np.ndarray) -> np.ndarray:
 
 
 def open_part(location: Location, collection: str, live: LiveIds, dim: int, written_ts: int,
-              client=None):
+              client=None, index: dict | None = None):
     """The reader of one part; ``client``: one shared by both parts of a version."""
     client = client or connect(location)
     try:
@@ -262,7 +264,7 @@ def open_part(location: Location, collection: str, live: LiveIds, dim: int, writ
         raise
     except Exception as exc:
         raise unreachable(location, exc) from exc
-    return MilvusVectors(client, location, collection, live, dim, written_ts)
+    return MilvusVectors(client, location, collection, live, dim, written_ts, index)
 
 
 def open_parts(path, manifest, segments, tombstones) -> tuple[MilvusVectors, MilvusVectors]:
@@ -276,6 +278,7 @@ def open_parts(path, manifest, segments, tombstones) -> tuple[MilvusVectors, Mil
             LiveIds([s.sentence_ids for s in segments], tombstones.sentences))
     client = connect(location)
     ts = int(described.get("written_ts", 0))
-    names = described["collections"]
-    return (open_part(location, names["passages"], live[0], manifest.dim, ts, client),
-            open_part(location, names["sentences"], live[1], manifest.dim, ts, client))
+    names, indexes = described["collections"], described.get("indexes", {})
+    return tuple(open_part(location, names[part], ids, manifest.dim, ts, client,
+                           indexes.get(part, described.get("index")))
+                 for part, ids in zip(("passages", "sentences"), live))

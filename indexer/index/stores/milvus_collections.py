@@ -1,11 +1,45 @@
 """The write side of the Milvus store: an index's two collections made (or checked: another
-model's or dimension's are refused), and rows upserted and deleted by stable id. The read side,
-and why the collections look as they do: milvus.py."""
+model's or dimension's are refused), rows upserted and deleted by stable id, and each
+collection's vector index fitted to its size. The read side, and why the collections look as
+they do: milvus.py.
+
+The index kind follows ``--vector-index`` as FAISS's does (decision 0013): ``auto`` is FLAT
+(exact) below IVF_FROM vectors and IVF_FLAT from there, ``flat`` and ``ivf`` ask for one at any
+size. IVF_FLAT because both Milvus engines here have it (milvus-lite 2.5 has FLAT and IVF_FLAT
+only, so one code path is tested on both) and it keeps the vectors unquantised.
+Why: docs/decisions/0052-milvus-ivf-by-size.md
+"""
 
 from __future__ import annotations
 
 from indexer.errors import ModelMismatchError
 from indexer.index.stores.milvus import BATCH, Location, MilvusClientUser, connect, unreachable
+
+FLAT = {"index_type": "FLAT", "metric_type": "IP"}
+PROBED_SHARE = 4  # nprobe = nlist / 4 (at least 8): recall before speed, as 0017 tunes FAISS's
+REFIT_GROWTH = 4  # an IVF is rebuilt once the lists its size wants are 4x its own (16x rows)
+
+
+def index_for(count: int, setting: str) -> dict:
+    """The Milvus vector index for a collection of ``count`` vectors under ``setting``."""
+    from indexer.index.vectors import AUTO, IVF_FROM, ivf_lists
+
+    if setting == "flat" or (setting == AUTO and count < IVF_FROM):
+        return dict(FLAT)
+    nlist = ivf_lists(count)
+    return {"index_type": "IVF_FLAT", "metric_type": "IP", "params": {"nlist": nlist},
+            "search": {"nprobe": min(nlist, max(8, nlist // PROBED_SHARE))}}
+
+
+def refit_due(built: dict, wanted: dict) -> bool:
+    """Whether a collection whose index is ``built`` is re-indexed to ``wanted``: another kind,
+    or an IVF whose lists are far too few for its size now (each refit drops the index and
+    rebuilds it, so not at every growth)."""
+    if built.get("index_type") != wanted["index_type"]:
+        return True
+    if wanted["index_type"] == FLAT["index_type"]:
+        return False
+    return wanted["params"]["nlist"] >= REFIT_GROWTH * built.get("params", {}).get("nlist", 1)
 
 
 def collection_names(prefix: str) -> dict:
@@ -76,6 +110,32 @@ class MilvusCollections(MilvusClientUser):
                                              spans[start:start + BATCH],
                                              articles[start:start + BATCH])]
             self._call("upsert", name, rows)
+
+    def fit_indexes(self, built: dict, setting: str, counts: dict) -> dict:
+        """Each collection's index, given the one ``built`` (the manifest's) and its vector
+        ``counts``: kept, or dropped and built anew where refit_due says. Returns what each
+        collection has now, for the manifest (readers take their search parameters from it)."""
+        fitted = {}
+        for part, name in self.names.items():
+            have = built.get(part, FLAT)
+            wanted = index_for(int(counts.get(part, 0)), setting)
+            if refit_due(have, wanted):
+                self._reindex(name, wanted)
+                have = wanted
+            fitted[part] = dict(have)
+        return fitted
+
+    def _reindex(self, name: str, index: dict) -> None:
+        """Milvus 2.3 keeps one index per field and drops it only from a released collection:
+        searches of it fail until it is loaded again (seconds; the build itself goes on in
+        the background, searches meanwhile scan the rows)."""
+        params = self._client.prepare_index_params()
+        params.add_index(field_name="vector", index_type=index["index_type"],
+                         metric_type=index["metric_type"], params=index.get("params", {}))
+        self._call("release_collection", name)
+        self._call("drop_index", name, "vector")
+        self._call("create_index", name, params)
+        self._call("load_collection", name)
 
     def delete(self, part: str, ids) -> None:
         ids = [int(i) for i in ids]

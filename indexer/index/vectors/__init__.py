@@ -47,6 +47,13 @@ AUTO = "auto"  # flat below IVF_FROM vectors, IVF from there
 INDEX_TYPES = (AUTO, *(b.name for b in BACKENDS))
 
 
+def ivf_lists(n: int) -> int:
+    """How many lists an IVF over ``n`` vectors gets (``ivf.lists_for``, decision 0014): also
+    what another engine's IVF is given (the Milvus store's collections)."""
+    module = backend_named("ivf").target.partition(":")[0]
+    return int(importlib.import_module(module).lists_for(n))
+
+
 def backend_named(name: str) -> VectorBackend:
     for backend in BACKENDS:
         if backend.name == name:
