@@ -27,7 +27,7 @@ asserted in tests.
 
 The suite's parts come first, in its order; the studies outside it (`answer_quality`,
 `chunk_budget`, `dense_variants`, `fusion_weights`, `calibrate_confidence`, `eval_sets`,
-`load`) follow once they have been run (`python -m bench.<part>`). The measurements behind the product's settings
+`load`, `split_share`) follow once they have been run (`python -m bench.<part>`). The measurements behind the product's settings
 (chunk budget, fusion and sentence weights, confidence threshold, the IVF rules, probing,
 threads; two machines, November 2026) are kept unchanged in
 [history/benchmarks-2026-11.md](history/benchmarks-2026-11.md); the settings' reasons are in

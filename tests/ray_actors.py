@@ -1,11 +1,14 @@
-"""An embedding actor that dies, for tests/test_ray.py: on its second batch, once per marker
-file, the actor's process exits without a word (as a node's OOM killer or a lost node would end
-it), after its first batch's vectors were delivered. Ray restarts the actor and retries the batch."""
+"""Actors and sinks for the Ray tests (tests/test_ray.py, tests/test_ray_sink.py). DiesOnce: on
+its second batch, once per marker file, the actor's process exits without a word (as a node's
+OOM killer or a lost node would end it), after its first batch's vectors were delivered; Ray
+restarts the actor and retries the batch. FakeActor: the fake model. SinkDiesOnce, SinkFailsOn:
+Milvus sinks whose write task dies, or fails, part-way."""
 
 from __future__ import annotations
 
 import os
 
+from indexer.write.milvus_sink import MilvusSink
 from indexer.write.ray_embedding import EmbedActor
 
 
@@ -25,3 +28,49 @@ class DiesOnce(EmbedActor):
             os.close(fd)
             os._exit(1)
         return super().__call__(batch)
+
+
+class FakeActor(EmbedActor):
+    """The fake model in an actor (no model to load): for the sink's tests without the model."""
+
+    def __init__(self, spec: dict, backend: str, threads: int, batch_size: int) -> None:
+        from indexer.embedders.base import ModelSpec
+        from tests.fakes import FakeEmbedder
+
+        self.batch_size = batch_size
+        self.embedder = FakeEmbedder(spec=ModelSpec(**spec))
+
+
+class SinkDiesOnce(MilvusSink):
+    """A write task whose process exits after its first upsert (a node lost mid-write), once
+    per marker file: Ray retries the task, which writes the whole block again."""
+
+    def __init__(self, *args, marker: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.marker = marker
+
+    def upsert(self, collections, table) -> None:
+        super().upsert(collections, table)
+        try:
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return
+        os.write(fd, ",".join(str(k) for k in table.column("block").to_pylist()).encode())
+        os.close(fd)
+        os._exit(1)
+
+
+class SinkFailsOn(MilvusSink):
+    """A write that fails (Milvus gone) on block ``block``, after the blocks before it were
+    written: the run must fail, and publish nothing."""
+
+    def __init__(self, *args, block: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.block = block
+
+    def upsert(self, collections, table) -> None:
+        if self.block in table.column("block").to_pylist():
+            from indexer.errors import VectorStoreError
+
+            raise VectorStoreError("cannot use the Milvus vector store (it went away)")
+        super().upsert(collections, table)

@@ -19,7 +19,8 @@ from indexer.index.segments import SegmentedVectors
 from indexer.index.store import StoredDocument
 from indexer.write.changes import text_hash
 from indexer.write.chunking import Chunker, sentence_spans
-from indexer.write.embedding import PASSAGES, SENTENCES, DocumentEmbedding, LocalEmbedding, TextRow
+from indexer.write.embedding import (PASSAGES, SENTENCES, DocumentEmbedding, Holder,
+                                     LocalEmbedding, TextRow)
 from indexer.write.segment_writer import SegmentRows
 from indexer.write.vector_cache import VectorCache
 
@@ -54,11 +55,13 @@ def split(documents: Sequence[StoredDocument], chunker: Chunker | None,
 
 def fill_vectors(rows: SegmentRows, sentence_texts: list[str], previous, embedder: Embedder | None,
                  cache_at: Path, fingerprint: str, dim: int, progress: Progress | None,
-                 batch_size: int | None, embedding: DocumentEmbedding | None = None
-                 ) -> tuple[int, int]:
+                 batch_size: int | None, embedding: DocumentEmbedding | None = None,
+                 store: dict | None = None) -> tuple[int, int]:
     """Set ``rows``' vectors; returns (texts embedded, texts whose vector was reused).
     ``previous``: the version built on (its store and vectors), or None; ``embedding``: who
-    embeds the new texts (None: this process)."""
+    embeds the new texts (None: this process); ``store``: the manifest's vector_store, where
+    an executor that can write there itself (Ray into a Milvus server) writes the new texts'
+    vectors, which then never come here: ``rows`` get only the reused ones."""
     hashes = rows.chunk_hashes + [r[4] for r in rows.sentences]
     texts = dict(zip(hashes, [c.text for c in rows.chunks] + sentence_texts))
     wanted = list(texts)
@@ -73,15 +76,47 @@ def fill_vectors(rows: SegmentRows, sentence_texts: list[str], previous, embedde
             todo = set(h for h in wanted if h not in found)
             if todo:
                 new = text_rows(rows, sentence_texts, todo)
-                found.update(_embed(embedding or LocalEmbedding(), embedder, new, cache, dim,
-                                    progress, batch_size))
+                embedding = embedding or LocalEmbedding()
+                if store and getattr(embedding, "writes_to", lambda _: False)(store):
+                    _write_in_store(embedding, embedder, rows, new, todo, store, dim,
+                                    progress, batch_size)
+                else:
+                    found.update(_embed(embedding, embedder, new, cache, dim, progress,
+                                        batch_size))
             embedded = len(todo)
         finally:
             cache.close()
-    matrix = np.stack([found[h] for h in hashes]) if hashes else np.empty((0, dim), np.float32)
-    n = len(rows.chunks)
-    rows.passage_vectors, rows.sentence_vectors = matrix[:n], matrix[n:]
+    _set_vectors(rows, hashes, found, dim)
     return embedded, len(wanted) - embedded
+
+
+def _set_vectors(rows: SegmentRows, hashes: list[str], found: dict, dim: int) -> None:
+    """The rows' vectors from ``found``; where some were written into the store by others
+    (absent from ``found``), only the found ones, with their rows' positions."""
+    n = len(rows.chunks)
+    at = [i for i, h in enumerate(hashes) if h in found]
+    matrix = np.stack([found[hashes[i]] for i in at]) if at else np.empty((0, dim), np.float32)
+    if len(at) == len(hashes):
+        rows.passage_vectors, rows.sentence_vectors = matrix[:n], matrix[n:]
+        return
+    at = np.asarray(at, np.int64)
+    first = int(np.searchsorted(at, n))
+    rows.passage_vectors, rows.sentence_vectors = matrix[:first], matrix[first:]
+    rows.passage_at, rows.sentence_at = at[:first], at[first:] - n
+
+
+def _write_in_store(embedding, embedder: Embedder | None, rows: SegmentRows,
+                    new: list[TextRow], todo: set[str], store: dict, dim: int,
+                    progress: Progress | None, batch_size: int | None) -> None:
+    if embedder is None:
+        raise InputError("new texts need embedding, but no model was given")
+    written = embedding.write(new, holders_of(rows, todo), embedder, batch_size, store, dim,
+                              progress)
+    if written.keys != frozenset(todo):
+        raise IndexWriteError(f"{len(todo - written.keys)} of {len(todo)} texts were not "
+                              "written to the vector store; nothing was published",
+                              hint="run the same command again")
+    rows.stored_ts = max(rows.stored_ts, written.written_ts)
 
 
 def text_rows(rows: SegmentRows, sentence_texts: list[str], keys: set[str]) -> list[TextRow]:
@@ -103,11 +138,58 @@ def text_rows(rows: SegmentRows, sentence_texts: list[str], keys: set[str]) -> l
     return out
 
 
+def holders_of(rows: SegmentRows, keys: set[str]) -> dict[str, list[Holder]]:
+    """Every row of ``rows`` that holds a text of ``keys`` (a store keeps a vector per row)."""
+    from indexer.dates import date_span
+    from indexer.index.stores.milvus import NO_DATE
+
+    of_doc = {d.document.doc_id: (a, date_span(d.document.date) or NO_DATE)
+              for d, a in zip(rows.documents, rows.article_ids)}
+    of_chunk: dict[int, tuple] = {}
+    out: dict[str, list[Holder]] = {}
+    for chunk_id, chunk, h in zip(rows.chunk_ids, rows.chunks, rows.chunk_hashes):
+        article, span = of_chunk[chunk_id] = of_doc[chunk.doc_id]
+        if h in keys:
+            out.setdefault(h, []).append(Holder(PASSAGES, chunk_id, article, *span))
+    for sentence_id, chunk_id, _, _, h in rows.sentences:
+        if h in keys:
+            article, span = of_chunk[chunk_id]
+            out.setdefault(h, []).append(Holder(SENTENCES, sentence_id, article, *span))
+    return out
+
+
 def _from_segments(hashes: list[str], previous) -> dict[str, np.ndarray]:
-    """Vectors of these texts held by live rows of the previous version's segments."""
+    """Vectors of these texts held by live rows of the previous version's segments (or, where
+    its vectors live in a store, by that store under those rows' ids)."""
+    if not hashes:
+        return {}
+    opened = _store_parts(previous)
+    try:
+        return _held_by(hashes, previous, opened or (previous.passages, previous.sentences),
+                        opened is not None)
+    finally:
+        for part in opened or ():
+            part.close()
+
+
+def _store_parts(previous):
+    """The previous version's parts in a vector store outside its folder (Milvus), opened for
+    these lookups: Ray's workers write new vectors there, not into the vector cache, so a moved
+    or changed article's unchanged texts are found there. None for FAISS files (the writer
+    opened no vectors: it leans on the vector cache)."""
+    from indexer.index.stores import store_of
+
+    backend = store_of(previous.manifest.vector_store)
+    if backend.files or previous.passages is not None:
+        return None
+    return backend.open_parts(previous.path, previous.manifest, previous.segments,
+                              previous.tombstones)
+
+
+def _held_by(hashes: list[str], previous, parts, in_store: bool) -> dict[str, np.ndarray]:
     found: dict[str, np.ndarray] = {}
-    for table, part, dead in (("chunks", previous.passages, previous.tombstones.chunks),
-                              ("sentences", previous.sentences, previous.tombstones.sentences)):
+    for table, part, dead in (("chunks", parts[0], previous.tombstones.chunks),
+                              ("sentences", parts[1], previous.tombstones.sentences)):
         if part is None:
             break
         todo = [h for h in hashes if h not in found]
@@ -118,8 +200,8 @@ def _from_segments(hashes: list[str], previous) -> dict[str, np.ndarray]:
             for h, i in segment.store.ids_for_hashes(table, todo).items():
                 if i not in dead:
                     known.setdefault(h, i)
-        if known and isinstance(part, SegmentedVectors):  # a writer that loaded no vectors
-            # leans on the vector cache alone
+        if known and (in_store or isinstance(part, SegmentedVectors)):
+            # (a writer that loaded no FAISS vectors leans on the vector cache alone)
             found.update(zip(known, part.vectors(np.asarray(list(known.values()), np.int64))))
     return found
 

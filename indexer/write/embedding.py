@@ -6,6 +6,8 @@ segment holds, each once, with the stable ids the driver gave its rows before an
 this process; the executor yields their vectors in batches, in any order. fill_vectors keeps
 each batch in the vector cache as it comes, so an interrupted run keeps what was embedded and
 its re-run embeds only the rest, and a text that comes back twice (a retried task) is kept once.
+An executor may instead write the vectors into the index's vector store itself (Ray's workers
+into a Milvus server: decision 0047); then only what was written comes back.
 Why Ray sits here and nowhere else: docs/decisions/0045-ray-embeds-the-texts.md
 """
 
@@ -37,11 +39,36 @@ class TextRow:
     date: str  # the article's date as stored (YYYY, YYYY-MM, YYYY-MM-DD), "" when it has none
 
 
+@dataclass(frozen=True)
+class Holder:
+    """A row of the change that holds a text, as a vector store keeps it: its part, stable id,
+    article id and the article date's span (YYYYMMDD; NO_DATE for an undated article)."""
+
+    part: str  # PASSAGES or SENTENCES
+    id: int
+    article: int
+    date_from: int
+    date_to: int
+
+
+@dataclass(frozen=True)
+class StoreWrite:
+    """What an executor that writes the vectors into the store itself reports back: the texts
+    it wrote (keys) and the newest timestamp of its writes (0 where the store gives none)."""
+
+    keys: frozenset
+    written_ts: int = 0
+
+
 class DocumentEmbedding(Protocol):
     """The contract of an executor: each row's vector, each row once, in any order."""
 
     def embed(self, rows: Sequence[TextRow], embedder: Embedder, batch_size: int | None) -> Batches:
         ...
+
+    # Optionally, an executor whose workers write to the store (Ray into a Milvus server):
+    # writes_to(store) -> bool, and write(rows, holders, embedder, batch_size, store, dim,
+    # progress) -> StoreWrite, with every text written under all its holders' ids or an error.
 
 
 def batch_size_of(embedder: Embedder, asked: int | None) -> int:

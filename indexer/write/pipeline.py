@@ -124,7 +124,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
             check_store(store, dim, spec["fingerprint"])
             embedded, reused = fill_vectors(rows, sentence_texts, previous.opened, embedder,
                                             index_dir.root, spec["fingerprint"], dim, progress,
-                                            batch_size, embedding)
+                                            batch_size, embedding, store)
             backends = _document_backends(previous, embedder, embedded, index_dir.root)
             manifest = write_version(writer, previous.opened, change, rows, {
                 "model": spec, "backends": backends, "dim": dim, "chunker": settings,

@@ -43,6 +43,12 @@ class SegmentRows:
     passage_vectors: np.ndarray | None = None
     sentence_vectors: np.ndarray | None = None
     quotes: list[Quote] | None = None  # None: attributed when the segment is written
+    # Where Ray's workers wrote some rows' vectors into the store themselves (milvus_sink.py):
+    # the positions of the rows whose vectors the matrices above hold (None: all), and the
+    # newest timestamp of the workers' writes.
+    passage_at: np.ndarray | None = None
+    sentence_at: np.ndarray | None = None
+    stored_ts: int = 0
 
     @property
     def tokens(self) -> int:

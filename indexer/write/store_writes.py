@@ -6,6 +6,9 @@ date span and article id; a rerun after a crash gives the same rows the same ids
 them (idempotent), and rows of a run that never published are never live in any version, so no
 reader sees them. Ids the version makes dead are deleted one version later: the version before
 CURRENT stays readable (indexer/index/directory.py), and it still holds them live.
+With `--ray` and a Milvus server, Ray's workers upsert the new texts' vectors themselves
+(milvus_sink.py, before this runs); here go only the rows whose vectors the driver has, and the
+version records the newest timestamp of both writes.
 """
 
 from __future__ import annotations
@@ -50,18 +53,23 @@ def upsert_rows(described: dict, rows: SegmentRows, dim: int, fingerprint: str,
         by_doc = {d.document.doc_id: (a, date_span(d.document.date) or NO_DATE)
                   for d, a in zip(rows.documents, rows.article_ids)}
         chunk_of = [by_doc[c.doc_id] for c in rows.chunks]
-        collections.upsert("passages", rows.chunk_ids, rows.passage_vectors,
-                           [span for _, span in chunk_of], [a for a, _ in chunk_of])
         position = {cid: at for at, cid in enumerate(rows.chunk_ids)}
         owner = [chunk_of[position[r[1]]] for r in rows.sentences]
-        collections.upsert("sentences", [r[0] for r in rows.sentences], rows.sentence_vectors,
-                           [span for _, span in owner], [a for a, _ in owner])
+        for part, ids, held, vectors, at in (
+                ("passages", rows.chunk_ids, chunk_of, rows.passage_vectors, rows.passage_at),
+                ("sentences", [r[0] for r in rows.sentences], owner, rows.sentence_vectors,
+                 rows.sentence_at)):
+            if at is not None:  # the others were written by Ray's workers (milvus_sink.py)
+                ids, held = [ids[i] for i in at], [held[i] for i in at]
+            collections.upsert(part, ids, vectors, [span for _, span in held],
+                               [a for a, _ in held])
         indexes = collections.fit_indexes(described.get("indexes", {}), setting, counts or {})
         written = collections.written_ts()
     finally:
         collections.close()
     before = int(described.get("written_ts", 0))
-    return {**described, "indexes": indexes, "written_ts": max(before, written)}
+    return {**described, "indexes": indexes,
+            "written_ts": max(before, written, rows.stored_ts)}
 
 
 def with_dead(described: dict, chunks, sentences) -> dict:
