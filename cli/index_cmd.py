@@ -17,7 +17,7 @@ from indexer.index.vectors import INDEX_TYPES
 from indexer.write.chunking import DEFAULT_MAX_TOKENS
 
 VectorIndexType = Enum("VectorIndexType", {name: name for name in INDEX_TYPES}, type=str)
-Device = Enum("Device", {name: name for name in ("auto", "cpu", "cuda")}, type=str)  # embedders.DEVICES
+Device = Enum("Device", {name: name for name in ("auto", "cpu", "cpu-bf16", "cuda")}, type=str)  # embedders.DEVICES
 
 
 def index(
@@ -38,8 +38,9 @@ def index(
         show_default=False)] = None,
     device: Annotated[Device, typer.Option(
         "--device", help="Where the model embeds: auto picks a CUDA GPU when torch sees one "
-                         "(fp16 there), else the CPU (bf16 where the CPU has bf16 matrix "
-                         "instructions and the model is the bundled one, else fp32). The "
+                         "(fp16 there), else the CPU in fp32; cpu-bf16: the bundled model in "
+                         "bf16 on a CPU with AVX-512 BF16 (faster on some CPUs, slower on "
+                         "others; an answer in a few hundred moves: docs/decisions/0060). The "
                          "manifest records which path made the vectors.")] = Device.auto,
     vectors: Annotated[str | None, typer.Option(
         "--vectors", metavar="URI",

@@ -35,19 +35,29 @@ def test_auto_takes_a_cuda_gpu_when_torch_sees_one_fp16_for_the_bundled_model(cp
     assert document_backend_for(FOLDER, "auto", YES) == TORCH_CUDA  # fp32: no rule checked for it
 
 
-def test_without_a_gpu_the_cpu_path_follows_its_flags(cpu_flags):
+def test_without_a_gpu_the_cpu_embeds_in_fp32_and_bf16_only_when_asked(cpu_flags):
     assert document_backend_for(BUNDLED, "auto", NO) == TORCH
     cpu_flags.add("avx512_bf16")
-    assert document_backend_for(BUNDLED, "auto", NO) == TORCH_BF16
-    assert document_backend_for(BUNDLED, "cpu", YES) == TORCH_BF16  # cpu: never the GPU
+    assert document_backend_for(BUNDLED, "auto", NO) == TORCH  # the flag alone decides nothing
+    assert document_backend_for(BUNDLED, "cpu", YES) == TORCH  # cpu: never the GPU
+    assert document_backend_for(BUNDLED, "cpu-bf16", YES) == TORCH_BF16
     assert document_backend_for(FOLDER, "cpu", NO) == TORCH  # another model: fp32
+
+
+def test_bf16_asked_where_it_cannot_run_is_a_clear_error(cpu_flags):
+    with pytest.raises(ModelError, match="no AVX-512 BF16") as error:
+        document_backend_for(BUNDLED, "cpu-bf16", NO)
+    assert "--device cpu" in error.value.hint
+    cpu_flags.add("avx512_bf16")
+    with pytest.raises(ModelError, match="only the bundled model"):
+        document_backend_for(FOLDER, "cpu-bf16", NO)
 
 
 def test_cuda_asked_without_one_is_a_clear_error():
     with pytest.raises(ModelError, match="torch sees no CUDA GPU") as error:
         document_backend_for(BUNDLED, "cuda", NO)
     assert "CUDA build of torch" in error.value.hint
-    with pytest.raises(ModelError, match="one of auto, cpu, cuda"):
+    with pytest.raises(ModelError, match="one of auto, cpu, cpu-bf16, cuda"):
         document_backend_for(BUNDLED, "tpu", NO)
 
 

