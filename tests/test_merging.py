@@ -133,3 +133,17 @@ def test_an_unknown_merge_mode_is_refused_before_anything_is_written(tmp_path, m
     assert done.exit_code == 1 and "VRAAGBAAK_MERGES must be background, inline or off" in done.output
     assert "Traceback" not in done.output
     assert len(IndexDirectory(tmp_path / "idx").manifest().segments) == 1  # nothing written
+
+
+def test_a_merge_with_nothing_to_do_removes_what_a_killed_one_left(tmp_path):
+    """A merge killed between its publish and its clean-up leaves the version before PREVIOUS;
+    the next merge, with nothing due, removes it (a write would too) and keeps the two in use."""
+    root = tmp_path / "idx"
+    small_segments(root, 2)
+    versions = root / "versions"
+    in_use = sorted(p.name for p in versions.iterdir())
+    leftover = versions / "v20000101T000000-deadbeef"
+    shutil.copytree(versions / in_use[-1], leftover)
+    report = merge(IndexDirectory(root), wait=True)
+    assert not report.published and not report.skipped
+    assert not leftover.exists() and sorted(p.name for p in versions.iterdir()) == in_use

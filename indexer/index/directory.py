@@ -316,6 +316,17 @@ class IndexDirectory:
         replace_synced(self.root / CURRENT, staging.name + "\n")
         fsync_path(self.root)
 
+    def remove_leftovers(self) -> None:
+        """What interrupted runs left (a merge killed between its publish and its clean-up
+        leaves the version before PREVIOUS), removed now if no writer holds the lock; else
+        that writer removes them."""
+        with self._lock_file(LOCK) as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # busy (BlockingIOError), or a file system without locks
+                return
+            self._remove_unpublished()
+
     def _remove_unpublished(self) -> None:
         """Leftovers of interrupted runs, and versions older than the one before CURRENT; only
         the writer holding the lock calls it. The version before stays so that a reader that

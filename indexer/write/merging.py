@@ -94,6 +94,8 @@ def merge(index_dir: IndexDirectory, everything: bool = False, wait: bool = Fals
                 shutil.rmtree(work, ignore_errors=True)
             if everything:
                 break
+        if not published:  # a publish writes and cleans up; nothing to merge cleans up here
+            index_dir.remove_leftovers()
         return MergeReport(published, before or 0, after or before or 0, dropped,
                            time.perf_counter() - started)
 
