@@ -1,6 +1,9 @@
 """docs/benchmarks.md, made from the parts' results in bench/out/*.json (never edited by hand).
 
-usage: python -m bench.report [--results bench/out] [--out docs/benchmarks.md]
+usage: python -m bench.report [--results bench/out] [--out docs/benchmarks.md] [--only PART...]
+
+``--only``: after running single parts (``python -m bench.indexing``), only their sections are
+written again; the rest of the document stays as the last suite run made it.
 """
 
 from __future__ import annotations
@@ -120,12 +123,38 @@ def render(found: dict[str, dict]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def replace_sections(document: str, parts: list[str], found: dict[str, dict]) -> str:
+    """``document`` with each part's section (its "## part" heading up to the next heading of
+    that level) made again from its result; a part with no section yet goes before the archive."""
+    for part in parts:
+        if part not in found:
+            raise SystemExit(f"no result for {part!r} in bench/out: run `python -m bench.{part}`")
+        lines = document.splitlines()
+        new = section(part, found[part], None)
+        heading = f"## {part}"
+        if heading in lines:
+            start = lines.index(heading)
+            end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+                       len(lines))
+        else:
+            archive = "## Sections of the archived notebook"
+            start = end = lines.index(archive) if archive in lines else len(lines)
+        document = "\n".join(lines[:start] + new + lines[end:]).rstrip() + "\n"
+    return document
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=None, help="default: bench/out")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--only", nargs="+", metavar="PART",
+                        help="write only these parts' sections into the existing document")
     args = parser.parse_args()
     found = results.load_all(args.results)
+    if args.only:
+        args.out.write_text(replace_sections(args.out.read_text(), args.only, found))
+        print(f"written: {args.out} (sections {', '.join(args.only)})")
+        return
     if "suite" not in found:  # a fresh checkout has no bench/out: keep the committed doc
         raise SystemExit(f"no suite results in {args.results or 'bench/out'}: run `make bench` "
                          f"first; {args.out} is left as it is")

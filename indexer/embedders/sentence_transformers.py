@@ -19,8 +19,10 @@ DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model; prompts come from the model's own config.
 
-    ``precision`` is the weights' and activations' type (bf16 where the CPU has bf16 matrix
-    instructions, fp16 on a GPU); pooling always adds up in fp32. Documents go through one
+    ``precision``: fp32; bf16 on a CPU is torch's autocast (the matrix products in bf16, the
+    weights, sums and normalisations in fp32: a quarter of the whole-bf16 model's error at 85% of
+    its speed; docs/decisions/0061); fp16 on a GPU is the whole model in fp16. Pooling always
+    adds up in fp32. Documents go through one
     forward pass per batch, pooled here, so that a passage's sentences can be pooled from the
     same pass (``embed_passages``); questions through sentence-transformers' own ``encode_query``.
 
@@ -53,13 +55,24 @@ class SentenceTransformerEmbedder:
         passages = np.empty((len(texts), self.dim), np.float32)
         pooled: list[np.ndarray] = [np.empty((0, self.dim), np.float32)] * len(texts)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths together
-        with self._one_at_a_time:
+        with self._one_at_a_time, self._arithmetic():
             for begin in range(0, len(order), self.batch_size):
                 batch = order[begin:begin + self.batch_size]
                 for i, (p, s) in zip(batch, self._pass([texts[i] for i in batch],
                                                        [sentences[i] for i in batch])):
                     passages[i], pooled[i] = p, s
         return passages, pooled
+
+    def _arithmetic(self):
+        """bf16 products on a CPU for the whole call: autocast casts each weight once per
+        context, so one context per call, not per batch."""
+        import contextlib
+
+        import torch
+
+        if self.precision == "bf16" and self.device == "cpu":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _pass(self, texts: list[str], spans: list[Sequence[Span]]):
         import torch
@@ -80,7 +93,7 @@ class SentenceTransformerEmbedder:
             yield pool(tokens[row], attention[row], masks)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        with self._one_at_a_time:
+        with self._one_at_a_time, self._arithmetic():
             vectors = self._model.encode_query([t.strip() for t in texts], batch_size=self.batch_size,
                                                normalize_embeddings=True, convert_to_tensor=True,
                                                show_progress_bar=False)
@@ -128,7 +141,7 @@ def _load_sentence_transformer(spec: ModelSpec, device: str = "cpu", precision: 
                          f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
                          hint="pass --model with a local sentence-transformers folder, or leave "
                               "it out to use the bundled multilingual-e5-small") from exc
-    if precision != "fp32":
-        # The whole model in the narrow type, not autocast: no cast of the weights at every call.
+    if precision != "fp32" and device != "cpu":
+        # On a GPU the whole model in the narrow type; on a CPU, autocast (_arithmetic).
         model.to(getattr(torch, DTYPES[precision]))
     return model
