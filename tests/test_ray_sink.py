@@ -229,7 +229,8 @@ def test_the_cli_on_ray_into_a_milvus_server_is_the_index_built_without_ray(
     (the same model and backend): the same ids, the same vectors read back from Milvus, the same
     answers to the sample questions; on stderr only vraagbaak's own lines."""
     uri = "milvus://" + milvus_server.removeprefix("http://")
-    without = vraagbaak("index", SAMPLE_DIR, "--index", tmp_path / "plain", "--vectors", uri)
+    without = vraagbaak("index", SAMPLE_DIR, "--index", tmp_path / "plain", "--vectors", uri,
+                        "--device", "cpu")  # fp32, as Ray's actors under auto
     assert without.returncode == 0, without.stderr
     on_ray = vraagbaak("index", SAMPLE_DIR, "--index", tmp_path / "ray", "--ray", cluster,
                        "--ray-actors", "2", "--vectors", uri)
