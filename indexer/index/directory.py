@@ -320,12 +320,11 @@ class IndexDirectory:
         """What interrupted runs left (a merge killed between its publish and its clean-up
         leaves the version before PREVIOUS), removed now if no writer holds the lock; else
         that writer removes them."""
-        with self._lock_file(LOCK) as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:  # busy (BlockingIOError), or a file system without locks
-                return
-            self._remove_unpublished()
+        try:
+            with self._write_lock():
+                self._remove_unpublished()
+        except (IndexBusyError, IndexWriteError):  # busy, read-only, or a disk without locks
+            return
 
     def _remove_unpublished(self) -> None:
         """Leftovers of interrupted runs, and versions older than the one before CURRENT; only
