@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 DEMO_INDEX := vraagbaak-index
 
-.PHONY: install model demo test test-fast milvus-server wheel-check crash bench bench-full bench-report bench-peer-setup bench-onnx-setup bench-load screenshots clean help
+.PHONY: install model demo test test-slow test-fast milvus-server wheel-check crash bench bench-full bench-report bench-peer-setup bench-onnx-setup bench-load screenshots clean help
 
 help:
 	@echo "make demo      install, build the model, index the sample articles, ask a question"
-	@echo "make test      install and run the whole test suite (real model included)"
+	@echo "make test      install and run the test suite (real model included; about 12-17 minutes)"
+	@echo "make test-slow the long runs of real Ray and Milvus with the real model (CI runs both)"
 	@echo "make test-fast the tests that do not load the real model"
 	@echo "make milvus-server  a real Milvus standalone server in .venv-milvus, for its tests"
 	@echo "make wheel-check  build the wheel, install it in a fresh venv, use it from outside the checkout"
@@ -48,10 +49,15 @@ demo: model
 	@echo '  vraagbaak index YOUR_ARTICLES/ --index my-index'
 
 test: model
-	$(OFFLINE) $(BIN)/python -m pytest
+	$(OFFLINE) $(BIN)/python -m pytest -m "not slow"
+
+# Three long real-engine runs (Ray, Milvus with the real model), kept out of the default suite's
+# 15 minutes; .ci/run runs them after `make test`.
+test-slow: model
+	$(OFFLINE) $(BIN)/python -m pytest -m slow
 
 test-fast: install
-	$(OFFLINE) $(BIN)/python -m pytest -m "not model"
+	$(OFFLINE) $(BIN)/python -m pytest -m "not model and not slow"
 
 # A real Milvus server for the tests that need one (tests/milvus_server.py); its own venv
 milvus-server: .venv-milvus/.installed

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import SAMPLE_DIR, sample_questions, write
 from tests.test_end_to_end import vraagbaak
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.slow]  # make test-slow
 pytest.importorskip("pymilvus")
 
 

@@ -96,6 +96,7 @@ def vraagbaak(*args) -> subprocess.CompletedProcess:
 # --- the real thing ----------------------------------------------------------------------------
 
 @pytest.mark.model
+@pytest.mark.slow  # make test-slow
 def test_an_index_built_on_ray_is_the_index_built_without(cluster, tmp_path, real_embedder):
     """The CLI in fresh processes, as a user runs it: the same ids, the same vectors, the same
     answers; and on stderr only vraagbaak's own progress, none of Ray's logs or bars. Without Ray

@@ -222,6 +222,7 @@ def test_a_failed_write_publishes_nothing_and_its_rerun_converges(cluster, milvu
 # --- the real thing -----------------------------------------------------------------------------
 
 @pytest.mark.model
+@pytest.mark.slow  # make test-slow
 def test_the_cli_on_ray_into_a_milvus_server_is_the_index_built_without_ray(
         cluster, milvus_server, tmp_path, real_embedder):
     """`vraagbaak index --ray ADDRESS --vectors milvus://HOST:PORT` in a fresh process, the
