@@ -147,3 +147,56 @@ def test_a_merge_with_nothing_to_do_removes_what_a_killed_one_left(tmp_path):
     report = merge(IndexDirectory(root), wait=True)
     assert not report.published and not report.skipped
     assert not leftover.exists() and sorted(p.name for p in versions.iterdir()) == in_use
+
+
+# --- merged segments are capped where their vectors are files (decision 0062) ----------------
+
+def _entries(*sizes: int) -> list[dict]:
+    return [{"name": f"s{i}", "chunks": n} for i, n in enumerate(sizes)]
+
+
+def test_a_tier_is_merged_in_packs_below_the_cap_and_a_pack_of_one_is_no_merge():
+    tier = _entries(*[3_000] * 10)  # ten segments of one tier: due
+    assert segment_writer.merges_due(tier, {}) == [[e["name"] for e in tier]]
+    assert segment_writer.merges_due(tier, {}, cap=12_000) == [
+        ["s0", "s1", "s2", "s3"], ["s4", "s5", "s6", "s7"], ["s8", "s9"]]
+    assert segment_writer.merges_due(tier, {}, cap=5_000) == []  # one each: nothing merges
+    big = _entries(*[30_000] * 10)
+    assert segment_writer.merges_due(big, {"s3": 20_000}, cap=20_000) == [["s3"]]  # dead: alone
+
+
+def test_optimize_under_a_cap_leaves_packs_below_it_with_every_id_and_the_same_answers(
+        tmp_path, monkeypatch):
+    from indexer.write import merging
+    from tests.test_segments import answers
+
+    root = tmp_path / "idx"
+    small_segments(root, 6)
+    update_index(IndexDirectory(root), None, None, remove=["gen-1"], merges="off")
+    with opened(root, vectors=False, keywords=False) as version:
+        sizes = [s["chunks"] for s in version.manifest.segments]
+    reference = tmp_path / "ref"
+    shutil.copytree(root, reference)
+    assert merge(IndexDirectory(reference), everything=True).segments_after == 1  # no cap: one
+    cap = sum(sizes[:2])  # two of the first segments fit in a pack
+    monkeypatch.setattr(merging, "MAX_MERGED_CHUNKS", cap)
+    report = merge(IndexDirectory(root), everything=True)
+    assert report.published and 1 < report.segments_after < 6
+    with opened(root) as version:
+        assert all(s["chunks"] <= cap for s in version.manifest.segments
+                   if len(version.manifest.segments) > 1)
+        assert not version.tombstones.articles  # optimize still drops every deleted row
+    assert passage_ids(root) == passage_ids(reference)
+    for mode in ("dense", "keyword", "hybrid"):  # keywords indexed anew from every pack
+        assert answers(root, mode) == answers(reference, mode)
+
+
+def test_a_store_outside_the_folder_has_no_cap():
+    from indexer.index.manifest import Manifest
+    from indexer.write.merging import cap_for
+
+    faiss = Manifest.__new__(Manifest)
+    object.__setattr__(faiss, "vector_store", {"kind": "faiss"})
+    milvus = Manifest.__new__(Manifest)
+    object.__setattr__(milvus, "vector_store", {"kind": "milvus", "uri": "milvus://h:1"})
+    assert cap_for(faiss) == segment_writer.MAX_MERGED_CHUNKS and cap_for(milvus) is None

@@ -32,7 +32,8 @@ from indexer.index.keywords.tantivy_index import link_files, update as update_ke
 from indexer.index.manifest import ARTICLE_KEYWORDS, KEYWORDS, MANIFEST, SEGMENTS, TOMBSTONES, Manifest
 from indexer.index.segments import Segment, Tombstones, link_segment, read_tombstones
 from indexer.index.stores import store_of
-from indexer.write.segment_writer import joined, live_rows, merges_due, write_segment
+from indexer.write.segment_writer import (MAX_MERGED_CHUNKS, joined, live_rows, merges_due, packs,
+                                          write_segment)
 from indexer.write.store_writes import delete_dead, with_dead
 
 MERGING = "merging"  # DIR/merging/<work>/: outside versions/, which writers clean up
@@ -113,7 +114,19 @@ def merge_lock(root: Path, wait: bool) -> Iterator[bool]:
 
 
 def due(manifest: Manifest) -> list[list[str]]:
-    return merges_due(manifest.segments, {e["name"]: e.get("dead", 0) for e in manifest.segments})
+    return merges_due(manifest.segments, {e["name"]: e.get("dead", 0) for e in manifest.segments},
+                      cap_for(manifest))
+
+
+def cap_for(manifest: Manifest) -> int | None:
+    """Passages a merged segment may hold: capped where its vectors are files that the merge
+    holds in memory; a store outside the folder (Milvus) keeps them, so no cap."""
+    return MAX_MERGED_CHUNKS if store_of(manifest.vector_store).files else None
+
+
+def everything_groups(manifest: Manifest) -> list[list[str]]:
+    """`optimize`: every segment, in packs below the cap (one pack without one)."""
+    return [[e["name"] for e in pack] for pack in packs(manifest.segments, cap_for(manifest))]
 
 
 def _merge_once(index_dir: IndexDirectory, work: Path, everything: bool) -> _Merged | None:
@@ -124,8 +137,7 @@ def _merge_once(index_dir: IndexDirectory, work: Path, everything: bool) -> _Mer
         try:
             manifest = Manifest.from_file(version / MANIFEST)
             read = read_tombstones(version)
-            groups = ([[e["name"] for e in manifest.segments]] if everything and manifest.segments
-                      else due(manifest))
+            groups = everything_groups(manifest) if everything else due(manifest)
             if not groups:
                 return None
             for name in (n for g in groups for n in g):
@@ -137,7 +149,7 @@ def _merge_once(index_dir: IndexDirectory, work: Path, everything: bool) -> _Mer
         for group in groups:
             merged.entries.append(_merge_group(work, manifest, read, group, merged.ids))
         if everything:
-            merged.keywords = _keywords_anew(work, manifest, merged.entries[0])
+            merged.keywords = _keywords_anew(work, manifest, merged.entries)
         return merged
     raise RuntimeError(f"the index at {index_dir.root} changed five times while a merge read it")
 
@@ -169,15 +181,17 @@ def _merge_group(work: Path, manifest: Manifest, read: Tombstones, group: list[s
     return write_segment(work, joined(parts, manifest.dim), index_type, before, store=store)
 
 
-def _keywords_anew(work: Path, manifest: Manifest, entry: dict) -> tuple[int, int]:
-    """`optimize`: both keyword indexes built from the merged segment (every live row), so the
+def _keywords_anew(work: Path, manifest: Manifest, entries: list[dict]) -> tuple[int, int]:
+    """`optimize`: both keyword indexes built from the merged segments (every live row), so the
     deleted documents leave BM25's statistics."""
-    segment = Segment.open(work / SEGMENTS / entry["name"], entry)
-    try:
-        chunks = segment.store.chunk_rows()
-        articles = segment.store.documents_where("1")
-    finally:
-        segment.store.close()
+    chunks, articles = [], []
+    for entry in entries:
+        segment = Segment.open(work / SEGMENTS / entry["name"], entry)
+        try:
+            chunks += segment.store.chunk_rows()
+            articles += segment.store.documents_where("1")
+        finally:
+            segment.store.close()
     analyzer = Analyzer(manifest.language)
     dated = {d.document.doc_id: d.document.date for _, d in articles}
     _, passages = update_keywords(None, work / KEYWORDS, analyzer, (), [c for c, _, _ in chunks],

@@ -28,6 +28,10 @@ MERGE_FACTOR = 10  # segments of one size tier before they are merged into one
 TIER_BASE = 10  # a tier spans sizes within this factor of each other
 TIER_FLOOR = 1_000  # passages: segments smaller than this are all in the lowest tier
 DEAD_SHARE = 0.5  # a segment that is more than half tombstones is rewritten alone
+# passages: a merge of segments whose vectors are files holds them all in memory (about 30 KB a
+# passage with its sentences), so no merge makes a segment larger than this; Lucene caps its
+# merged segments the same way (maxMergedSegmentMB). Why: docs/decisions/0062-merged-segments-capped.md
+MAX_MERGED_CHUNKS = 200_000
 
 
 @dataclass
@@ -169,6 +173,23 @@ def _stacked(matrices: list[np.ndarray], dim: int) -> np.ndarray:
     return np.concatenate(matrices) if matrices else np.empty((0, dim), np.float32)
 
 
+def packs(entries: list[dict], cap: int | None) -> list[list[dict]]:
+    """``entries`` in their order, in consecutive packs of at most ``cap`` passages (a segment
+    at or above it alone); one pack when there is no cap."""
+    if cap is None:
+        return [list(entries)] if entries else []
+    out: list[list[dict]] = []
+    size = 0
+    for entry in entries:
+        chunks = int(entry["chunks"])
+        if not out or size + chunks > cap:
+            out.append([])
+            size = 0
+        out[-1].append(entry)
+        size += chunks
+    return out
+
+
 def _tier(entry: dict) -> int:
     size, tier = max(int(entry["chunks"]), 1), 0
     while size >= TIER_FLOOR * TIER_BASE ** tier:
@@ -176,16 +197,21 @@ def _tier(entry: dict) -> int:
     return tier
 
 
-def merges_due(entries: list[dict], dead: dict[str, int]) -> list[list[str]]:
+def merges_due(entries: list[dict], dead: dict[str, int],
+               cap: int | None = None) -> list[list[str]]:
     """Tiered by size (Lucene's idea): when MERGE_FACTOR segments share a tier, they become one
     segment of the next tier, so a passage is rewritten about log_TIER_BASE(n) times in its
     life and a write pays only for merges of segments about its own size. A segment mostly of
-    tombstones is rewritten alone. ``dead``: tombstoned passages per segment name. Each group
-    is a list of segment names."""
-    groups: dict[int, list[str]] = {}
+    tombstones is rewritten alone. ``dead``: tombstoned passages per segment name. ``cap``:
+    passages a merged segment may hold at most (None: no cap); a tier's segments are then
+    merged in packs below it, and a pack of one is not a merge. Each group is a list of
+    segment names."""
+    groups: dict[int, list[dict]] = {}
     for entry in entries:
-        groups.setdefault(_tier(entry), []).append(entry["name"])
-    due = [names for _, names in sorted(groups.items()) if len(names) >= MERGE_FACTOR]
+        groups.setdefault(_tier(entry), []).append(entry)
+    due = [[e["name"] for e in pack]
+           for _, tier in sorted(groups.items()) if len(tier) >= MERGE_FACTOR
+           for pack in packs(tier, cap) if len(pack) > 1]
     merging = {name for names in due for name in names}
     for entry in entries:
         if entry["name"] not in merging and dead.get(entry["name"], 0) > DEAD_SHARE * entry["chunks"]:
