@@ -189,6 +189,9 @@ def test_optimize_under_a_cap_leaves_packs_below_it_with_every_id_and_the_same_a
     assert passage_ids(root) == passage_ids(reference)
     for mode in ("dense", "keyword", "hybrid"):  # keywords indexed anew from every pack
         assert answers(root, mode) == answers(reference, mode)
+    from indexer.write.maintenance import optimize_index
+
+    assert not optimize_index(IndexDirectory(root)).published  # packs at the cap: nothing to do
 
 
 def test_a_store_outside_the_folder_has_no_cap():

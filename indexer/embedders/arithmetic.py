@@ -1,9 +1,8 @@
 """Whether this CPU multiplies bf16 faster than fp32, measured rather than read from its flags.
 
-The flag says the instructions exist, not that they are fast: on an Intel Xeon with AMX a bf16
-product ran 6.6x fp32's, on an AMD EPYC (Zen 4) 2.8x, on an Intel Xeon with AVX-512 BF16 but no
-AMX 0.5x (docs/decisions/0061). Both products are timed back to back, alternating, so a busy
-machine slows both alike and the ratio stands.
+The flag says the instructions exist, not that they are fast: CPUs with the same flag were
+measured far faster and slower in bf16 than in fp32 (docs/decisions/0061). Both products are
+timed back to back, alternating, so a busy machine slows both alike and the ratio stands.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ ROUNDS = 5
 
 
 def bf16_speedup(rounds: int = ROUNDS) -> float:
-    """fp32's best time over bf16's for one FFN-sized product, on torch's threads (~50 ms)."""
+    """fp32's best time over bf16's for one FFN-sized product, on torch's threads."""
     import torch
 
     generator = torch.Generator().manual_seed(0)

@@ -25,7 +25,7 @@ from indexer.records import Chunk, Document
 from indexer.write.changes import Plan
 from indexer.write.publishing import Change, write_version
 from indexer.write.segment_writer import SegmentRows
-from indexer.write.merging import merge
+from indexer.write.merging import everything_groups, merge
 from indexer.write.vector_cache import VectorCache
 
 
@@ -49,8 +49,9 @@ def _settings(manifest: Manifest, next_ids: dict) -> dict:
 
 
 def optimize_index(index_dir: IndexDirectory) -> MaintenanceReport:
-    """Merge all segments into one and drop every tombstone (nothing when that is so already,
-    and every segment has its quotes attributed). The merge runs off the write lock
+    """Merge all segments into one (into packs below the cap where the vectors are files:
+    merging.everything_groups) and drop every tombstone (nothing when that is so already, and
+    every segment has its quotes attributed). The merge runs off the write lock
     (indexer/write/merging.py): writes go on meanwhile and are kept; it waits for a merge
     already running rather than mixing with it."""
     started = time.perf_counter()
@@ -61,7 +62,8 @@ def optimize_index(index_dir: IndexDirectory) -> MaintenanceReport:
     with IndexVersion.open(current, vectors=False, keywords=False) as version:
         m = version.manifest
         quoted = all(s.store.has_quotes for s in version.store.segments)  # 0036
-    if len(m.segments) <= 1 and not sum(m.tombstones.values()) and quoted and m.article_index:
+    merged_already = all(len(pack) == 1 for pack in everything_groups(m))
+    if merged_already and not sum(m.tombstones.values()) and quoted and m.article_index:
         return MaintenanceReport(index_dir.root, m.articles, len(m.segments), len(m.segments), 0,
                                  time.perf_counter() - started, False)
     merged = merge(index_dir, everything=True, wait=True)
