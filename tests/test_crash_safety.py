@@ -90,44 +90,57 @@ def test_an_update_is_the_same_as_a_fresh_build(states):
     assert states["v1-then-v2"] == states["v2"]
 
 
+def kill_update_and_check(index: Path, kill: int, at: float, states, run) -> str:
+    """`vraagbaak index --prune` killed ``at`` seconds in: the index opens as no index, v1 or v2,
+    consistent throughout, and a re-run converges to v2. Returns which of the three it found."""
+    from_scratch = kill % 3 == 0  # a first build, or an update of v1 with --prune
+    if not from_scratch:
+        shutil.copytree(states["root"] / "ref1", index)
+    before = None if from_scratch else states["v1"]
+    process = worker("index", states["root"] / "articles", "--index", index, "--model", states["model"], "--prune")
+    time.sleep(at)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+
+    if not IndexDirectory(index).exists():
+        assert from_scratch, f"kill {kill}: the index disappeared"
+        outcome = "no index yet"
+    else:
+        state = snapshot(index)  # opens, and manifest, store, FAISS and BM25 agree
+        assert state in (before, states["v2"]), f"kill {kill}: a mix of two versions"
+        outcome = "new version" if state == states["v2"] else "previous version"
+        info = json.loads(run("info", "--index", index, "--json").stdout)
+        assert (info["articles"], info["chunks"]) == (len(state["docs"]), len(state["chunks"]))
+        searcher = Searcher.open(index, str(states["model"]))
+        hits = searcher.search("Poetin Biden kabinet begroting", k=20, group=False).hits
+        assert hits and {h.doc_id for h in hits} <= set(state["docs"])
+        searcher.close()
+
+    # The re-run in this process (the same CLI code, faster than a new process each time).
+    rerun = run("index", states["root"] / "articles", "--index", index, "--model", states["model"], "--prune")
+    assert rerun.exit_code == 0, rerun.output
+    assert snapshot(index) == states["v2"], f"kill {kill}: the re-run differs from a clean run"
+    assert len(list((index / VERSIONS).iterdir())) <= 2  # leftovers are cleaned up
+    shutil.rmtree(index)
+    return outcome
+
+
 def test_sigkill_at_random_moments_never_leaves_a_broken_or_mixed_index(tmp_path, fake_model, states,
                                                                          run, capsys):
     rng = random.Random(2026)
     outcomes = {"no index yet": 0, "previous version": 0, "new version": 0}
+    window = states["seconds"] * 1.1
     for kill in range(KILLS):
-        index = tmp_path / f"kill{kill}"
-        from_scratch = kill % 3 == 0  # a first build, or an update of v1 with --prune
-        if not from_scratch:
-            shutil.copytree(states["root"] / "ref1", index)
-        before = None if from_scratch else states["v1"]
-        process = worker("index", states["root"] / "articles", "--index", index, "--model", states["model"], "--prune")
-        time.sleep(rng.uniform(0, states["seconds"] * 1.1))
-        process.send_signal(signal.SIGKILL)
-        process.communicate()
-
-        if not IndexDirectory(index).exists():
-            assert from_scratch, f"kill {kill}: the index disappeared"
-            outcomes["no index yet"] += 1
-        else:
-            state = snapshot(index)  # opens, and manifest, store, FAISS and BM25 agree
-            assert state in (before, states["v2"]), f"kill {kill}: a mix of two versions"
-            outcomes["new version" if state == states["v2"] else "previous version"] += 1
-            info = json.loads(run("info", "--index", index, "--json").stdout)
-            assert (info["articles"], info["chunks"]) == (len(state["docs"]), len(state["chunks"]))
-            searcher = Searcher.open(index, str(states["model"]))
-            hits = searcher.search("Poetin Biden kabinet begroting", k=20, group=False).hits
-            assert hits and {h.doc_id for h in hits} <= set(state["docs"])
-            searcher.close()
-
-        # The re-run in this process (the same CLI code, faster than a new process each time).
-        rerun = run("index", states["root"] / "articles", "--index", index, "--model", states["model"],
-                    "--prune")
-        assert rerun.exit_code == 0, rerun.output
-        assert snapshot(index) == states["v2"], f"kill {kill}: the re-run differs from a clean run"
-        assert len(list((index / VERSIONS).iterdir())) <= 2  # leftovers are cleaned up
-        shutil.rmtree(index)
+        outcomes[kill_update_and_check(tmp_path / f"kill{kill}", kill, rng.uniform(0, window), states, run)] += 1
+    # The window comes from one timed run; on a busy machine every run can take longer, and then
+    # no kill lands after the publish. Later kills until both sides of it have been hit (CI once
+    # saw 24 of 24 before it), so the test always covers both.
+    late = 0
+    while outcomes["new version"] == 0 and late < 8:
+        late += 1
+        outcomes[kill_update_and_check(tmp_path / f"late{late}", 1, window * (1 + late / 2), states, run)] += 1
     with capsys.disabled():
-        print(f"\n{KILLS} kills over a {states['seconds']:.2f} s run: {outcomes}")
+        print(f"\n{KILLS} kills over a {states['seconds']:.2f} s run, {late} later ones: {outcomes}")
     assert outcomes["previous version"] + outcomes["no index yet"] > 0 and outcomes["new version"] > 0
 
 
