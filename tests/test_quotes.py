@@ -44,6 +44,21 @@ def test_a_quote_and_its_speaker(text, quote, speaker):
     assert said(text)[0][:3] == ("direct", quote, speaker)
 
 
+@pytest.mark.parametrize("text, speaker", [
+    # "van" + an office after a name is the office: not "Energie", not "Jetten van Klimaat"
+    ("Minister Jetten van Klimaat en Energie zei woensdag dat de vergunningen sneller komen.", "Jetten"),
+    ("Staatssecretaris Van der Burg van Justitie en Veiligheid zei dat er meer plekken komen.", "Van der Burg"),
+    ("Minister Hoekstra van Buitenlandse Zaken zei dinsdag dat Nederland de sancties steunt.", "Hoekstra"),
+    ('"We gaan door," zei minister Jetten van Klimaat en Energie.', "Jetten"),
+    ("Volgens minister Jetten van Klimaat en Energie is dat niet nodig.", "Jetten"),
+    # "van" before a name stays the name's particle
+    ("Minister Ingrid van Engelshoven zei dat de scholen opengaan.", "Ingrid van Engelshoven"),
+    ('"We gaan door," zei Jan van Dijk.', "Jan van Dijk"),
+])
+def test_an_office_after_the_name_is_not_the_speaker(text, speaker):
+    assert [q[2] for q in said(text)] == [speaker]
+
+
 def test_offsets_are_exact_and_the_name_is_written_in_full():
     text = ("De Amerikaanse president Joe Biden sprak in Genève.\n\n"
             "\"We gaan het merken,\" zei Biden. \"Over zes maanden.\"")

@@ -55,7 +55,7 @@ _TRAILING_SAY = re.compile(r",\s*(meldt|meldde|melden|zegt|zei|laat weten|liet w
 
 
 # The rules' version, kept with the quotes of each segment (a merge attributes anew).
-RULES = 1
+RULES = 2
 
 
 def attribute(doc_id: str, text: str) -> list[Quote]:
@@ -204,7 +204,8 @@ class _Article(Phrases):
         het Europees Parlement zei hij" the subject is "hij", after the verb, not "Parlement"."""
         for start in range(max(0, i - 8), i):
             if start > 0 and self._joined(words[start - 1], words[start]) \
-                    and words[start - 1][2].lower() not in _CLAUSE_STARTS:
+                    and (words[start - 1][2].lower() not in _CLAUSE_STARTS
+                         or self.in_office(words, start - 1)):
                 continue
             found = self._phrase(words[:i], start, until="end")
             if found:

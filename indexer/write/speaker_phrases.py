@@ -73,6 +73,18 @@ _ROLES = _vocabulary("""
     secretary official officials analyst researcher lawyer judge manager king queen pope
     scientist doctor witness socialist politicus politica
 """)
+# The words of a Dutch office after "van": "minister Jetten van Klimaat en Energie", "Hoekstra van
+# Buitenlandse Zaken". After a name, "van" + one of these is the office, not a particle of the
+# name ("Jan van Dijk"), and "en" inside it joins its words, not two clauses.
+_OFFICES = _vocabulary("""
+    klimaat energie financiën defensie justitie veiligheid buitenlandse binnenlandse economische
+    sociale algemene zaken landbouw natuur voedselkwaliteit visserij voedselzekerheid onderwijs
+    cultuur wetenschap volksgezondheid welzijn sport infrastructuur waterstaat volkshuisvesting
+    ruimtelijke ordening asiel migratie medische zorg jeugd preventie rechtsbescherming
+    koninkrijksrelaties digitalisering toeslagen douane fiscaliteit handel ontwikkelingshulp
+    ontwikkelingssamenwerking werkgelegenheid milieu wonen armoedebeleid participatie integratie
+    emancipatie mijnbouw herstel groningen economie
+""")
 _ROLE_ENDINGS = ("woordvoerder", "woordvoerster", "leider", "minister", "president", "voorzitter",
                  "trainer", "correspondent", "loog", "kundige", "deskundige", "wetenschapper",
                  "directeur", "generaal", "coach")
@@ -139,8 +151,9 @@ class Phrases:
     def _rest_ok(self, words, j: int, until: str) -> bool:
         rest = words[j:]
         if until == "end":  # a department or employer may follow: "Wiersma van Landbouw"
-            return not rest or (rest[0][2] == "van" and len(rest) <= 5 and all(
-                w[2][0].isupper() or w[2] in ("de", "het") for w in rest[1:]))
+            return not rest or (rest[0][2] == "van" and len(rest) <= 6 and all(
+                w[2][0].isupper() or w[2] in ("de", "het") or w[2] == "en" and self._office(rest, 0)
+                for w in rest[1:]))
         if until == "tail":
             return len(rest) <= 8 and not any(w[2].lower() in SAY for w in rest)
         return True
@@ -163,8 +176,8 @@ class Phrases:
             if w[0].isupper() and (w.lower() not in _NOT_NAMES or self._particle_name(words, j)):
                 j += 1
                 continue
-            if j > start and w.lower() in _PARTICLES:  # "Jan van de Beek", "Ursula von der Leyen"
-                k = j
+            if j > start and w.lower() in _PARTICLES and not self._office(words, j):
+                k = j  # "Jan van de Beek", "Ursula von der Leyen"
                 while k < len(words) and words[k][2].lower() in _PARTICLES and self._joined(words[k - 1], words[k]):
                     k += 1
                 if (k < len(words) and words[k][2][0].isupper() and self._joined(words[k - 1], words[k])
@@ -173,6 +186,17 @@ class Phrases:
                     continue
             break
         return j
+
+    def _office(self, words, j: int) -> bool:
+        """Whether words[j] is "van" before an office: "(Jetten) van Klimaat en Energie"."""
+        return (words[j][2] == "van" and j + 1 < len(words)
+                and words[j + 1][2].lower() in _OFFICES and words[j + 1][2][0].isupper())
+
+    def in_office(self, words, j: int) -> bool:
+        """Whether words[j] ("en") joins two words of an office: "van Klimaat en Energie"."""
+        return (j > 0 and j + 1 < len(words) and words[j][2] == "en"
+                and words[j - 1][2].lower() in _OFFICES and words[j + 1][2].lower() in _OFFICES
+                and any(self._office(words, k) for k in range(max(0, j - 4), j)))
 
     def _particle_name(self, words, j: int) -> bool:
         """A capitalised particle that starts a name: "De Wever", "Van der Schaaf", not "De
