@@ -19,7 +19,7 @@ its module (bench/<part>.py) and writing bench/out/<part>.json:
   probing       IVF probing as the build tunes it against fixed numbers of lists, on answerable
                 questions, generic ones and the build's stand-in for them
   peer          vraagbaak against txtai on the FLORES dev set (needs .venv-peer: make bench-peer-setup)
-  live          the cost of one change (add, remove one article) at 10k (100k, 1M in full mode)
+  live          the cost of one change (add, remove one article) at 10k and 100k (1M in full mode)
                 articles, and search p50 during a merge of every segment
   keyword_engines  bm25s against tantivy on the same passages: search p50, build, add one
   ray_scaling   embedding on Ray with 1 and 2 actors (texts/s, tokens/s) against a plain
@@ -53,7 +53,7 @@ MODES = {
         "scale": ["--sizes", "10000", "100000", "--queries", "100"],
         "probing": ["--size", "200000"],
         "peer": ["--latency-questions", "100"],
-        "live": ["--sizes", "10000"],
+        "live": ["--sizes", "10000", "100000"],
         "keyword_engines": ["--sizes", "10000", "--rounds", "2"],
         "ray_scaling": ["--texts", "768", "--rounds", "1"],
     },
