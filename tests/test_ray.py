@@ -31,8 +31,10 @@ NO_RAY = "Ray is not installed: pip install -e '.[ray]' (make test installs it)"
 def cluster() -> str:
     """A local Ray for the module's tests; its address, for a CLI run in another process."""
     ray = pytest.importorskip("ray", reason=NO_RAY)
-    ray.init(address="local", num_cpus=2, object_store_memory=200 << 20,
-             include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    from indexer.write.ray_session import init
+
+    init(ray, address="local", num_cpus=2, object_store_memory=200 << 20,
+         include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
@@ -253,3 +255,36 @@ def test_without_ray_installed_the_cli_says_how_to_install_it(run, tmp_path, mon
     assert result.exit_code == 1
     assert "error: --ray needs Ray, which is not installed here" in result.output
     assert "hint: install the extra: pip install 'vraagbaak[ray]'" in result.output
+
+
+class StartsOnTry:
+    """A stand-in for the ray module whose init fails until try ``works``, as Ray's own start
+    does when its raylet misses the 30 s it is given."""
+
+    def __init__(self, works: int) -> None:
+        self.works, self.inits, self.shutdowns = works, 0, 0
+
+    def init(self, **options) -> None:
+        self.inits += 1
+        if self.inits < self.works:
+            raise Exception("The current node timed out during startup.")
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+
+
+@pytest.mark.parametrize("address, works, inits, fails", [
+    ("local", 2, 2, False),  # a private Ray's start is tried again once
+    ("local", 3, 2, True),  # ... not more
+    ("ray://head:10001", 2, 1, True),  # joining a cluster is not retried: its own error stands
+])
+def test_a_private_ray_that_does_not_start_is_tried_once_more(address, works, inits, fails):
+    from indexer.write.ray_session import init
+
+    ray = StartsOnTry(works)
+    if fails:
+        with pytest.raises(Exception, match="timed out during startup"):
+            init(ray, address=address)
+    else:
+        init(ray, address=address)
+    assert ray.inits == inits and ray.shutdowns == inits - (not fails)

@@ -74,11 +74,26 @@ def _connect(ray, settings: RaySettings, log: Path) -> None:
 
 def _init(ray, settings: RaySettings, log: Path, **options) -> None:
     try:
-        ray.init(**options)
+        init(ray, **options)
     except Exception as exc:  # noqa: BLE001 (ConnectionError, RuntimeError, grpc's...)
         where = "a private Ray" if options["address"] == "local" else settings.address
         raise ClusterError(f"cannot start or join {where}: {_first_line(exc)}",
                            hint=f"Ray's own messages are in {log}") from None
+
+
+def init(ray, **options) -> None:
+    """``ray.init(**options)``; a private Ray (address "local") is tried twice. Ray waits a fixed
+    30 s for its raylet to register, which a busy machine's first start can miss (CI saw
+    "The current node timed out during startup" once, with the next start fine)."""
+    tries = 2 if options.get("address") == "local" else 1
+    for attempt in range(tries):
+        try:
+            ray.init(**options)
+            return
+        except Exception:  # noqa: BLE001 (Ray raises a bare Exception for that timeout)
+            ray.shutdown()
+            if attempt + 1 == tries:
+                raise
 
 
 def check_ray(settings: RaySettings) -> None:
