@@ -1,9 +1,9 @@
-"""Splitting's share of an index run: `split()` (the tokenizer pass, sentence spans, text hashes, stable ids) against embedding the same texts with the real model, one process, one after the other.
+"""Splitting's share of an index run: `split()` (the tokenizer pass, sentence spans, text hashes, stable ids) and the quotes' attribution against embedding the same texts with the real model, one process, one after the other.
 
-Why it is measured: whether splitting must move onto Ray with the embedding (decision 0047).
-The texts are the sample's (data/sample); both stages on the same model and tokenizer as
-`vraagbaak index`; splitting's time is the mean of --rounds runs, embedding's one run after a
-warm-up batch.
+Why it is measured: whether the driver's per-article work must move onto Ray with the
+embedding (decision 0045). The texts are the sample's (data/sample); both stages on the same
+model, tokenizer and document backend as `vraagbaak index` (--device auto); the driver's times
+are the mean of --rounds runs, embedding's one run after a warm-up batch.
 
 usage: python -m bench.split_share [--rounds 5]
 """
@@ -29,9 +29,11 @@ def main() -> None:
     from indexer.write.content import split, text_rows
     from indexer.write.embedding import LocalEmbedding
     from indexer.write.pipeline import load_for_index
+    from indexer.write.quotes import attribute
+    from indexer.write.ray_splitting import Pieces
 
     spec = resolve_model()
-    name = embedders.document_backend_for(spec, "cpu")
+    name = embedders.document_backend_for(spec, "auto")
     embedder = embedders.load_embedder(spec, name)
     documents = [stored(d) for d in load_for_index([ROOT / "data" / "sample"]).documents]
     chunker = ParagraphChunker(embedder)
@@ -42,27 +44,46 @@ def main() -> None:
     for _ in range(args.rounds):
         rows, sentences, _ = split(documents, chunker, first)
     split_s = (time.perf_counter() - began) / args.rounds
+    began = time.perf_counter()
+    for _ in range(args.rounds):
+        quotes = sum(len(attribute(d.document.doc_id, d.document.text)) for d in documents)
+    quotes_s = (time.perf_counter() - began) / args.rounds
+    # What stays on the driver where Ray's workers split (--ray): ids, sentence spans, hashes
+    pieces = [Pieces(chunker.split(d.document), attribute(d.document.doc_id, d.document.text))
+              for d in documents]
+    began = time.perf_counter()
+    for _ in range(args.rounds):
+        split(documents, None, first, pieces)
+    ids_s = (time.perf_counter() - began) / args.rounds
     texts = text_rows(rows, sentences, set(rows.chunk_hashes) | {r[4] for r in rows.sentences})
     list(LocalEmbedding().embed(texts[:16], embedder, None))  # warmed up
     began = time.perf_counter()
     embedded = sum(len(keys) for keys, _ in LocalEmbedding().embed(texts, embedder, None))
     embed_s = time.perf_counter() - began
     load_after = os.getloadavg()[0]
-    share = split_s / (split_s + embed_s)
+    driver_s = split_s + quotes_s
+    share = driver_s / (driver_s + embed_s)
     cores = os.cpu_count() or 1  # torch's threads for the embedding; splitting is one thread
     numbers = {"articles": len(documents), "passages": len(rows.chunks), "texts": embedded,
-               "backend": name, "split_s": split_s, "embed_s": embed_s, "split_share": share,
-               "embed_per_split": embed_s / split_s, "cores": cores, "rounds": args.rounds,
+               "backend": name, "split_s": split_s, "quotes_s": quotes_s, "quotes": quotes,
+               "embed_s": embed_s, "driver_share": share, "embed_per_driver": embed_s / driver_s,
+               "ids_with_ray_split_s": ids_s, "cores": cores, "rounds": args.rounds,
                "load_1m_before": load_before, "load_1m_after": load_after}
     table = results.table(
         f"{len(documents)} articles, {len(rows.chunks)} passages, {embedded} texts to embed, "
         f"{name}, {cores} cores",
         ["stage", "seconds", "share of the run"],
-        [["split (mean of %d)" % args.rounds, f"{split_s:.3f}", f"{share:.4f}"],
-         ["embed", f"{embed_s:.2f}", f"{1 - share:.4f}"]],
-        f"Embedding on {cores} cores takes {embed_s / split_s:.0f}x splitting's time on one: one "
-        f"driver core splits as fast as about {cores * embed_s / split_s:.0f} cores embed. Load "
-        f"average (1 min) {load_before:.2f} before, {load_after:.2f} after.")
+        [["split (mean of %d)" % args.rounds, f"{split_s:.3f}", f"{split_s / (driver_s + embed_s):.4f}"],
+         [f"attribute {quotes} quotes (mean of {args.rounds})", f"{quotes_s:.3f}",
+          f"{quotes_s / (driver_s + embed_s):.4f}"],
+         ["embed", f"{embed_s:.2f}", f"{1 - share:.4f}"],
+         [f"with --ray: the driver's part (ids, sentence spans, hashes; mean of {args.rounds})",
+          f"{ids_s:.4f}", "-"]],
+        f"Embedding on {cores} cores takes {embed_s / driver_s:.0f}x the driver's splitting and "
+        f"attribution on one: one driver core keeps about {cores * embed_s / driver_s:.0f} cores "
+        f"embedding busy. With --ray the actors split and attribute, and the driver's part of it "
+        f"keeps about {cores * embed_s / ids_s:.0f} busy. Load average (1 min) {load_before:.2f} "
+        f"before, {load_after:.2f} after.")
     results.publish(numbers, [table])
 
 

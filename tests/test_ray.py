@@ -4,6 +4,7 @@ executor seam's promises (each text once, kept batch by batch) with a fake model
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -21,7 +22,7 @@ from indexer.write.chunking import ParagraphChunker
 from indexer.write.embedding import LocalEmbedding
 from indexer.write.pipeline import load_for_index, update_index
 from indexer.write.vector_cache import VectorCache
-from tests.conftest import ROOT, SAMPLE_DIR, sample_questions
+from tests.conftest import ROOT, SAMPLE_DIR, sample_questions, write
 from tests.fakes import FakeEmbedder
 
 NO_RAY = "Ray is not installed: pip install -e '.[ray]' (make test installs it)"
@@ -110,9 +111,10 @@ def test_an_index_built_on_ray_is_the_index_built_without(cluster, tmp_path, rea
     assert on_ray.returncode == 0, on_ray.stderr
     assert on_ray.stdout.splitlines()[0].endswith("embedded 173 texts, reused 0)")
     said = on_ray.stderr.splitlines()
-    assert said[:4] == ["loading the model…", "embedding passages", "joining a Ray cluster…",
+    assert said[:5] == ["loading the model…", "embedding passages", "joining a Ray cluster…",
+                        "splitting 5 articles on Ray: 2 actors",
                         "embedding on Ray: 2 actors, 1 thread each"], on_ray.stderr
-    assert said[4:] and all(line.startswith("embedded ") for line in said[4:]), on_ray.stderr
+    assert said[5:] and all(line.startswith("embedded ") for line in said[5:]), on_ray.stderr
     assert said[-1] == "embedded 173 of 173 texts"
     assert_same_index(tmp_path / "local", tmp_path / "ray")
     assert answers(tmp_path / "local", real_embedder) == answers(tmp_path / "ray", real_embedder)
@@ -256,6 +258,55 @@ def test_without_ray_installed_the_cli_says_how_to_install_it(run, tmp_path, mon
     assert "error: --ray needs Ray, which is not installed here" in result.output
     assert "hint: install the extra: pip install 'vraagbaak[ray]'" in result.output
 
+
+
+# --- splitting on Ray (fake model in the actors) -------------------------------------------------
+
+HARD_ARTICLES = [  # a paragraph over the budget, a repeated paragraph, quotes and reported speech
+    {"id": "long", "text": " ".join(f"Zin {i} over de begroting en het kabinet." for i in range(80))},
+    {"id": "twice", "text": "Eerste alinea over stikstof.\n\nTweede alinea.\n\nEerste alinea over stikstof."},
+    {"id": "quotes", "text": "\"We gaan door,\" zei minister Jetten van Klimaat en Energie.\n\n"
+                             "Volgens Biden is het 'een goed gesprek' geweest."},
+]
+
+
+def test_articles_split_on_ray_are_split_as_here(cluster, tmp_path):
+    from indexer.write.changes import stored
+    from indexer.write.quotes import attribute
+    from indexer.write.ray_embedding import RayEmbedding
+    from tests.ray_actors import FakeActor
+
+    write(tmp_path / "hard.jsonl", "\n".join(json.dumps(a) for a in HARD_ARTICLES) + "\n")
+    documents = [stored(d) for d in load_for_index([SAMPLE_DIR, tmp_path / "hard.jsonl"]).documents]
+    embedder = FakeEmbedder()
+    chunker = ParagraphChunker(embedder, 32)  # small passages: several per article
+    pieces = RayEmbedding(RaySettings(actors=2), actor=FakeActor).split_all(documents, chunker, embedder)
+    assert [p.chunks for p in pieces] == [chunker.split(d.document) for d in documents]
+    assert [p.quotes for p in pieces] == [attribute(d.document.doc_id, d.document.text) for d in documents]
+    assert sum(len(p.chunks) for p in pieces) > 2 * len(documents) and any(p.quotes for p in pieces)
+
+
+def test_an_index_split_and_embedded_on_ray_is_the_index_made_here(cluster, tmp_path):
+    from indexer.write.ray_embedding import RayEmbedding
+    from tests.ray_actors import FakeActor
+
+    def build(root, embedding):
+        embedder = FakeEmbedder()
+        return update_index(IndexDirectory(root), embedder, ParagraphChunker(embedder),
+                            load_for_index([SAMPLE_DIR]), embedding=embedding, batch_size=16)
+
+    build(tmp_path / "here", LocalEmbedding())
+    seen = []
+    build(tmp_path / "ray", RayEmbedding(RaySettings(actors=2), actor=FakeActor, status=seen.append))
+    assert seen[:3] == ["starting a private Ray…", "splitting 5 articles on Ray: 2 actors",
+                        "embedding on Ray: 2 actors, 1 thread each"]  # one session for both
+    assert_same_index(tmp_path / "here", tmp_path / "ray")
+    ids = [d.doc_id for d in load_for_index([SAMPLE_DIR]).documents]
+
+    def quotes(root):
+        with IndexVersion.open(IndexDirectory(root).current_version()) as version:
+            return {k: list(v) for k, v in version.store.quotes_of(ids).items()}
+    assert quotes(tmp_path / "ray") == quotes(tmp_path / "here") and any(quotes(tmp_path / "ray").values())
 
 class StartsOnTry:
     """A stand-in for the ray module whose init fails until try ``works``, as Ray's own start

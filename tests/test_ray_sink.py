@@ -165,9 +165,10 @@ def test_progress_is_counted_from_the_workers(cluster, milvus_server, tmp_path):
                           load_for_index([SAMPLE_DIR]), embedding=executor, batch_size=16,
                           vectors=milvus_server,
                           progress=lambda done, total: seen.append((done, total)))
-    assert seen[:2] == ["starting a private Ray…", "embedding on Ray: 2 actors, 1 thread each, "
-                                                  "writing to Milvus from the workers"]
-    counts = [s for s in seen[2:] if isinstance(s, tuple)]
+    assert seen[:3] == ["starting a private Ray…", "splitting 5 articles on Ray: 2 actors",
+                        "embedding on Ray: 2 actors, 1 thread each, writing to Milvus from the "
+                        "workers"]
+    counts = [s for s in seen[3:] if isinstance(s, tuple)]
     assert counts and counts[-1] == (report.embedded, report.embedded)
     assert [c[0] for c in counts] == sorted(c[0] for c in counts)
 
@@ -238,10 +239,11 @@ def test_the_cli_on_ray_into_a_milvus_server_is_the_index_built_without_ray(
     assert on_ray.returncode == 0, on_ray.stderr
     assert on_ray.stdout.splitlines()[0].endswith("embedded 173 texts, reused 0)")
     said = on_ray.stderr.splitlines()
-    assert said[:4] == ["loading the model…", "embedding passages", "joining a Ray cluster…",
+    assert said[:5] == ["loading the model…", "embedding passages", "joining a Ray cluster…",
+                        "splitting 5 articles on Ray: 2 actors",
                         "embedding on Ray: 2 actors, 1 thread each, writing to Milvus from "
                         "the workers"], on_ray.stderr
-    assert said[4:] and all(line.startswith("embedded ") for line in said[4:]), on_ray.stderr
+    assert said[5:] and all(line.startswith("embedded ") for line in said[5:]), on_ray.stderr
     assert said[-1] == "embedded 173 of 173 texts"
     with IndexVersion.open(IndexDirectory(tmp_path / "ray").current_version()) as version:
         assert version.manifest.vector_store["uri"] == uri

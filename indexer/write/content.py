@@ -28,19 +28,22 @@ Progress = Callable[[int, int], None]  # (texts embedded so far, total)
 
 
 def split(documents: Sequence[StoredDocument], chunker: Chunker | None,
-          next_ids: dict) -> tuple[SegmentRows, list[str], dict]:
+          next_ids: dict, pieces: Sequence | None = None) -> tuple[SegmentRows, list[str], dict]:
     """The rows of ``documents`` with new stable ids from ``next_ids`` (returned advanced),
-    and the sentences' texts."""
+    and the sentences' texts. ``pieces``: each document's chunks and quotes, made elsewhere
+    (ray_splitting.Pieces, from Ray's workers); None: split here, quotes when written."""
     rows, texts = SegmentRows(), []
     ids = dict(next_ids)
-    if documents and chunker is None:
+    if documents and chunker is None and pieces is None:
         raise InputError("articles need splitting, but no chunker was given")
-    for doc in documents:
+    if pieces is not None:
+        rows.quotes = [q for p in pieces for q in p.quotes]
+    for i, doc in enumerate(documents):
         rows.documents.append(doc)
         rows.article_ids.append(ids["articles"])
         ids["articles"] += 1
         text = doc.document.text
-        for chunk in chunker.split(doc.document):
+        for chunk in pieces[i].chunks if pieces is not None else chunker.split(doc.document):
             chunk_id = ids["chunks"]
             ids["chunks"] += 1
             rows.chunk_ids.append(chunk_id)

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -119,12 +120,15 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
                               sentences=m.sentences, published=False,
                               vector_indexes=m.vector_indexes)
             next_ids = previous.manifest.next_ids if previous.manifest else None
-            rows, sentence_texts, next_ids = split(change.new, chunker, next_ids or _FIRST_IDS)
             dim = previous.manifest.dim if previous.manifest else embedder.dim
             check_store(store, dim, spec["fingerprint"])
-            embedded, reused = fill_vectors(rows, sentence_texts, previous.opened, embedder,
-                                            index_dir.root, spec["fingerprint"], dim, progress,
-                                            batch_size, embedding, store)
+            with _session(embedding, change.new):
+                pieces = _split_elsewhere(embedding, change.new, chunker, embedder)
+                rows, sentence_texts, next_ids = split(change.new, chunker,
+                                                       next_ids or _FIRST_IDS, pieces)
+                embedded, reused = fill_vectors(rows, sentence_texts, previous.opened, embedder,
+                                                index_dir.root, spec["fingerprint"], dim,
+                                                progress, batch_size, embedding, store)
             backends = _document_backends(previous, embedder, embedded, index_dir.root)
             manifest = write_version(writer, previous.opened, change, rows, {
                 "model": spec, "backends": backends, "dim": dim, "chunker": settings,
@@ -140,6 +144,23 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
 
 
 _FIRST_IDS = {"articles": 0, "chunks": 0, "sentences": 0}
+
+
+def _session(embedding: DocumentEmbedding | None, documents) -> AbstractContextManager:
+    """One session of an executor that has them (Ray: one private Ray for splitting and
+    embedding), while there are articles to split."""
+    opened = getattr(embedding, "session", None)
+    return opened() if opened is not None and documents else nullcontext()
+
+
+def _split_elsewhere(embedding: DocumentEmbedding | None, documents, chunker: Chunker | None,
+                     embedder: Embedder | None):
+    """The documents' pieces from an executor that splits on its workers (Ray), else None:
+    content.split splits them here."""
+    split_all = getattr(embedding, "split_all", None)
+    if split_all is None or not documents or chunker is None:
+        return None
+    return split_all(documents, chunker, embedder)
 
 
 def _plan(previous: _Previous, loaded: LoadResult, remove: Sequence[str],

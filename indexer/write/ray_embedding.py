@@ -1,5 +1,6 @@
-"""Embedding on Ray (`vraagbaak index --ray`): a change's texts, with the stable ids the driver
-gave their rows, go to a pool of actors, one model each.
+"""Embedding on Ray (`vraagbaak index --ray`): a change's articles are split on a pool of actors
+(ray_splitting.py), the driver gives the stable ids, and the texts, with those ids, go to a pool
+of actors, one model each; both stages in one Ray session (`session`).
 
 Ray Data runs it: blocks of texts (longest first, one task each) -> map_batches(EmbedActor,
 ActorPoolStrategy, num_cpus=threads) -> either iter_batches here, block by block, into the
@@ -15,8 +16,9 @@ Milvus server: docs/decisions/0047-ray-workers-write-milvus.md
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -97,6 +99,47 @@ class RayEmbedding:
     sink: type | None = None  # the Milvus sink's class (None: milvus_sink.MilvusSink; tests
     # give one that dies once)
     sink_options: tuple[tuple[str, object], ...] = ()
+    _held: dict = field(default_factory=dict, compare=False, repr=False)  # the open session
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """One Ray for what runs inside (a run's splitting, then its embedding): a private Ray
+        starts once; the stages' own calls reuse it."""
+        if self._held:
+            yield
+            return
+        (self.status or (lambda _: None))(_starting(self.settings))
+        with ray_session(self.settings) as (ray, log):
+            self._held.update(ray=ray, log=log)
+            try:
+                yield
+            finally:
+                self._held.clear()
+
+    @contextmanager
+    def _ray(self) -> Iterator[tuple]:
+        with self.session():
+            yield self._held["ray"], self._held["log"]
+
+    def split_all(self, documents: Sequence, chunker, embedder: Embedder) -> list:
+        """Every document's passages and quotes, made on the actors (ray_splitting.py)."""
+        from indexer.write.ray_splitting import split_on_ray
+
+        options = self._options(embedder, batch_size_of(embedder, None))
+        with self._ray() as (ray, log):
+            pool = actor_pool(ray, self.settings)
+            (self.status or (lambda _: None))(f"splitting {len(documents):,} articles on Ray: "
+                                              f"{_describe(pool)}")
+            try:
+                return split_on_ray(ray, pool, documents, self.actor, options, chunker.settings(),
+                                    self._resources())
+            except VraagbaakError:
+                raise
+            except Exception as exc:  # noqa: BLE001 (Ray wraps what failed in its own types)
+                raise failure(exc, log) from None
+
+    def _resources(self) -> dict:
+        return {"num_cpus": self.settings.threads, "memory": self.settings.actor_memory_mb << 20}
 
     def embed(self, rows: Sequence[TextRow], embedder: Embedder, batch_size: int | None) -> Batches:
         if not rows:
@@ -104,15 +147,12 @@ class RayEmbedding:
         size = batch_size_of(embedder, batch_size)
         options = self._options(embedder, size)
         say = self.status or (lambda _: None)
-        say(_starting(self.settings))
-        with ray_session(self.settings) as (ray, log):
+        with self._ray() as (ray, log):
             pool = actor_pool(ray, self.settings)
             say(f"embedding on Ray: {_describe(pool)}, {_threads(self.settings)} each")
             data = _dataset(ray, rows, self._per_task(len(rows), size, pool.max_size))
             data = data.map_batches(self.actor, fn_constructor_kwargs=options, batch_size=None,
-                                    compute=pool, num_cpus=self.settings.threads,
-                                    memory=self.settings.actor_memory_mb << 20,
-                                    batch_format="numpy")
+                                    compute=pool, batch_format="numpy", **self._resources())
             try:
                 for batch in data.iter_batches(batch_size=None, batch_format="numpy"):
                     yield [str(k) for k in batch["key"]], batch["vector"]
@@ -141,8 +181,7 @@ class RayEmbedding:
         target = milvus_sink.Target(store["uri"], store["collections"], store["index"], dim,
                                     embedder.spec.fingerprint)
         say = self.status or (lambda _: None)
-        say(_starting(self.settings))
-        with ray_session(self.settings) as (ray, log):
+        with self._ray() as (ray, log):
             pool = actor_pool(ray, self.settings)
             say(f"embedding on Ray: {_describe(pool)}, {_threads(self.settings)} each, "
                 f"writing to Milvus from the workers")
@@ -150,9 +189,7 @@ class RayEmbedding:
                                              self._per_task(len(rows), size, pool.max_size))
             data = ray.data.from_arrow(blocks)
             data = data.map_batches(self.actor, fn_constructor_kwargs=options, batch_size=None,
-                                    compute=pool, num_cpus=self.settings.threads,
-                                    memory=self.settings.actor_memory_mb << 20,
-                                    batch_format="pyarrow")
+                                    compute=pool, batch_format="pyarrow", **self._resources())
             sink = (self.sink or milvus_sink.MilvusSink)(target, milvus_sink.tally_actor(ray),
                                                          **dict(self.sink_options))
             try:
