@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from indexer.index.keywords import KeywordBackend
 from indexer.index.keywords.analysis import Analyzer
-from indexer.index.names import name_key, same_speaker
+from indexer.index.names import name_key, same_speaker, without_office
 from indexer.index.segmented_store import SegmentedStore
 from indexer.records import Quote
 from search.evidence import respelled
@@ -62,7 +62,7 @@ def asked_speakers(question: str) -> list[tuple[str, ...]]:
     number, match = _cue(question)
     if match is None:
         return []
-    phrase = match.group("x")
+    phrase = without_office(match.group("x"))  # "minister Jetten van Klimaat en Energie"
     if number == _NAMES_ITS_OBJECT and len(phrase.split()) > 1 and phrase[:1].isupper():
         phrase = phrase.rsplit(maxsplit=1)[0]  # "Hoe noemde Biden Poetin …": Biden names
     keys = [_key(part) for part in _AND.split(phrase)]

@@ -127,6 +127,9 @@ def test_same_speaker(asked, speaker, same):
     ("Wat zei de paus over vrede?", [("paus",)]),
     ("What did president Joe Biden say?", [("joe", "biden")]),
     ("how long did the Geneva meeting last", []),
+    ("Wat zei minister Jetten van Klimaat en Energie over windparken?", [("jetten",)]),  # the office
+    ("Wat zei Hoekstra van Buitenlandse Zaken?", [("hoekstra",)]),
+    ("Wat zei Jan van Dijk over de zorg?", [("jan", "dijk")]),  # a particle, not an office
     ("Hoeveel mensen kwamen er volgens de gemeente op af?", []),
     ("Welk wapen mag Iran volgens beide leiders niet ontwikkelen?", []),
 ])

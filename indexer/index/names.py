@@ -18,6 +18,30 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 PARTICLES = frozenset(["van", "von", "de", "der", "den", "het", "ter", "ten", "te", "du", "da", "di", "la", "le", "del", "des", "bin", "ibn", "al", "el", "the", "a", "an", "een"])
 
 
+# The words of a Dutch office after "van": "minister Jetten van Klimaat en Energie", "Hoekstra van
+# Buitenlandse Zaken". After a name, "van" + one of these is the office, not a particle of the
+# name ("Jan van Dijk"), and "en" inside it joins its words, not two names or two clauses. Used
+# where quotes are attributed (indexer/write/speaker_phrases.py) and where a question names its
+# speaker (search/speakers.py).
+OFFICES = frozenset("""
+    klimaat energie financiën defensie justitie veiligheid buitenlandse binnenlandse economische
+    sociale algemene zaken landbouw natuur voedselkwaliteit visserij voedselzekerheid onderwijs
+    cultuur wetenschap volksgezondheid welzijn sport infrastructuur waterstaat volkshuisvesting
+    ruimtelijke ordening asiel migratie medische zorg jeugd preventie rechtsbescherming
+    koninkrijksrelaties digitalisering toeslagen douane fiscaliteit handel ontwikkelingshulp
+    ontwikkelingssamenwerking werkgelegenheid milieu wonen armoedebeleid participatie integratie
+    emancipatie mijnbouw herstel groningen economie
+""".split())
+_OFFICE_AFTER = re.compile(r"\s+van\s+([A-ZÀ-ÖØ-Þ]\w*)")
+
+
+def without_office(phrase: str) -> str:
+    """"minister Jetten van Klimaat en Energie" -> "minister Jetten"; other phrases as they are."""
+    for match in _OFFICE_AFTER.finditer(phrase):
+        if match.group(1).lower() in OFFICES:
+            return phrase[:match.start()]
+    return phrase
+
 def name_key(name: str) -> tuple[str, ...]:
     """The folded tokens of a name, without particles: "Joe Biden" -> ("joe", "biden"),
     "Van der Schaaf" -> ("schaaf",), "Zelenski" -> ("zelenski",)."""

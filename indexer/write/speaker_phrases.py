@@ -14,7 +14,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from indexer.index.names import name_key
+from indexer.index.names import OFFICES, name_key
 
 
 def _vocabulary(words: str) -> frozenset[str]:
@@ -72,18 +72,6 @@ _ROLES = _vocabulary("""
     spokesman spokeswoman spokesperson chief director chairman chairwoman mayor senator governor
     secretary official officials analyst researcher lawyer judge manager king queen pope
     scientist doctor witness socialist politicus politica
-""")
-# The words of a Dutch office after "van": "minister Jetten van Klimaat en Energie", "Hoekstra van
-# Buitenlandse Zaken". After a name, "van" + one of these is the office, not a particle of the
-# name ("Jan van Dijk"), and "en" inside it joins its words, not two clauses.
-_OFFICES = _vocabulary("""
-    klimaat energie financiën defensie justitie veiligheid buitenlandse binnenlandse economische
-    sociale algemene zaken landbouw natuur voedselkwaliteit visserij voedselzekerheid onderwijs
-    cultuur wetenschap volksgezondheid welzijn sport infrastructuur waterstaat volkshuisvesting
-    ruimtelijke ordening asiel migratie medische zorg jeugd preventie rechtsbescherming
-    koninkrijksrelaties digitalisering toeslagen douane fiscaliteit handel ontwikkelingshulp
-    ontwikkelingssamenwerking werkgelegenheid milieu wonen armoedebeleid participatie integratie
-    emancipatie mijnbouw herstel groningen economie
 """)
 _ROLE_ENDINGS = ("woordvoerder", "woordvoerster", "leider", "minister", "president", "voorzitter",
                  "trainer", "correspondent", "loog", "kundige", "deskundige", "wetenschapper",
@@ -190,12 +178,12 @@ class Phrases:
     def _office(self, words, j: int) -> bool:
         """Whether words[j] is "van" before an office: "(Jetten) van Klimaat en Energie"."""
         return (words[j][2] == "van" and j + 1 < len(words)
-                and words[j + 1][2].lower() in _OFFICES and words[j + 1][2][0].isupper())
+                and words[j + 1][2].lower() in OFFICES and words[j + 1][2][0].isupper())
 
     def in_office(self, words, j: int) -> bool:
         """Whether words[j] ("en") joins two words of an office: "van Klimaat en Energie"."""
         return (j > 0 and j + 1 < len(words) and words[j][2] == "en"
-                and words[j - 1][2].lower() in _OFFICES and words[j + 1][2].lower() in _OFFICES
+                and words[j - 1][2].lower() in OFFICES and words[j + 1][2].lower() in OFFICES
                 and any(self._office(words, k) for k in range(max(0, j - 4), j)))
 
     def _particle_name(self, words, j: int) -> bool:
