@@ -13,8 +13,11 @@ loading their model included), and its steady rate: each actor's own after its f
 truncated at its limit as it reads them. The issue's goal: 2 actors at least 1.8 times 1
 actor's steady tokens/s on this 2-core machine (printed against both 1-actor ways); the load
 average is printed with the numbers, since a shared machine's other work takes its share.
+Where a Milvus server is at hand (--milvus URI, or one started from tests/milvus_server.py's
+venv), one more way: 2 actors whose vectors the workers' sink upserts into it, as
+`--vectors milvus://…` does (indexer/write/milvus_sink.py), so that what the sink costs is seen.
 
-usage: python -m bench.ray_scaling [--texts 1536] [--rounds 2]
+usage: python -m bench.ray_scaling [--texts 1536] [--rounds 2] [--device cpu|cpu-bf16] [--milvus URI]
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ import time
 from pathlib import Path
 
 from bench.lib import corpora, results
+from bench.milvus import server as milvus_server
 from indexer.write.ray_embedding import EmbedActor
+
+SINK = "{}, writing into Milvus"
 
 
 class TimedActor(EmbedActor):
@@ -65,7 +71,10 @@ def plain(embedder, texts: list[str], batch_size: int, tokens: int) -> dict:
     return {"wall_s": seconds, "texts_per_s": len(texts) / seconds, "tokens_per_s": tokens / seconds}
 
 
-def on_ray(embedder, rows, actors: int, threads: int, batch_size: int) -> dict:
+def on_ray(embedder, rows, actors: int, threads: int, batch_size: int,
+           milvus: str | None = None) -> dict:
+    """``milvus``: a server's URI, into which the workers upsert the vectors (the sink:
+    `--vectors milvus://…`); None: the vectors come back to this process."""
     from indexer.settings import RaySettings
     from indexer.write.ray_embedding import RayEmbedding
 
@@ -74,7 +83,10 @@ def on_ray(embedder, rows, actors: int, threads: int, batch_size: int) -> dict:
         executor = RayEmbedding(RaySettings(actors=actors, threads=threads), actor=TimedActor,
                                 actor_options=(("times", str(times)),))
         started = time.time()
-        done = sum(len(keys) for keys, _ in executor.embed(rows, embedder, batch_size))
+        if milvus is None:
+            done = sum(len(keys) for keys, _ in executor.embed(rows, embedder, batch_size))
+        else:
+            done = _into_milvus(executor, rows, embedder, batch_size, milvus)
         wall = time.time() - started
         batches = [json.loads(line) for line in times.read_text().splitlines()]
     assert done == len(rows), (done, len(rows))
@@ -92,6 +104,30 @@ def on_ray(embedder, rows, actors: int, threads: int, batch_size: int) -> dict:
             "batches": len(batches), "texts_per_s": texts_rate, "tokens_per_s": tokens_rate}
 
 
+def _into_milvus(executor, rows, embedder, batch_size: int, uri: str) -> int:
+    """The workers embed and upsert ``rows`` into fresh collections of the server at ``uri``
+    (dropped afterwards); the texts written, as the sink counts them."""
+    from indexer.index.stores.milvus_collections import collection_names
+    from indexer.write import milvus_sink
+    from indexer.write.embedding import PASSAGES, Holder
+
+    names = collection_names(f"vraagbaak_bench_{int(time.time() * 1000)}")
+    store = {"kind": "milvus", "uri": uri, "collections": names,
+             "index": {"index_type": "FLAT", "metric_type": "IP"}}
+    holders = {r.key: [Holder(PASSAGES, r.id, 0, 0, 0)] for r in rows}
+    try:
+        written = executor.write(rows, holders, embedder, batch_size, store, embedder.dim)
+    finally:
+        collections = milvus_sink.open_target(milvus_sink.Target(
+            uri, names, store["index"], embedder.dim, embedder.spec.fingerprint))
+        try:
+            for name in names.values():
+                collections._client.drop_collection(name)
+        finally:
+            collections.close()
+    return len(written.keys)
+
+
 def _way(actors: int, threads: int) -> str:
     return f"Ray, {actors} actor{'s' if actors > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}"
 
@@ -104,6 +140,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=1536)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cpu-bf16"],
+                        help="the actors' arithmetic: cpu (fp32, what --ray uses under --device "
+                             "auto) or cpu-bf16 (what --ray --device cpu-bf16 asks for)")
+    parser.add_argument("--milvus", default=None, metavar="URI",
+                        help="a Milvus server for the sink's row (default: one started from "
+                             "tests/milvus_server.py's venv, where there is one; else no row)")
     args = parser.parse_args()
     from indexer import embedders
     from indexer.embedders.base import resolve_model
@@ -113,7 +155,7 @@ def main() -> None:
 
     cores = os.cpu_count() or 1
     spec = resolve_model()
-    name = embedders.document_backend_for(spec, "cpu")
+    name = embedders.document_backend_for(spec, args.device)
     embedder = embedders.load_embedder(spec, name)  # torch loads here, its OpenMP waits passive
     import torch
 
@@ -133,6 +175,12 @@ def main() -> None:
             runs["plain"].append(plain(embedder, texts, batch, tokens))
             for actors, threads in ways:
                 runs[_way(actors, threads)].append(on_ray(embedder, rows, actors, threads, batch))
+        # Last, with the server up only now: a Milvus server on these cores takes CPU even idle
+        with milvus_server(args.milvus) as uri:
+            two = (2, max(1, cores // 2))
+            for _ in range(args.rounds if uri else 0):
+                runs.setdefault(SINK.format(_way(*two)), []).append(
+                    on_ray(embedder, rows, *two, batch, uri))
     load_after = os.getloadavg()[0]
     best = {way: {k: (min if k.endswith("_s") else max)(r[k] for r in done) for k in done[0]}
             for way, done in runs.items()}
@@ -155,7 +203,11 @@ def main() -> None:
         f"Steady tokens/s, 2 actors against 1 actor of all {cores} threads: {split:.2f}; against "
         f"1 actor of 1 thread: {added:.2f} (the issue's goal: >= 1.8). Load average (1 min) "
         f"{load_before:.2f} before, {load_after:.2f} after: a shared machine's other work takes "
-        "its share. Rates: Ray's are each actor's own after its first batch, summed (steady); "
+        f"its share. \"{SINK.format('…')}\": the same actors, the vectors upserted into a Milvus "
+        "standalone server by the workers' sink (`--vectors milvus://…`), only counts back; "
+        "its rounds run last, with the server on the same cores"
+        + ("" if uri else " (no Milvus server here: that row is missing)") + ". "
+        "Rates: Ray's are each actor's own after its first batch, summed (steady); "
         "plain's after one warm-up batch; a Ray run's wall time adds its start (actors "
         "starting, loading their model) and its first batches.")
     results.publish(numbers, [table])
