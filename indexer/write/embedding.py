@@ -69,6 +69,9 @@ class DocumentEmbedding(Protocol):
     # Optionally, an executor whose workers write to the store (Ray into a Milvus server):
     # writes_to(store) -> bool, and write(rows, holders, embedder, batch_size, store, dim,
     # progress) -> StoreWrite, with every text written under all its holders' ids or an error.
+    # And one whose workers split the articles (Ray): split_all(documents, chunker, embedder)
+    # -> each document's ray_splitting.Pieces, and session(), a context that the write path
+    # holds around splitting and embedding so that both share one connection.
 
 
 def batch_size_of(embedder: Embedder, asked: int | None) -> int:

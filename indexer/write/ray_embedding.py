@@ -108,7 +108,7 @@ class RayEmbedding:
         if self._held:
             yield
             return
-        (self.status or (lambda _: None))(_starting(self.settings))
+        self._say(_starting(self.settings))
         with ray_session(self.settings) as (ray, log):
             self._held.update(ray=ray, log=log)
             try:
@@ -128,8 +128,7 @@ class RayEmbedding:
         options = self._options(embedder, batch_size_of(embedder, None))
         with self._ray() as (ray, log):
             pool = actor_pool(ray, self.settings)
-            (self.status or (lambda _: None))(f"splitting {len(documents):,} articles on Ray: "
-                                              f"{_describe(pool)}")
+            self._say(f"splitting {len(documents):,} articles on Ray: {_describe(pool)}")
             try:
                 return split_on_ray(ray, pool, documents, self.actor, options, chunker.settings(),
                                     self._resources())
@@ -137,6 +136,10 @@ class RayEmbedding:
                 raise
             except Exception as exc:  # noqa: BLE001 (Ray wraps what failed in its own types)
                 raise failure(exc, log) from None
+
+    def _say(self, text: str) -> None:
+        if self.status:
+            self.status(text)
 
     def _resources(self) -> dict:
         return {"num_cpus": self.settings.threads, "memory": self.settings.actor_memory_mb << 20}
@@ -146,7 +149,7 @@ class RayEmbedding:
             return
         size = batch_size_of(embedder, batch_size)
         options = self._options(embedder, size)
-        say = self.status or (lambda _: None)
+        say = self._say
         with self._ray() as (ray, log):
             pool = actor_pool(ray, self.settings)
             say(f"embedding on Ray: {_describe(pool)}, {_threads(self.settings)} each")
@@ -180,7 +183,7 @@ class RayEmbedding:
         options = self._options(embedder, size)
         target = milvus_sink.Target(store["uri"], store["collections"], store["index"], dim,
                                     embedder.spec.fingerprint)
-        say = self.status or (lambda _: None)
+        say = self._say
         with self._ray() as (ray, log):
             pool = actor_pool(ray, self.settings)
             say(f"embedding on Ray: {_describe(pool)}, {_threads(self.settings)} each, "
