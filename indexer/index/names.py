@@ -32,15 +32,21 @@ OFFICES = frozenset("""
     ontwikkelingssamenwerking werkgelegenheid milieu wonen armoedebeleid participatie integratie
     emancipatie mijnbouw herstel groningen economie
 """.split())
-_OFFICE_AFTER = re.compile(r"\s+van\s+([A-ZÀ-ÖØ-Þ]\w*)")
+_OFFICE_AFTER = re.compile(r"\s+van\s+(\w+)")
+
+
+def is_office(word: str) -> bool:
+    """Whether ``word``, written after "van", starts an office: "Klimaat", "Buitenlandse"."""
+    return word[:1].isupper() and word.lower() in OFFICES
 
 
 def without_office(phrase: str) -> str:
     """"minister Jetten van Klimaat en Energie" -> "minister Jetten"; other phrases as they are."""
     for match in _OFFICE_AFTER.finditer(phrase):
-        if match.group(1).lower() in OFFICES:
+        if is_office(match.group(1)):
             return phrase[:match.start()]
     return phrase
+
 
 def name_key(name: str) -> tuple[str, ...]:
     """The folded tokens of a name, without particles: "Joe Biden" -> ("joe", "biden"),

@@ -205,7 +205,7 @@ class _Article(Phrases):
         for start in range(max(0, i - 8), i):
             if start > 0 and self._joined(words[start - 1], words[start]) \
                     and (words[start - 1][2].lower() not in _CLAUSE_STARTS
-                         or self.in_office(words, start - 1)):
+                         or self._in_office(words, start - 1)):
                 continue
             found = self._phrase(words[:i], start, until="end")
             if found:

@@ -14,7 +14,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from indexer.index.names import OFFICES, name_key
+from indexer.index.names import OFFICES, is_office, name_key
 
 
 def _vocabulary(words: str) -> frozenset[str]:
@@ -139,8 +139,11 @@ class Phrases:
     def _rest_ok(self, words, j: int, until: str) -> bool:
         rest = words[j:]
         if until == "end":  # a department or employer may follow: "Wiersma van Landbouw"
-            return not rest or (rest[0][2] == "van" and len(rest) <= 6 and all(
-                w[2][0].isupper() or w[2] in ("de", "het") or w[2] == "en" and self._office(rest, 0)
+            if not rest:
+                return True
+            office = self._office(rest, 0)  # "van Klimaat en Energie": "en" may join it
+            return (rest[0][2] == "van" and len(rest) <= 6 and all(
+                w[2][0].isupper() or w[2] in ("de", "het") or w[2] == "en" and office
                 for w in rest[1:]))
         if until == "tail":
             return len(rest) <= 8 and not any(w[2].lower() in SAY for w in rest)
@@ -177,10 +180,9 @@ class Phrases:
 
     def _office(self, words, j: int) -> bool:
         """Whether words[j] is "van" before an office: "(Jetten) van Klimaat en Energie"."""
-        return (words[j][2] == "van" and j + 1 < len(words)
-                and words[j + 1][2].lower() in OFFICES and words[j + 1][2][0].isupper())
+        return words[j][2] == "van" and j + 1 < len(words) and is_office(words[j + 1][2])
 
-    def in_office(self, words, j: int) -> bool:
+    def _in_office(self, words, j: int) -> bool:
         """Whether words[j] ("en") joins two words of an office: "van Klimaat en Energie"."""
         return (j > 0 and j + 1 < len(words) and words[j][2] == "en"
                 and words[j - 1][2].lower() in OFFICES and words[j + 1][2].lower() in OFFICES
