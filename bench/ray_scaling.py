@@ -121,8 +121,7 @@ def _into_milvus(executor, rows, embedder, batch_size: int, uri: str) -> int:
         collections = milvus_sink.open_target(milvus_sink.Target(
             uri, names, store["index"], embedder.dim, embedder.spec.fingerprint))
         try:
-            for name in names.values():
-                collections._client.drop_collection(name)
+            collections.drop()
         finally:
             collections.close()
     return len(written.keys)

@@ -90,8 +90,7 @@ def test_an_ivf_forced_on_a_small_collection_answers_as_exact_search(engine, row
             print(f"server: recall@10 {alone:.3f} probing 1 list")
             assert alone < recall - 0.1
     finally:
-        for name in names.values():
-            collections._call("drop_collection", name)
+        collections.drop()
         collections.close()
 
 
@@ -123,3 +122,12 @@ def test_the_index_is_recorded_and_a_forced_ivf_answers_as_faiss_exact(run, fake
     for question in QUESTIONS:
         assert hits(run, milvus, question, "--mode", "dense") == \
             hits(run, faiss, question, "--mode", "dense")
+    # a backup copies the folder, and says that the vectors stay in Milvus
+    copied = run("backup", tmp_path / "copy", "--index", milvus, "--json")
+    assert copied.exit_code == 0, copied.output
+    assert json.loads(copied.stdout)["vectors_copied"] is False
+    assert f"stay in milvus at {db}" in copied.stderr and "milvus-backup" in copied.stderr
+    assert hits(run, tmp_path / "copy", QUESTIONS[0], "--mode", "dense") == \
+        hits(run, faiss, QUESTIONS[0], "--mode", "dense")
+    plain = run("backup", tmp_path / "faiss-copy", "--index", faiss, "--json")
+    assert json.loads(plain.stdout)["vectors_copied"] is True and not plain.stderr

@@ -124,8 +124,7 @@ def test_the_sink_upserts_every_holder_of_a_text_once(milvus_server, tmp_path):
         assert [s["id"] for s in sentences] == [40]
         assert np.allclose(sentences[0]["vector"], by_key["k2"], atol=1e-6)
     finally:
-        for name in names.values():
-            collections._client.drop_collection(name)
+        collections.drop()
         collections.close()
 
 

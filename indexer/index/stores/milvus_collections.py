@@ -142,6 +142,12 @@ class MilvusCollections(MilvusClientUser):
         for start in range(0, len(ids), BATCH):
             self._call("delete", self.names[part], ids=ids[start:start + BATCH])
 
+    def drop(self) -> None:
+        """Drop the index's collections, rows and all (a benchmark's or a test's scratch; an
+        index's own collections outlive its versions and are never dropped by vraagbaak)."""
+        for name in self.names.values():
+            self._call("drop_collection", name)
+
     def written_ts(self) -> int:
         """The newest timestamp of this process's writes to the collections (0 where the
         server gives none, as milvus-lite): what the version's readers ask to see."""
