@@ -2,14 +2,18 @@
 its second batch, once per marker file, the actor's process exits without a word (as a node's
 OOM killer or a lost node would end it), after its first batch's vectors were delivered; Ray
 restarts the actor and retries the batch. FakeActor: the fake model. SinkDiesOnce, SinkFailsOn:
-Milvus sinks whose write task dies, or fails, part-way."""
+Milvus sinks whose write task dies, or fails, part-way. LosesAnArticle: a splitting actor that
+drops one."""
 
 from __future__ import annotations
 
 import os
 
+import pyarrow.compute as pc
+
 from indexer.write.milvus_sink import MilvusSink
 from indexer.write.ray_embedding import EmbedActor
+from indexer.write.ray_splitting import SplitActor
 
 
 class DiesOnce(EmbedActor):
@@ -39,6 +43,13 @@ class FakeActor(EmbedActor):
 
         self.batch_size = batch_size
         self.embedder = FakeEmbedder(spec=ModelSpec(**spec))
+
+    @staticmethod
+    def token_counter(spec: dict, backend: str, **_):
+        from indexer.embedders.base import ModelSpec
+        from tests.fakes import FakeEmbedder
+
+        return FakeEmbedder(spec=ModelSpec(**spec))
 
 
 class SinkDiesOnce(MilvusSink):
@@ -74,3 +85,12 @@ class SinkFailsOn(MilvusSink):
 
             raise VectorStoreError("cannot use the Milvus vector store (it went away)")
         super().upsert(collections, table)
+
+
+class LosesAnArticle(SplitActor):
+    """A splitting actor whose batch holding the first article comes back without it (a
+    worker that dropped a row): the run must stop, and publish nothing."""
+
+    def __call__(self, table):
+        out = super().__call__(table)
+        return out.filter(pc.not_equal(out.column("position"), 0))

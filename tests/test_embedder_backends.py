@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.embedders import BACKENDS, TORCH, _cpu_has, backend, compatible
+from indexer.embedders import BACKENDS, TORCH, TORCH_BF16, _cpu_has, backend, compatible
 
 TEXTS = ["Poetin sprak in Genève met Biden over cyberaanvallen.",
          "What did Biden say about cyber?",
@@ -78,3 +78,18 @@ def test_backends_said_to_agree_make_the_same_vectors(loaded, real_embedder):
     # The rule for an arithmetic path (bench.indexing checks the answers on every eval set)
     assert float(cosines.min()) >= (0.999 if entry.exact or entry.queries else 0.99)
     assert compatible(real_embedder.spec, [TORCH, entry.name])
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("name", [TORCH, TORCH_BF16])
+def test_a_splitting_process_counts_tokens_with_the_tokenizer_alone_as_the_model_does(real_embedder, name):
+    """A Ray actor that only splits loads no weights (ray_splitting.py), and its counts are
+    the embedder's to the token, a long text and whitespace included."""
+    from indexer.embedders import load_token_counter
+    from indexer.embedders.sentence_transformers import TokenizerCounter
+    from tests.test_model import varied_texts
+
+    counter = load_token_counter(real_embedder.spec, name)
+    assert isinstance(counter, TokenizerCounter)
+    texts = varied_texts() + [" padded  ", "", "De minister zei dat het kabinet maatregelen neemt. " * 120]
+    assert counter.count_tokens(texts) == real_embedder.count_tokens(texts)

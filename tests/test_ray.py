@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.errors import ClusterError, IndexWriteError
+from indexer.errors import ClusterError, IndexNotFoundError, IndexWriteError
 from indexer.index.directory import IndexDirectory
 from indexer.index.version import IndexVersion
 from indexer.settings import RaySettings
@@ -284,6 +284,20 @@ def test_articles_split_on_ray_are_split_as_here(cluster, tmp_path):
     assert [p.chunks for p in pieces] == [chunker.split(d.document) for d in documents]
     assert [p.quotes for p in pieces] == [attribute(d.document.doc_id, d.document.text) for d in documents]
     assert sum(len(p.chunks) for p in pieces) > 2 * len(documents) and any(p.quotes for p in pieces)
+
+
+def test_an_article_lost_in_the_split_stops_the_run_and_publishes_nothing(cluster, tmp_path):
+    from indexer.write.ray_embedding import RayEmbedding
+    from tests.ray_actors import FakeActor, LosesAnArticle
+
+    embedder = FakeEmbedder()
+    embedding = RayEmbedding(RaySettings(actors=2), actor=FakeActor, splitter=LosesAnArticle)
+    with pytest.raises(IndexWriteError, match="1 of 5 articles did not come back") as caught:
+        update_index(IndexDirectory(tmp_path / "idx"), embedder, ParagraphChunker(embedder),
+                     load_for_index([SAMPLE_DIR]), embedding=embedding, batch_size=16)
+    assert "nothing was published" in str(caught.value) and caught.value.hint
+    with pytest.raises(IndexNotFoundError):
+        IndexDirectory(tmp_path / "idx").current_version()
 
 
 def test_an_index_split_and_embedded_on_ray_is_the_index_made_here(cluster, tmp_path):

@@ -87,6 +87,20 @@ def load_embedder(spec: ModelSpec, name: str = TORCH) -> Embedder:
     return backend(name).load(spec)
 
 
+def load_token_counter(spec: ModelSpec, name: str = TORCH):
+    """What counts tokens as backend ``name``'s embedder does: the folder's tokenizer alone
+    where that counts alike (a sentence-transformers folder: no weights to load), else the
+    embedder itself. For processes that only split (ray_splitting.py)."""
+    entry = backend(name)
+    if entry.target == _ST:
+        from indexer.embedders.sentence_transformers import tokenizer_counter
+
+        counter = tokenizer_counter(spec)
+        if counter is not None:
+            return counter
+    return entry.load(spec)
+
+
 # Why: docs/decisions/0061-bf16-products-where-measured-faster.md
 def document_backend_for(spec: ModelSpec, device: str = "auto",
                          cuda_available: Callable[[], bool] | None = None,

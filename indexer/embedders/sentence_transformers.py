@@ -3,9 +3,11 @@ fp32 or bf16, or on a CUDA GPU in fp16 (indexer/embedders/__init__.py says which
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -102,14 +104,59 @@ class SentenceTransformerEmbedder:
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
         with self._one_at_a_time:
-            # verbose=False: no "longer than the specified maximum sequence length" warning; the
-            # chunker counts whole paragraphs to split them, and that is what it is for.
-            encoded = self._model.tokenizer(list(texts), add_special_tokens=False,
-                                            verbose=False)["input_ids"]
-        return [len(ids) for ids in encoded]
+            return _count(self._model.tokenizer, texts)
+
+
+class TokenizerCounter:
+    """A folder's tokenizer without its model: counts tokens as SentenceTransformerEmbedder
+    does, for a process that only splits (ray_splitting.py) and needs no weights. The tokenizer
+    is transformers' own (AutoTokenizer, as sentence-transformers loads it): transformers 5
+    builds XLM-R's pre-tokenizer itself, so the folder's tokenizer.json alone counts trailing
+    whitespace differently."""
+
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer = tokenizer
+        self._one_at_a_time = threading.Lock()  # the fast tokenizer is not thread-safe
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        with self._one_at_a_time:
+            return _count(self._tokenizer, texts)
+
+
+def tokenizer_counter(spec: ModelSpec) -> TokenizerCounter | None:
+    """The tokenizer of a local sentence-transformers folder whose first module is a plain
+    Transformer (what SentenceTransformer would load for it); None for anything else (a hub id,
+    a lower-casing or otherwise configured tokenizer): then only the model itself counts alike."""
+    if spec.kind == "hub":
+        return None
+    folder = Path(spec.location)
+    try:
+        first = json.loads((folder / "modules.json").read_text())[0]
+        module = folder / first.get("path", "")
+        config = module / "sentence_bert_config.json"
+        settings = json.loads(config.read_text()) if config.is_file() else {}
+    except (OSError, ValueError, IndexError, KeyError, AttributeError):
+        return None
+    if (not str(first.get("type", "")).endswith(".Transformer")
+            or settings.get("do_lower_case") or settings.get("tokenizer_args")):
+        return None
+    quiet_libraries()
+    from transformers import AutoTokenizer
+
+    try:
+        return TokenizerCounter(AutoTokenizer.from_pretrained(str(module), local_files_only=True))
+    except (OSError, ValueError):
+        return None
+
+
+def _count(tokenizer, texts: Sequence[str]) -> list[int]:
+    if not texts:
+        return []
+    # verbose=False: no "longer than the specified maximum sequence length" warning; the chunker
+    # counts whole paragraphs to split them, and that is what it is for.
+    encoded = tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+    return [len(ids) for ids in encoded]
 
 
 def quiet_libraries() -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexer.embedders import backend_of, load_embedder
+from indexer.embedders import backend_of, load_embedder, load_token_counter
 from indexer.embedders.base import Embedder, ModelSpec, passive_openmp_waits, resolve_model
 from indexer.errors import IndexWriteError, ModelError, VraagbaakError
 from indexer.settings import RAY_AUTO, RAY_LOCAL, RaySettings
@@ -45,6 +45,13 @@ class EmbedActor:
         torch.set_num_threads(threads)
         self.batch_size = batch_size
         self.embedder = load_embedder(_same_model_here(ModelSpec(**spec)), backend)
+
+    @staticmethod
+    def token_counter(spec: dict, backend: str, **_) -> object:
+        """What counts tokens as this actor's embedder would, from the same options, without
+        loading the model where its tokenizer alone counts alike: for an actor that only
+        splits (ray_splitting.py)."""
+        return load_token_counter(_same_model_here(ModelSpec(**spec)), backend)
 
     def __call__(self, batch):
         if not isinstance(batch, dict):  # an Arrow table, on its way to a sink: texts out
@@ -99,6 +106,8 @@ class RayEmbedding:
     sink: type | None = None  # the Milvus sink's class (None: milvus_sink.MilvusSink; tests
     # give one that dies once)
     sink_options: tuple[tuple[str, object], ...] = ()
+    splitter: type | None = None  # the splitting actor's class (None: ray_splitting.SplitActor;
+    # tests give one that loses an article)
     _held: dict = field(default_factory=dict, compare=False, repr=False)  # the open session
 
     @contextmanager
@@ -130,8 +139,8 @@ class RayEmbedding:
             pool = actor_pool(ray, self.settings)
             self._say(f"splitting {len(documents):,} articles on Ray: {_describe(pool)}")
             try:
-                return split_on_ray(ray, pool, documents, self.actor, options, chunker.settings(),
-                                    self._resources())
+                return split_on_ray(ray, pool, documents, self.actor, options,
+                                    chunker.settings(), self._resources(), self.splitter)
             except VraagbaakError:
                 raise
             except Exception as exc:  # noqa: BLE001 (Ray wraps what failed in its own types)

@@ -4,8 +4,9 @@ the model's own tokenizer) and attribute their quotes; only offsets, token count
 back. The driver then gives the stable ids (content.split) and sends the texts to be embedded
 (ray_embedding.py), in the same Ray session.
 
-Each actor is built from the embedding actor's class and options, so it counts tokens with the
-same registry entry as the driver would, and the chunks are the driver's to the offset. A task
+Each actor counts tokens as the embedding actor's embedder would (its class's ``token_counter``,
+from the same options: the model's tokenizer alone where that counts alike, no weights), so the
+chunks are the driver's to the offset. A task
 that Ray retries returns the same pieces for the same positions; the driver keeps one per
 position and refuses to go on when one is missing.
 Why: docs/decisions/0063-splitting-on-ray.md
@@ -36,10 +37,10 @@ class Pieces:
 
 class SplitActor:
     """The chunker and the attributor in an actor. ``actor``/``options``: the embedding actor's
-    class and constructor options, built here for its embedder's token counter."""
+    class and constructor options, whose token counter the chunker counts with."""
 
     def __init__(self, actor: type, options: dict, chunker: dict) -> None:
-        self.chunker = ParagraphChunker(actor(**options).embedder, chunker["max_tokens"])
+        self.chunker = ParagraphChunker(actor.token_counter(**options), chunker["max_tokens"])
         if self.chunker.settings() != chunker:
             raise ModelError(f"a Ray worker's chunker is {self.chunker.settings()}, the "
                              f"driver's {chunker}", hint="give every node the same vraagbaak")
@@ -61,9 +62,9 @@ class SplitActor:
 
 
 def split_on_ray(ray, pool, documents: Sequence[StoredDocument], actor: type, options: dict,
-                 chunker: dict, resources: dict) -> list[Pieces]:
-    """Every document's Pieces, in order, split by a pool of SplitActors. ``resources``:
-    map_batches' num_cpus and memory per actor."""
+                 chunker: dict, resources: dict, splitter: type | None = None) -> list[Pieces]:
+    """Every document's Pieces, in order, split by a pool of ``splitter`` actors (SplitActor
+    unless given). ``resources``: map_batches' num_cpus and memory per actor."""
     import pyarrow as pa
 
     if not documents:
@@ -73,7 +74,7 @@ def split_on_ray(ray, pool, documents: Sequence[StoredDocument], actor: type, op
                       "doc_id": [d.document.doc_id for d in documents],
                       "text": [d.document.text for d in documents]})
     data = ray.data.from_arrow([table.slice(b, per_task) for b in range(0, len(documents), per_task)])
-    data = data.map_batches(SplitActor, fn_constructor_kwargs={
+    data = data.map_batches(splitter or SplitActor, fn_constructor_kwargs={
         "actor": actor, "options": options, "chunker": chunker}, batch_size=None, compute=pool,
         batch_format="pyarrow", **resources)
     found: dict[int, str] = {}
