@@ -42,15 +42,29 @@ class EmbedderBackend:
     device: str = "cpu"
     needs_file: str = ""  # a file in the model's folder that it loads (written by `model build`)
     options: tuple[tuple[str, str], ...] = ()  # keyword arguments of the class
+    # "module:function" giving what counts tokens as its embedder does without the weights, or
+    # None where it cannot (then the embedder itself counts): for processes that only split
+    counter: str = ""
 
     def load(self, spec: ModelSpec) -> Embedder:
-        module, _, name = self.target.partition(":")
-        return getattr(importlib.import_module(module), name)(spec, **dict(self.options))
+        return _named(self.target)(spec, **dict(self.options))
+
+    def load_counter(self, spec: ModelSpec):
+        """A token counter that agrees with this backend's embedder, as light as it has one."""
+        counter = _named(self.counter)(spec) if self.counter else None
+        return counter if counter is not None else self.load(spec)
+
+
+def _named(target: str):
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 _ST = "indexer.embedders.sentence_transformers:SentenceTransformerEmbedder"
+_ST_COUNTER = "indexer.embedders.sentence_transformers:tokenizer_counter"
 BACKENDS = (
-    EmbedderBackend(TORCH, "torch", _ST, bundled_only=False, agrees_on_bundled=True, exact=True),
+    EmbedderBackend(TORCH, "torch", _ST, bundled_only=False, agrees_on_bundled=True, exact=True,
+                    counter=_ST_COUNTER),
     # Questions first on this. Why: docs/decisions/0059-questions-on-onnx-runtime.md
     EmbedderBackend(ONNX, "onnx", "indexer.embedders.onnx_runtime:OnnxEmbedder",
                     bundled_only=True, agrees_on_bundled=True, needs_file=ONNX_GRAPH),
@@ -59,14 +73,14 @@ BACKENDS = (
     # Documents only, where measured faster (or --device cpu-bf16). Why:
     # docs/decisions/0061-bf16-products-where-measured-faster.md; batch 32: docs/decisions/0032-bf16-batch-32.md
     EmbedderBackend(TORCH_BF16, "torch-bf16", _ST, bundled_only=True, agrees_on_bundled=True,
-                    cpu_flags=("avx512_bf16",), queries=False,
+                    cpu_flags=("avx512_bf16",), queries=False, counter=_ST_COUNTER,
                     options=(("precision", "bf16"), ("backend", TORCH_BF16), ("batch_size", 32))),
     EmbedderBackend(TORCH_CUDA_FP16, "torch-cuda-fp16", _ST, bundled_only=True,
-                    agrees_on_bundled=True, queries=False, device="cuda",
+                    agrees_on_bundled=True, queries=False, device="cuda", counter=_ST_COUNTER,
                     options=(("device", "cuda"), ("precision", "fp16"),
                              ("backend", TORCH_CUDA_FP16), ("batch_size", 64))),
     EmbedderBackend(TORCH_CUDA, "torch-cuda", _ST, bundled_only=False, agrees_on_bundled=True,
-                    exact=True, queries=False, device="cuda",
+                    exact=True, queries=False, device="cuda", counter=_ST_COUNTER,
                     options=(("device", "cuda"), ("backend", TORCH_CUDA), ("batch_size", 64))),
 )
 
@@ -88,17 +102,10 @@ def load_embedder(spec: ModelSpec, name: str = TORCH) -> Embedder:
 
 
 def load_token_counter(spec: ModelSpec, name: str = TORCH):
-    """What counts tokens as backend ``name``'s embedder does: the folder's tokenizer alone
-    where that counts alike (a sentence-transformers folder: no weights to load), else the
-    embedder itself. For processes that only split (ray_splitting.py)."""
-    entry = backend(name)
-    if entry.target == _ST:
-        from indexer.embedders.sentence_transformers import tokenizer_counter
-
-        counter = tokenizer_counter(spec)
-        if counter is not None:
-            return counter
-    return entry.load(spec)
+    """What counts tokens as backend ``name``'s embedder does: its tokenizer alone where the
+    registry names one that counts alike (no weights to load), else the embedder itself. For
+    processes that only split (ray_splitting.py)."""
+    return backend(name).load_counter(spec)
 
 
 # Why: docs/decisions/0061-bf16-products-where-measured-faster.md
