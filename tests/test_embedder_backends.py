@@ -20,8 +20,6 @@ def test_every_backend_names_a_class_with_the_contract(entry):
     cls = getattr(__import__(module, fromlist=[name]), name)
     for method in ("embed_documents", "embed_queries", "count_tokens"):
         assert callable(getattr(cls, method))
-    if not entry.queries:  # a document backend pools sentences from its passages' pass
-        assert callable(cls.embed_passages)
     # A class that serves several entries is told its name by their options.
     assert dict(entry.options).get("backend", cls.backend) == entry.name and backend(entry.choice) == entry
 

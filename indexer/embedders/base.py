@@ -56,8 +56,9 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str], sentences: Sequence[Sequence[tuple[int, int]]]
                        ) -> tuple[np.ndarray, list[np.ndarray]]:
         """``embed_documents(texts)``, and each text's sentences' vectors (late chunking);
-        ``sentences[i]`` are (start, end) offsets into ``texts[i]``. Only the backends that
-        embed documents (``documents`` in the registry) need it."""
+        ``sentences[i]`` are (start, end) offsets into ``texts[i]``. Optional: only a backend
+        that exposes its token outputs can pool them (sentence-transformers); the write path
+        embeds sentences on their own (docs/decisions/0030)."""
         ...
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...

