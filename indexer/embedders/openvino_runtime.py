@@ -109,4 +109,5 @@ def _compiled(graph: Path, precision: str, threads: int):
         return ov.Core().compile_model(str(graph), "CPU", config)
     except Exception as exc:  # OpenVINO raises its own RuntimeError kinds
         raise ModelError(f"OpenVINO cannot load {graph}: {exc}",
-                         hint="run `vraagbaak model build --force`") from exc
+                         hint="run `vraagbaak model build --force`; or index with --device cpu "
+                              "(fp32 on torch), which needs no OpenVINO") from exc
