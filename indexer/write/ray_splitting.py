@@ -6,10 +6,10 @@ back. The driver then gives the stable ids (content.split) and sends the texts t
 
 Each actor counts tokens as the embedding actor's embedder would (its class's ``token_counter``,
 from the same options: the model's tokenizer alone where that counts alike, no weights), so the
-chunks are the driver's to the offset. A task
-that Ray retries returns the same pieces for the same positions; the driver keeps one per
-position and refuses to go on when one is missing.
-Why: docs/decisions/0063-splitting-on-ray.md
+chunks are the driver's to the offset. A task that Ray retries returns the same pieces for the
+same positions; the driver keeps one per position and refuses to go on when one is missing.
+Why: docs/decisions/0063-splitting-on-ray.md; the tokenizer alone:
+docs/decisions/0065-split-actors-tokenizer-and-the-driver-s-write.md
 """
 
 from __future__ import annotations
