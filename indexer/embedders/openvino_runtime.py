@@ -22,7 +22,7 @@ import numpy as np
 from indexer.embedders.base import ModelSpec
 from indexer.embedders.onnx_export import openvino_path
 from indexer.embedders.onnx_runtime import PROMPTS, by_length, word_table
-from indexer.embedders.sentence_transformers import TokenizerCounter
+from indexer.embedders.sentence_transformers import auto_tokenizer, count_with
 from indexer.errors import ModelError
 
 MAX_TOKENS = 512  # the model's max_seq_length, specials included
@@ -49,7 +49,6 @@ class OpenVinoEmbedder:
         self.backend = backend or self.backend
         self._one_at_a_time = threading.Lock()
         self._tokenizer = _tokenizer(folder)
-        self._counter = TokenizerCounter(self._tokenizer)
         self._words = word_table(folder / "model.safetensors")
         self.dim = int(self._words.shape[1])
         threads = _torch_threads() if threads is None else threads
@@ -63,7 +62,7 @@ class OpenVinoEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         with self._one_at_a_time:  # the tokenizer is the passes' too
-            return self._counter.count_tokens(texts)
+            return count_with(self._tokenizer, texts)
 
     def _embed(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         with self._one_at_a_time:
@@ -80,13 +79,8 @@ class OpenVinoEmbedder:
 
 
 def _tokenizer(folder: Path):
-    from indexer.embedders.sentence_transformers import quiet_libraries
-
-    quiet_libraries()
-    from transformers import AutoTokenizer
-
     try:
-        return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        return auto_tokenizer(folder)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the tokenizer of {folder}: {exc}",
                          hint="run `vraagbaak model build --force`") from exc

@@ -105,7 +105,7 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         with self._one_at_a_time:
-            return _count(self._model.tokenizer, texts)
+            return count_with(self._model.tokenizer, texts)
 
 
 class TokenizerCounter:
@@ -121,7 +121,7 @@ class TokenizerCounter:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         with self._one_at_a_time:
-            return _count(self._tokenizer, texts)
+            return count_with(self._tokenizer, texts)
 
 
 def tokenizer_counter(spec: ModelSpec) -> TokenizerCounter | None:
@@ -141,16 +141,23 @@ def tokenizer_counter(spec: ModelSpec) -> TokenizerCounter | None:
     if (not str(first.get("type", "")).endswith(".Transformer")
             or settings.get("do_lower_case") or settings.get("tokenizer_args")):
         return None
-    quiet_libraries()
-    from transformers import AutoTokenizer
-
     try:
-        return TokenizerCounter(AutoTokenizer.from_pretrained(str(module), local_files_only=True))
+        return TokenizerCounter(auto_tokenizer(module))
     except (OSError, ValueError):
         return None
 
 
-def _count(tokenizer, texts: Sequence[str]) -> list[int]:
+def auto_tokenizer(folder: Path):
+    """The folder's tokenizer as sentence-transformers loads it (transformers' AutoTokenizer,
+    offline, quietly). Raises OSError or ValueError where the folder holds none."""
+    quiet_libraries()
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+
+def count_with(tokenizer, texts: Sequence[str]) -> list[int]:
+    """Tokens each text takes, without special tokens, as the chunker counts them."""
     if not texts:
         return []
     # verbose=False: no "longer than the specified maximum sequence length" warning; the chunker
