@@ -41,7 +41,9 @@ def index(
                          "(fp16 there), else the CPU: for the bundled model bf16 matrix "
                          "products where the CPU has AVX-512 BF16 and a short probe measures "
                          "them faster than fp32 (docs/decisions/0061), else fp32; cpu: always "
-                         "fp32; cpu-bf16: always bf16 products. The manifest records which "
+                         "fp32; cpu-bf16: always bf16 products. With --ray: auto gives each "
+                         "actor a GPU where the cluster has GPUs, else the actors embed in "
+                         "fp32 on CPUs; cuda always a GPU each. The manifest records which "
                          "path made the vectors.")] = Device.auto,
     vectors: Annotated[str | None, typer.Option(
         "--vectors", metavar="URI",
@@ -59,7 +61,7 @@ def index(
         show_default=False)] = None,
     ray_actors: Annotated[int | None, typer.Option(
         "--ray-actors", min=1, help="Actors (models) on Ray; default: as many as the "
-                                    "cluster's CPUs (divided by --ray-threads) and memory hold.",
+                                    "cluster's CPUs (divided by --ray-threads), memory and, on GPUs, GPUs hold.",
         show_default=False)] = None,
     ray_threads: Annotated[int, typer.Option(
         "--ray-threads", min=1, help="Torch threads per actor (the CPUs each asks Ray for).")] = 1,
@@ -90,7 +92,9 @@ def index(
         with progress_display() as show:
             def load(spec):
                 show.status("loading the model…")
-                where = "cpu" if ray_settings and device is Device.auto else device.value
+                # with --ray the driver embeds nothing: a GPU is the actors' (ray_placement.py)
+                on_ray = ray_settings and device in (Device.auto, Device.cuda)
+                where = "cpu" if on_ray else device.value
                 model = embedders.load_embedder(spec, embedders.document_backend_for(spec, where))
                 show.status("embedding passages")
                 return model
@@ -118,12 +122,12 @@ def _ray_settings(address: str | None, actors: int | None, threads: int, device:
         if actors is not None:
             raise ClusterError("--ray-actors needs --ray", hint="e.g. --ray local --ray-actors 2")
         return None
-    if device is Device.cuda:
-        raise ClusterError("--ray embeds on the cluster's CPUs; --device cuda is not supported "
-                           "with it yet", hint="leave out --device, or leave out --ray")
     from indexer.write.ray_embedding import check_ray
 
-    settings = RaySettings(address.strip(), actors=actors, threads=threads)
+    # auto and cuda: the actors' GPUs, where the cluster has them (ray_placement.py); cpu and
+    # cpu-bf16: the actors run the driver's CPU backend
+    on = device.value if device in (Device.auto, Device.cuda) else "cpu"
+    settings = RaySettings(address.strip(), actors=actors, threads=threads, device=on)
     check_ray(settings)  # before the model takes seconds to load
     return settings
 

@@ -48,6 +48,7 @@ class Settings:
 
 
 RAY_LOCAL, RAY_AUTO = "local", "auto"  # `vraagbaak index --ray`; else a cluster's address
+RAY_DEVICES = ("cpu", "cuda", "auto")  # where the actors embed: docs/decisions/0067-gpu-actors-on-ray.md
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ class RaySettings:
     ``address``: "local" starts a private Ray on this machine for the run and stops it after;
     "auto" joins the cluster Ray itself finds (RAY_ADDRESS, or one started here with `ray
     start`), else starts a private one; anything else is a cluster's address, ray://HOST:PORT
-    (Ray Client) or HOST:PORT (its GCS, from a node of the cluster)."""
+    (Ray Client) or HOST:PORT (its GCS, from a node of the cluster). ``device``: "cpu", the
+    actors embed on CPUs; "cuda", each actor asks Ray for a GPU; "auto", a GPU each where the
+    cluster has GPUs, else CPUs."""
 
     address: str = RAY_LOCAL
     actors: int | None = None  # None: as many as the cluster's CPUs and memory hold
@@ -65,8 +68,12 @@ class RaySettings:
     cpus: int | None = None  # a private Ray's CPUs; None: the machine's
     object_store_mb: int = 512  # a private Ray's object store (texts and vectors in flight)
     actor_memory_mb: int = 1024  # what each actor asks Ray for: one model (~0.8 GB) and a batch
+    device: str = "cpu"  # RAY_DEVICES
 
     def __post_init__(self) -> None:
+        if self.device not in RAY_DEVICES:
+            raise ClusterError(f"the Ray setting device must be one of {', '.join(RAY_DEVICES)}, "
+                               f"not {self.device!r}")
         if self.address not in (RAY_LOCAL, RAY_AUTO) and self.host_port is None:
             raise ClusterError(f"--ray {self.address!r} is not local, auto, or a Ray address",
                                hint="e.g. --ray ray://HOST:10001 (Ray Client) or --ray HOST:6379 "

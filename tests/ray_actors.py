@@ -94,3 +94,19 @@ class LosesAnArticle(SplitActor):
     def __call__(self, table):
         out = super().__call__(table)
         return out.filter(pc.not_equal(out.column("position"), 0))
+
+
+class RecordsItsPlace(FakeActor):
+    """The fake model in an actor that writes down, once, what Ray and the driver gave it: its
+    GPU ids, backend and batch size (a CPU machine's Ray can be told it has GPUs; torch then
+    sees none, so the model itself stays the fake one)."""
+
+    def __init__(self, spec: dict, backend: str, threads: int, batch_size: int, record: str) -> None:
+        import json
+
+        import ray
+
+        super().__init__(spec, backend, threads, batch_size)
+        with open(record, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"gpus": [str(g) for g in ray.get_gpu_ids()], "backend": backend,
+                                 "batch_size": batch_size}) + "\n")

@@ -30,11 +30,12 @@ NO_RAY = "Ray is not installed: pip install -e '.[ray]' (make test installs it)"
 
 @pytest.fixture(scope="module")
 def cluster() -> str:
-    """A local Ray for the module's tests; its address, for a CLI run in another process."""
+    """A local Ray for the module's tests, of CPUs only on any machine (GPU actors:
+    tests/test_ray_gpus.py); its address, for a CLI run in another process."""
     ray = pytest.importorskip("ray", reason=NO_RAY)
     from indexer.write.ray_session import init
 
-    init(ray, address="local", num_cpus=2, object_store_memory=200 << 20,
+    init(ray, address="local", num_cpus=2, num_gpus=0, object_store_memory=200 << 20,
          include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     try:
         yield ray.get_runtime_context().gcs_address
@@ -112,7 +113,7 @@ def test_an_index_built_on_ray_is_the_index_built_without(cluster, tmp_path, rea
     assert on_ray.stdout.splitlines()[0].endswith("embedded 173 texts, reused 0)")
     said = on_ray.stderr.splitlines()
     assert said[:5] == ["loading the model…", "embedding passages", "joining a Ray cluster…",
-                        "splitting 5 articles on Ray: 2 actors",
+                        "splitting 5 articles on Ray: 2 actors, 1 thread each",
                         "embedding on Ray: 2 actors, 1 thread each"], on_ray.stderr
     assert said[5:] and all(line.startswith("embedded ") for line in said[5:]), on_ray.stderr
     assert said[-1] == "embedded 173 of 173 texts"
@@ -240,7 +241,6 @@ def test_what_is_not_an_address_is_refused(address):
     (["--ray", "127.0.0.1:1"], "cannot reach the Ray cluster at 127.0.0.1:1: Connection refused",
      "ray status"),
     (["--ray-actors", "2"], "--ray-actors needs --ray", "--ray local"),
-    (["--ray", "local", "--device", "cuda"], "--ray embeds on the cluster's CPUs; --device cuda", "--device"),
 ])
 def test_the_cli_says_what_is_wrong_before_loading_a_model(run, tmp_path, args, message, hint):
     result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", *args)
@@ -249,6 +249,15 @@ def test_the_cli_says_what_is_wrong_before_loading_a_model(run, tmp_path, args, 
     assert hint in result.output.split("hint: ")[1]
     assert "loading the model" not in result.output and "Traceback" not in result.output
     assert not (tmp_path / "idx").exists()
+
+
+def test_cuda_on_a_ray_without_gpus_is_a_clear_error_and_publishes_nothing(cluster, run, tmp_path):
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx", "--ray", cluster,
+                 "--device", "cuda")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "error: --device cuda with --ray, but the Ray cluster has no GPUs" in result.output
+    assert "ray start --num-gpus N" in result.output.split("hint: ")[1]
+    assert IndexDirectory(tmp_path / "idx").manifest_if_any() is None
 
 
 def test_without_ray_installed_the_cli_says_how_to_install_it(run, tmp_path, monkeypatch):
@@ -312,7 +321,7 @@ def test_an_index_split_and_embedded_on_ray_is_the_index_made_here(cluster, tmp_
     build(tmp_path / "here", LocalEmbedding())
     seen = []
     build(tmp_path / "ray", RayEmbedding(RaySettings(actors=2), actor=FakeActor, status=seen.append))
-    assert seen[:3] == ["starting a private Ray…", "splitting 5 articles on Ray: 2 actors",
+    assert seen[:3] == ["starting a private Ray…", "splitting 5 articles on Ray: 2 actors, 1 thread each",
                         "embedding on Ray: 2 actors, 1 thread each"]  # one session for both
     assert_same_index(tmp_path / "here", tmp_path / "ray")
     ids = [d.doc_id for d in load_for_index([SAMPLE_DIR]).documents]

@@ -71,7 +71,9 @@ class DocumentEmbedding(Protocol):
     # progress) -> StoreWrite, with every text written under all its holders' ids or an error.
     # And one whose workers split the articles (Ray): split_all(documents, chunker, embedder)
     # -> each document's ray_splitting.Pieces, and session(), a context that the write path
-    # holds around splitting and embedding so that both share one connection.
+    # holds around splitting and embedding so that both share one connection. And one whose
+    # workers run another backend than ``embedder`` (Ray's GPU actors): made_by(embedder) -> the
+    # backend name the manifest records.
 
 
 def batch_size_of(embedder: Embedder, asked: int | None) -> int:

@@ -129,7 +129,7 @@ def update_index(index_dir: IndexDirectory, embedder: Embedder | None, chunker: 
                 embedded, reused = fill_vectors(rows, sentence_texts, previous.opened, embedder,
                                                 index_dir.root, spec["fingerprint"], dim,
                                                 progress, batch_size, embedding, store)
-            backends = _document_backends(previous, embedder, embedded, index_dir.root)
+            backends = _document_backends(previous, embedder, embedding, embedded, index_dir.root)
             manifest = write_version(writer, previous.opened, change, rows, {
                 "model": spec, "backends": backends, "dim": dim, "chunker": settings,
                 "index_type": index_type, "next_ids": next_ids, "rebuild": rebuild,
@@ -237,15 +237,23 @@ def _check_model(previous: _Previous, embedder: Embedder | None, root: Path) -> 
     return previous.manifest.model
 
 
-def _document_backends(previous: _Previous, embedder: Embedder | None, embedded: int,
-                       root: Path) -> list[str]:
+def _made_by(embedding, embedder: Embedder) -> str:
+    """The backend that made this run's vectors: the executor's where it ran another one (Ray's
+    GPU actors), else the embedder's."""
+    made_by = getattr(embedding, "made_by", None)
+    return made_by(embedder) if made_by else backend_of(embedder)
+
+
+def _document_backends(previous: _Previous, embedder: Embedder | None,
+                       embedding: DocumentEmbedding | None, embedded: int, root: Path) -> list[str]:
     """The backends whose vectors the new version holds; refuses to mix incompatible ones."""
     before = list(previous.manifest.document_backends) if previous.manifest else []
     if not embedded:
         return before
-    backends = sorted(set(before) | {backend_of(embedder)})
+    made = _made_by(embedding, embedder)
+    backends = sorted(set(before) | {made})
     if not compatible(embedder.spec, backends):
         raise ModelMismatchError(f"the index at {root} holds vectors made by {', '.join(before)}; "
-                                 f"{backend_of(embedder)} makes vectors that cannot be mixed with them",
+                                 f"{made} makes vectors that cannot be mixed with them",
                                  hint="use the same backend, or build a separate index")
     return backends

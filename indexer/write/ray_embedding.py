@@ -27,6 +27,7 @@ from indexer.embedders.base import Embedder, ModelSpec, passive_openmp_waits, re
 from indexer.errors import IndexWriteError, ModelError, VraagbaakError
 from indexer.settings import RAY_AUTO, RAY_LOCAL, RaySettings
 from indexer.write.embedding import Batches, StoreWrite, TextRow, batch_size_of, longest_first
+from indexer.write.ray_placement import Placement, cpu_placement, embedding_placement, on_gpus
 from indexer.write.ray_session import check_ray, failure, ray_session  # noqa: F401 (check_ray: the CLI's)
 
 BATCHES_PER_TASK = 8  # a task's texts: enough that Ray's per-task cost is noise
@@ -44,6 +45,7 @@ class EmbedActor:
 
         torch.set_num_threads(threads)
         self.batch_size = batch_size
+        _cuda_here(backend)
         self.embedder = load_embedder(_same_model_here(ModelSpec(**spec)), backend)
 
     @staticmethod
@@ -73,6 +75,26 @@ def with_vectors(table, vectors: np.ndarray):
     column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()),
                                                vectors.shape[1])
     return table.drop_columns(["text"]).append_column("vector", column)
+
+
+def _cuda_here(backend_name: str) -> None:
+    """A GPU actor on a node whose torch sees no CUDA (a CPU build of torch, a driver missing)
+    fails with that said, not with torch's assertion."""
+    from indexer.embedders import backend
+
+    if backend(backend_name).device != "cuda":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        import ray
+
+        # the remedy in the message too: an actor's error reaches the driver as text only
+        raise ModelError(f"on Ray node {socket.gethostname()}, Ray gave this actor GPU "
+                         f"{','.join(map(str, ray.get_gpu_ids())) or '?'}, but torch sees no CUDA "
+                         "there (install a CUDA build of torch on the GPU nodes)",
+                         hint="install a CUDA build of torch on the GPU nodes (README, \"On a "
+                              "GPU\"), or leave out --device to embed on the cluster's CPUs")
 
 
 def _same_model_here(spec: ModelSpec) -> ModelSpec:
@@ -109,6 +131,7 @@ class RayEmbedding:
     splitter: type | None = None  # the splitting actor's class (None: ray_splitting.SplitActor;
     # tests give one that loses an article)
     _held: dict = field(default_factory=dict, compare=False, repr=False)  # the open session
+    _ran: dict = field(default_factory=dict, compare=False, repr=False)  # the backend the actors ran
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -119,6 +142,7 @@ class RayEmbedding:
             return
         self._say(_starting(self.settings))
         with ray_session(self.settings) as (ray, log):
+            on_gpus(ray, self.settings)  # --device cuda on a cluster without GPUs: before the split
             self._held.update(ray=ray, log=log)
             try:
                 yield
@@ -134,13 +158,14 @@ class RayEmbedding:
         """Every document's passages and quotes, made on the actors (ray_splitting.py)."""
         from indexer.write.ray_splitting import split_on_ray
 
-        options = self._options(embedder, batch_size_of(embedder, None))
         with self._ray() as (ray, log):
-            pool = actor_pool(ray, self.settings)
-            self._say(f"splitting {len(documents):,} articles on Ray: {_describe(pool)}")
+            place = cpu_placement(ray, self.settings, backend_of(embedder),
+                                  batch_size_of(embedder, None))
+            self._say(f"splitting {len(documents):,} articles on Ray: {place.describe()}")
             try:
-                return split_on_ray(ray, pool, documents, self.actor, options,
-                                    chunker.settings(), self._resources(), self.splitter)
+                return split_on_ray(ray, place.pool, documents, self.actor,
+                                    self._options(embedder, place), chunker.settings(),
+                                    place.resources, self.splitter)
             except VraagbaakError:
                 raise
             except Exception as exc:  # noqa: BLE001 (Ray wraps what failed in its own types)
@@ -150,21 +175,25 @@ class RayEmbedding:
         if self.status:
             self.status(text)
 
-    def _resources(self) -> dict:
-        return {"num_cpus": self.settings.threads, "memory": self.settings.actor_memory_mb << 20}
+    def made_by(self, embedder: Embedder) -> str:
+        """The backend whose vectors this run's actors made (a GPU's, where they ran on GPUs),
+        for the manifest; the driver's where nothing was embedded on Ray."""
+        return self._ran.get("backend", backend_of(embedder))
+
+    def _placed(self, ray, embedder: Embedder, batch_size: int | None) -> Placement:
+        place = embedding_placement(ray, self.settings, embedder.spec, backend_of(embedder),
+                                    batch_size_of(embedder, batch_size), batch_size)
+        self._ran["backend"] = place.backend
+        return place
 
     def embed(self, rows: Sequence[TextRow], embedder: Embedder, batch_size: int | None) -> Batches:
         if not rows:
             return
-        size = batch_size_of(embedder, batch_size)
-        options = self._options(embedder, size)
-        say = self._say
         with self._ray() as (ray, log):
-            pool = actor_pool(ray, self.settings)
-            say(f"embedding on Ray: {_describe(pool)}, {_threads(self.settings)} each")
-            data = _dataset(ray, rows, self._per_task(len(rows), size, pool.max_size))
-            data = data.map_batches(self.actor, fn_constructor_kwargs=options, batch_size=None,
-                                    compute=pool, batch_format="numpy", **self._resources())
+            place = self._placed(ray, embedder, batch_size)
+            self._say(f"embedding on Ray: {place.describe()}")
+            per_task = self._per_task(len(rows), place.batch_size, place.pool.max_size)
+            data = self._mapped(_dataset(ray, rows, per_task), embedder, place, per_task, "numpy")
             try:
                 for batch in data.iter_batches(batch_size=None, batch_format="numpy"):
                     yield [str(k) for k in batch["key"]], batch["vector"]
@@ -188,20 +217,15 @@ class RayEmbedding:
 
         if not rows:
             return StoreWrite(frozenset())
-        size = batch_size_of(embedder, batch_size)
-        options = self._options(embedder, size)
         target = milvus_sink.Target(store["uri"], store["collections"], store["index"], dim,
                                     embedder.spec.fingerprint)
-        say = self._say
         with self._ray() as (ray, log):
-            pool = actor_pool(ray, self.settings)
-            say(f"embedding on Ray: {_describe(pool)}, {_threads(self.settings)} each, "
-                f"writing to Milvus from the workers")
-            blocks = milvus_sink.text_blocks(rows, holders,
-                                             self._per_task(len(rows), size, pool.max_size))
-            data = ray.data.from_arrow(blocks)
-            data = data.map_batches(self.actor, fn_constructor_kwargs=options, batch_size=None,
-                                    compute=pool, batch_format="pyarrow", **self._resources())
+            place = self._placed(ray, embedder, batch_size)
+            pool = place.pool
+            self._say(f"embedding on Ray: {place.describe()}, writing to Milvus from the workers")
+            per_task = self._per_task(len(rows), place.batch_size, pool.max_size)
+            blocks = milvus_sink.text_blocks(rows, holders, per_task)
+            data = self._mapped(ray.data.from_arrow(blocks), embedder, place, per_task, "pyarrow")
             sink = (self.sink or milvus_sink.MilvusSink)(target, milvus_sink.tally_actor(ray),
                                                          **dict(self.sink_options))
             try:
@@ -218,9 +242,17 @@ class RayEmbedding:
                                   hint="run the same command again (it writes them anew)")
         return StoreWrite(frozenset(r.key for r in rows), written.written_ts)
 
-    def _options(self, embedder: Embedder, size: int) -> dict:
-        return {"spec": embedder.spec.as_dict(), "backend": backend_of(embedder),
-                "threads": self.settings.threads, "batch_size": size} | dict(self.actor_options)
+    def _mapped(self, data, embedder: Embedder, place: Placement, per_task: int, form: str):
+        """``data``'s blocks through the actors, a block a call. Ray wants the rows of a call
+        named where actors ask for GPUs; a block is ``per_task`` rows (the last fewer)."""
+        return data.map_batches(self.actor, fn_constructor_kwargs=self._options(embedder, place),
+                                batch_size=per_task if place.gpus else None, compute=place.pool,
+                                batch_format=form, **place.resources)
+
+    def _options(self, embedder: Embedder, place: Placement) -> dict:
+        return {"spec": embedder.spec.as_dict(), "backend": place.backend,
+                "threads": self.settings.threads, "batch_size": place.batch_size} \
+            | dict(self.actor_options)
 
     def _per_task(self, n: int, size: int, actors: int) -> int:
         """Whole batches (the same padding as without Ray); a few tasks per actor at least, so
@@ -238,15 +270,6 @@ def _starting(settings: RaySettings) -> str:
     return "joining a Ray cluster…" if settings.address != RAY_AUTO else "finding a Ray cluster…"
 
 
-def _threads(settings: RaySettings) -> str:
-    return f"{settings.threads} thread{'s' if settings.threads > 1 else ''}"
-
-
-def _describe(pool) -> str:
-    low, high = pool.min_size, pool.max_size
-    return f"{low} actors" if low == high else f"{low} to {high} actors"
-
-
 def _dataset(ray, rows: Sequence[TextRow], per_task: int):
     """Blocks of ``per_task`` texts, the longest first (similar lengths batched together)."""
     import pyarrow as pa
@@ -258,16 +281,3 @@ def _dataset(ray, rows: Sequence[TextRow], per_task: int):
         "article": pa.array([r.article for r in ordered], pa.int64()),
         "date": [r.date for r in ordered]})
     return ray.data.from_arrow([table.slice(b, per_task) for b in range(0, len(ordered), per_task)])
-
-
-def actor_pool(ray, settings: RaySettings):
-    """A fixed pool of the actors asked for (default: as many as the cluster's CPUs and memory
-    hold); where fewer fit now, it starts with those and grows as the cluster does."""
-    resources = ray.cluster_resources()
-    fit = min(int(resources.get("CPU", 1) // settings.threads),
-              int(resources.get("memory", float("inf")) // (settings.actor_memory_mb << 20)))
-    fit = max(1, fit)
-    wanted = settings.actors or fit
-    if wanted <= fit:
-        return ray.data.ActorPoolStrategy(size=wanted)
-    return ray.data.ActorPoolStrategy(min_size=fit, max_size=wanted)
