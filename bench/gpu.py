@@ -7,7 +7,10 @@ Measures, on a machine where torch sees a CUDA GPU (it says so and stops where i
 - each GPU path's per-text cosine to the CPU fp32 vectors (rule: >= 0.99);
 - the whole index run of the eval corpus on the GPU path `--device auto` picks there, and
   `vraagbaak eval` on every eval set against the same index made on the CPU in fp32 (rule:
-  R@1, R@10, MRR@10 within 0.005 on every set and mode).
+  R@1, R@10, MRR@10 within 0.005 on every set and mode);
+- the same run as users start it on Ray, `vraagbaak index --ray local --device cuda` (GPU
+  actors, decision 0067): its time, the backend its manifest names, and its answers by the
+  same rule.
 
 A prepared script, for the task that is lent a GPU machine: `python -m bench.gpu` (a few
 minutes; the CPU reference is the slow part, --cpu-passages bounds it). Not in the suite, which
@@ -48,6 +51,19 @@ def rate(embedder, texts: list[str], tokens: int, sync) -> tuple[float, np.ndarr
     return tokens / (time.perf_counter() - started), vectors
 
 
+def on_ray_gpus(root: Path) -> dict:
+    """The eval corpus indexed by `vraagbaak index --ray local --device cuda`: the time and the
+    backends the manifest names."""
+    from bench.eval_sets import vraagbaak
+    from indexer.index.directory import IndexDirectory
+
+    started = time.perf_counter()
+    vraagbaak("index", str(EVAL_CORPUS), "--index", str(root), "--ray", "local", "--device", "cuda")
+    seconds = time.perf_counter() - started
+    return {"index_s": seconds,
+            "backends": list(IndexDirectory(root).manifest_if_any().document_backends)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu-passages", type=int, default=400,
@@ -85,10 +101,13 @@ def main() -> None:
         report = indexes.build_index(on_gpu, embedders.load_embedder(spec, picked), [EVAL_CORPUS])
         index_s = time.perf_counter() - started
         evals = {"cpu fp32": quality.eval_sets(on_cpu), picked: quality.eval_sets(on_gpu)}
+        on_ray = on_ray_gpus(Path(tmp) / "ray")
+        on_ray["answers_kept"] = quality.within(evals["cpu fp32"], quality.eval_sets(Path(tmp) / "ray"))
     keeps = quality.within(evals["cpu fp32"], evals[picked])
     numbers = {"gpu": torch.cuda.get_device_name(0), "passages": len(texts), "tokens": tokens,
                "paths": rows, "auto_picks": picked, "index_s": index_s,
-               "index_tokens_per_s": report.tokens / index_s, "quality": evals, "answers_kept": keeps}
+               "index_tokens_per_s": report.tokens / index_s, "quality": evals, "answers_kept": keeps,
+               "ray": on_ray}
     path_table = results.table(
         f"Document embedding on {numbers['gpu']} against the CPU reference ({len(texts)} eval "
         f"passages, {tokens:,} tokens; CPU: {machine.describe(machine.facts())})",
@@ -96,7 +115,9 @@ def main() -> None:
         [[name, f"{r['tokens_per_s']:.0f}", f"{r['x_reference']:.1f}x", f"{r['min_cosine']:.5f}"]
          for name, r in rows.items()],
         f"the whole index run of the eval corpus on {picked}: {index_s:.1f} s, "
-        f"{numbers['index_tokens_per_s']:.0f} article tokens/s")
+        f"{numbers['index_tokens_per_s']:.0f} article tokens/s; with `--ray local --device cuda`: "
+        f"{on_ray['index_s']:.1f} s (Ray's start included), by {', '.join(on_ray['backends'])}, "
+        f"answers kept: {'yes' if on_ray['answers_kept'] else 'NO'}")
     rows_q = [[name, mode] + [f"{evals['cpu fp32'][mode][name][m]:.3f} / {evals[picked][mode][name][m]:.3f}"
                               for m in quality.EVAL_METRICS]
               for mode in evals["cpu fp32"] for name in evals["cpu fp32"][mode]]
