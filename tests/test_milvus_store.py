@@ -193,3 +193,33 @@ def test_a_rebuild_writes_new_rows_and_the_next_write_deletes_the_old(run, fake_
     manifest = json.loads(run("info", "--index", milvus, "--json").stdout)
     waiting = sum(b - a + 1 for a, b in manifest["vector_store"]["dead"]["chunks"])
     assert rows_in(db, "_passages") == manifest["chunks"] + waiting  # the rebuild's are gone
+
+
+
+@pytest.mark.slow  # make test-slow: it waits out the idle time (80-100 s) gRPC's GOAWAY needs
+def test_an_idle_milvus_lite_connection_prints_nothing_and_keeps_working(tmp_path, capfd):
+    """A long-lived connection (a `serve` process, a long --ray run before the write) outlives
+    milvus-lite's patience with idle keepalive pings: with pymilvus's own, gRPC prints "Received
+    a GOAWAY ... too_many_pings" to the process's stderr after 80-100 s. A client with those
+    defaults sits beside ours as the control; gRPC names each line's socket after its file."""
+    from pymilvus import MilvusClient
+
+    from indexer.index.stores.milvus import Location, connect
+
+    ours = connect(Location.parse(str(tmp_path / "ours.db")))
+    plain = MilvusClient(str(tmp_path / "plain.db"))
+    try:
+        for client in (ours, plain):
+            client.create_collection("idle", dimension=4)
+            client.insert("idle", [{"id": 1, "vector": [0.5] * 4}])
+        capfd.readouterr()
+        time.sleep(130)
+        for client in (ours, plain):
+            assert [row["id"] for row in client.get("idle", ids=[1])] == [1]
+    finally:
+        ours.close()
+        plain.close()
+    lines = capfd.readouterr().err.splitlines()
+    assert any("GOAWAY" in line and "plain.db.sock" in line for line in lines), \
+        "the control got no GOAWAY: this test no longer tests anything\n" + "\n".join(lines)
+    assert not [line for line in lines if "ours.db.sock" in line], "\n".join(lines)

@@ -33,6 +33,9 @@ ID_FILTER_MAX = 4_096  # an ``allowed`` set up to this size is sent as ``id in [
 BATCH = 2_000  # rows per upsert, ids per get or delete
 NO_DATE = (99_999_999, 0)  # a span no filter overlaps: an undated article passes no date filter
 TIMEOUT_S = 15.0
+# milvus-lite's server sends GOAWAY "too_many_pings" after about 80 s of pymilvus's idle 10 s
+# keepalive pings, and gRPC prints that to stderr: no keepalive to a child process's socket
+LITE_GRPC = {"grpc.keepalive_time_ms": 2**31 - 1, "grpc.keepalive_permit_without_calls": 0}
 INSTALL_HINT = "install the Milvus client: pip install 'vraagbaak[milvus]'"
 
 
@@ -78,7 +81,8 @@ def connect(location: Location):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return MilvusClient(uri=location.target, timeout=TIMEOUT_S)
+            return MilvusClient(uri=location.target, timeout=TIMEOUT_S,
+                                **({"grpc_options": LITE_GRPC} if location.lite else {}))
     except Exception as exc:  # pymilvus raises MilvusException, grpc errors, or a bare Exception
         raise unreachable(location, exc) from exc
 
