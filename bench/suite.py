@@ -25,6 +25,8 @@ its module (bench/<part>.py) and writing bench/out/<part>.json:
   ray_scaling   embedding on Ray with 1 and 2 actors (texts/s, tokens/s) against a plain
                 encode of the same texts in one process
   onnx_backends ONNX / OpenVINO backends of the same model (full mode; needs .venv-onnx)
+  int8_documents  int8 products for documents on ONNX Runtime (all, or the sensitive layer kept
+                in fp32) against fp32 and bf16: speed, cosine, answers per set (full mode)
 
 Then `python -m bench.report` makes docs/benchmarks.md from bench/out/ (`make bench` does both).
 
@@ -72,6 +74,7 @@ MODES = {
         "keyword_engines": ["--sizes", "10000", "100000"],
         "ray_scaling": [],
         "onnx_backends": [],
+        "int8_documents": ["--rounds", "2", "--sweep"],
     },
 }
 PARTS = list(MODES["full"])
