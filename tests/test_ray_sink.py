@@ -164,7 +164,8 @@ def test_progress_is_counted_from_the_workers(cluster, milvus_server, tmp_path):
                           load_for_index([SAMPLE_DIR]), embedding=executor, batch_size=16,
                           vectors=milvus_server,
                           progress=lambda done, total: seen.append((done, total)))
-    assert seen[:3] == ["starting a private Ray…", "splitting 5 articles on Ray: 2 actors",
+    assert seen[:3] == ["starting a private Ray…",
+                        "splitting 5 articles on Ray: 2 actors, 1 thread each",
                         "embedding on Ray: 2 actors, 1 thread each, writing to Milvus from the "
                         "workers"]
     counts = [s for s in seen[3:] if isinstance(s, tuple)]
@@ -239,7 +240,7 @@ def test_the_cli_on_ray_into_a_milvus_server_is_the_index_built_without_ray(
     assert on_ray.stdout.splitlines()[0].endswith("embedded 173 texts, reused 0)")
     said = on_ray.stderr.splitlines()
     assert said[:5] == ["loading the model…", "embedding passages", "joining a Ray cluster…",
-                        "splitting 5 articles on Ray: 2 actors",
+                        "splitting 5 articles on Ray: 2 actors, 1 thread each",
                         "embedding on Ray: 2 actors, 1 thread each, writing to Milvus from "
                         "the workers"], on_ray.stderr
     assert said[5:] and all(line.startswith("embedded ") for line in said[5:]), on_ray.stderr
