@@ -51,11 +51,9 @@ def quantised(plain: Path, out: Path, keep: list[str]) -> Path:
 
 def on_graph(spec, graph: Path):
     """The shipped ONNX embedder (tokens, word table, length batches) on another graph."""
-    from indexer.embedders.onnx_runtime import OnnxEmbedder, _session
+    from indexer.embedders.onnx_runtime import OnnxEmbedder
 
-    embedder = OnnxEmbedder(spec, threads=2, batch_size=32, spin="never")
-    embedder._calm = _session(graph, 2, spin=False)
-    return embedder
+    return OnnxEmbedder(spec, threads=2, batch_size=32, spin="never", graph=graph)
 
 
 def timed(embedder, texts: list[str]) -> tuple[float, np.ndarray]:

@@ -39,13 +39,13 @@ class OnnxEmbedder:
     backend = "onnxruntime-q4"
 
     def __init__(self, spec: ModelSpec, threads: int = 0, batch_size: int = 16,
-                 backend: str | None = None, spin: str = "auto") -> None:
+                 backend: str | None = None, spin: str = "auto", graph: Path | None = None) -> None:
         if spin not in SPIN:
             raise ValueError(f"spin must be one of {SPIN}, not {spin!r}")
         if spec.kind != "bundled":
             raise ModelError(f"the ONNX path runs only the bundled model, not {spec.model_id!r}")
         folder = Path(spec.location)
-        graph = encoder_path(folder)
+        graph = graph or encoder_path(folder)  # another graph of the same encoder: for benches
         if not graph.is_file():
             raise ModelError(f"{graph} is missing: the model folder was built without its ONNX "
                              "graph", hint="run `vraagbaak model build` to add it")
