@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +29,26 @@ from tests.fakes import FakeEmbedder
 NO_RAY = "Ray is not installed: pip install -e '.[ray]' (make test installs it)"
 
 
+@contextmanager
+def local_ray(gpus: int):
+    """A private Ray of 2 CPUs and ``gpus`` GPUs (Ray believes what it is told), small and quiet."""
+    ray = pytest.importorskip("ray", reason=NO_RAY)
+    from indexer.write.ray_session import init
+
+    init(ray, address="local", num_cpus=2, num_gpus=gpus, object_store_memory=200 << 20,
+         include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
 @pytest.fixture(scope="module")
 def cluster() -> str:
     """A local Ray for the module's tests, of CPUs only on any machine (GPU actors:
     tests/test_ray_gpus.py); its address, for a CLI run in another process."""
-    ray = pytest.importorskip("ray", reason=NO_RAY)
-    from indexer.write.ray_session import init
-
-    init(ray, address="local", num_cpus=2, num_gpus=0, object_store_memory=200 << 20,
-         include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-    try:
+    with local_ray(gpus=0) as ray:
         yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
 
 
 class Counted:

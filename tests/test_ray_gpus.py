@@ -8,7 +8,6 @@ answers: `python -m bench.gpu` on a GPU machine (docs/scale-out.md)."""
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -21,21 +20,14 @@ from indexer.write.embedding import LocalEmbedding
 from indexer.write.pipeline import load_for_index, update_index
 from tests.conftest import SAMPLE_DIR
 from tests.fakes import FakeEmbedder
-from tests.test_ray import NO_RAY, assert_same_index
+from tests.test_ray import assert_same_index, local_ray
 
 
 @pytest.fixture(scope="module")
 def gpu_cluster():
     """A local Ray of 2 CPUs that believes it has one GPU."""
-    ray = pytest.importorskip("ray", reason=NO_RAY)
-    from indexer.write.ray_session import init
-
-    init(ray, address="local", num_cpus=2, num_gpus=1, object_store_memory=200 << 20,
-         include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-    try:
+    with local_ray(gpus=1) as ray:
         yield ray
-    finally:
-        ray.shutdown()
 
 
 def _build(root: Path, embedding, embedder=None):
