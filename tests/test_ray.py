@@ -163,8 +163,35 @@ def test_a_node_without_the_model_is_named(cluster):
     rows = [TextRow(f"k{i}", f"tekst {i}", i, PASSAGES, 0, "") for i in range(20)]
     executor = RayEmbedding(RaySettings(actors=1))
     with pytest.raises(ModelError, match=r"^on Ray node .*: model folder /nonexistent/fake does "
-                                         r"not exist \(every node needs the model at the same path\)$"):
+                                         r"not exist \(every node needs the model at the same path\)$"
+                       ) as caught:
         list(executor.embed(rows, FakeEmbedder(), 16))
+    # the actor's hint, which Ray's text of its error would lose (keeps_hint)
+    assert caught.value.hint.startswith("every node needs the model at the same path (a shared")
+
+
+def test_an_actor_s_error_comes_back_as_itself_with_its_hint_from_ray_s_text():
+    """Ray gives the driver an actor's failed start as text (its traceback); keeps_hint puts the
+    hint where failure() reads it back. Without a hint, the message alone comes back."""
+    import traceback
+
+    from indexer.errors import ModelError
+    from indexer.write.ray_session import failure, keeps_hint
+
+    @keeps_hint
+    def start(hint):
+        raise ModelError("on Ray node n1, no model", hint=hint)
+
+    for hint in ("give every node the model", None):
+        with pytest.raises(ModelError) as caught:
+            start(hint)
+        text = "".join(traceback.format_exception(caught.value))
+        died = RuntimeError("The actor died because of an error raised in its creation task, "
+                            f"ray::EmbedActor.__init__()\n{text}")
+        back = failure(died, None)
+        assert type(back) is ModelError and str(back) == "on Ray node n1, no model"
+        assert back.hint == hint
+    assert failure(died, Path("/tmp/ray.log")).hint == "Ray's own messages are in /tmp/ray.log"
 
 
 # --- what the seam promises, on a fake model ----------------------------------------------------

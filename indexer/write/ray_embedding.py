@@ -28,7 +28,8 @@ from indexer.errors import IndexWriteError, ModelError, VraagbaakError
 from indexer.settings import RAY_AUTO, RAY_LOCAL, RaySettings
 from indexer.write.embedding import Batches, StoreWrite, TextRow, batch_size_of, longest_first
 from indexer.write.ray_placement import Placement, cpu_placement, embedding_placement, on_gpus
-from indexer.write.ray_session import check_ray, failure, ray_session  # noqa: F401 (check_ray: the CLI's)
+from indexer.write.ray_session import (check_ray, failure, keeps_hint,  # noqa: F401 (check_ray: the CLI's)
+                                       ray_session)
 
 BATCHES_PER_TASK = 8  # a task's texts: enough that Ray's per-task cost is noise
 TASKS_PER_ACTOR = 4  # at least, where there are texts enough
@@ -39,6 +40,7 @@ class EmbedActor:
     """One model per actor, built from the driver's ModelSpec by the same registry entry (so
     the same prompts, precision and batch size) as `vraagbaak index` without Ray."""
 
+    @keeps_hint
     def __init__(self, spec: dict, backend: str, threads: int, batch_size: int) -> None:
         passive_openmp_waits()  # before torch, and its libgomp, load
         import torch
@@ -55,6 +57,7 @@ class EmbedActor:
         splits (ray_splitting.py)."""
         return load_token_counter(_same_model_here(ModelSpec(**spec)), backend)
 
+    @keeps_hint
     def __call__(self, batch):
         if not isinstance(batch, dict):  # an Arrow table, on its way to a sink: texts out
             return with_vectors(batch, self._vectors(batch.column("text").to_pylist()))

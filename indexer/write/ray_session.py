@@ -6,6 +6,7 @@ Why: docs/decisions/0045-ray-embeds-the-texts.md
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -23,7 +24,7 @@ from indexer.settings import RAY_AUTO, RAY_LOCAL, RaySettings
 
 INSTALL_HINT = "install the extra: pip install 'vraagbaak[ray]' (ray[data]==2.60.0)"
 CONNECT_SECONDS = 5.0
-_OWN_ERROR = re.compile(r"^indexer\.errors\.(\w+): (.+)$", re.M)
+_OWN_ERROR = re.compile(r"^indexer\.errors\.(\w+): (.+)$(?:\n\s*hint: (.+)$)?", re.M)
 
 
 @contextmanager
@@ -163,6 +164,21 @@ def _quiet_stderr() -> Iterator[Path]:
             Path(name).unlink(missing_ok=True)
 
 
+def keeps_hint(method):
+    """An actor's method whose vraagbaak error reaches the driver with its hint: Ray hands an
+    actor's exception back as text only (an ActorDiedError's message ends with its traceback),
+    so the hint goes into the message's second line, where ``failure`` reads it back."""
+    @functools.wraps(method)
+    def kept(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except VraagbaakError as exc:
+            if not exc.hint or "\nhint: " in str(exc):
+                raise
+            raise type(exc)(f"{exc}\nhint: {exc.hint}", hint=exc.hint) from exc
+    return kept
+
+
 def failure(exc: Exception, log: Path | None) -> VraagbaakError:
     """What failed on the cluster, as vraagbaak's own error where it was one. Ray keeps an
     actor's own exception only as text (an ActorDiedError's message ends with its traceback),
@@ -179,7 +195,9 @@ def failure(exc: Exception, log: Path | None) -> VraagbaakError:
             return type(current)(str(current).split("\n")[0], hint=hint)
         own = _OWN_ERROR.findall(str(current))
         if own and isinstance(getattr(errors, own[-1][0], None), type):
-            return getattr(errors, own[-1][0])(own[-1][1].strip(), hint=where)
+            kind, message, hint = own[-1]
+            hint = "; ".join(h for h in (hint.strip(), where) if h) or None
+            return getattr(errors, kind)(message.strip(), hint=hint)
         chain += [getattr(current, "cause", None), current.__cause__, current.__context__]
     return ClusterError(f"embedding on Ray failed: {type(exc).__name__}: {_first_line(exc)}",
                         hint="nothing was published; the vectors made so far are kept"

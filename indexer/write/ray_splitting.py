@@ -23,6 +23,7 @@ from indexer.index.store import StoredDocument
 from indexer.records import Chunk, Document, Quote
 from indexer.write.chunking import ParagraphChunker
 from indexer.write.quotes import attribute
+from indexer.write.ray_session import keeps_hint
 
 ARTICLES_PER_TASK = 64  # at most; fewer where that leaves an actor without work
 
@@ -39,12 +40,14 @@ class SplitActor:
     """The chunker and the attributor in an actor. ``actor``/``options``: the embedding actor's
     class and constructor options, whose token counter the chunker counts with."""
 
+    @keeps_hint
     def __init__(self, actor: type, options: dict, chunker: dict) -> None:
         self.chunker = ParagraphChunker(actor.token_counter(**options), chunker["max_tokens"])
         if self.chunker.settings() != chunker:
             raise ModelError(f"a Ray worker's chunker is {self.chunker.settings()}, the "
                              f"driver's {chunker}", hint="give every node the same vraagbaak")
 
+    @keeps_hint
     def __call__(self, table):
         import pyarrow as pa
 
