@@ -40,11 +40,12 @@ def index(
         "--device", help="Where the model embeds: auto picks a CUDA GPU when torch sees one "
                          "(fp16 there), else the CPU: for the bundled model bf16 matrix "
                          "products where the CPU has AVX-512 BF16 and a short probe measures "
-                         "them faster than fp32 (docs/decisions/0061), else fp32; cpu: always "
-                         "fp32; cpu-bf16: always bf16 products. With --ray: auto gives each "
-                         "actor a GPU where the cluster has GPUs, else the actors embed in "
-                         "fp32 on CPUs; cuda always a GPU each. The manifest records which "
-                         "path made the vectors.")] = Device.auto,
+                         "them faster than fp32 (docs/decisions/0061), else fp32 on "
+                         "OpenVINO's kernels (0069); cpu: always fp32 on torch (any model, no "
+                         "OpenVINO); cpu-bf16: always bf16 products. With --ray: auto gives "
+                         "each actor a GPU where the cluster has GPUs, else the actors embed "
+                         "in fp32 on CPUs (cpu-bf16 asks for bf16 there); cuda always a GPU "
+                         "each. The manifest records which path made the vectors.")] = Device.auto,
     vectors: Annotated[str | None, typer.Option(
         "--vectors", metavar="URI",
         help="Where a new index keeps its vectors: faiss (files in the index folder, the "
@@ -92,10 +93,8 @@ def index(
         with progress_display() as show:
             def load(spec):
                 show.status("loading the model…")
-                # with --ray the driver embeds nothing: a GPU is the actors' (ray_placement.py)
-                on_ray = ray_settings and device in (Device.auto, Device.cuda)
-                where = "cpu" if on_ray else device.value
-                model = embedders.load_embedder(spec, embedders.document_backend_for(spec, where))
+                model = embedders.load_embedder(spec, _document_backend(spec, device,
+                                                                        bool(ray_settings)))
                 show.status("embedding passages")
                 return model
 
@@ -112,6 +111,18 @@ def index(
         print_summary(report, embedder.spec.model_id)
     if report.problems:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _document_backend(spec, device: Device, on_ray: bool) -> str:
+    """The path this process loads. With --ray the driver embeds nothing and its CPU actors run
+    its path (a GPU is the actors', ray_placement.py): under auto or cuda, fp32 (OpenVINO's where
+    it is there), since this machine's bf16 probe says nothing of the actors' CPUs."""
+    from indexer import embedders
+
+    if on_ray and device in (Device.auto, Device.cuda):
+        return embedders.document_backend_for(spec, "auto", cuda_available=lambda: False,
+                                              bf16_faster=lambda: False)
+    return embedders.document_backend_for(spec, device.value)
 
 
 def _ray_settings(address: str | None, actors: int | None, threads: int, device: Device):

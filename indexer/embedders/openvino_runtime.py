@@ -1,12 +1,13 @@
-"""The bundled model on OpenVINO with bf16 products: documents, where bf16 is measured faster.
+"""The bundled model on OpenVINO: documents, in bf16 where bf16 is measured faster, else in fp32.
 
 OpenVINO's CPU plugin runs the encoder's products in bf16 on AVX-512 BF16 / AMX with its own
 fused kernels (layer norms, GELU and attention in one pass each), where torch's autocast casts
 around every product: 1.7x torch's bf16 on the same texts, with the same answers (decision
-0066). The graph is the folder's encoder in fp32, converted once by `vraagbaak model build`
-(onnx_export.py: ``openvino/encoder.xml``); its input is the token vectors, read by row from the
-folder's word table as ONNX Runtime's path does, and its output the mean-pooled, normalised
-vector. The tokenizer is transformers' (as sentence-transformers loads it), so the tokens are
+0066); in fp32 its kernels do torch's arithmetic faster than oneMKL does on every CPU
+measured (decision 0069). The graph is the folder's encoder in fp32, converted once by
+`vraagbaak model build` (onnx_export.py: ``openvino/encoder.xml``); its input is the token
+vectors, read by row from the folder's word table as ONNX Runtime's path does, and its output
+the mean-pooled, normalised vector. The tokenizer is transformers' (as sentence-transformers loads it), so the tokens are
 the torch path's to the token.
 """
 
