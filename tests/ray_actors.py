@@ -3,7 +3,8 @@ its second batch, once per marker file, the actor's process exits without a word
 OOM killer or a lost node would end it), after its first batch's vectors were delivered; Ray
 restarts the actor and retries the batch. FakeActor: the fake model. SinkDiesOnce, SinkFailsOn:
 Milvus sinks whose write task dies, or fails, part-way. LosesAnArticle: a splitting actor that
-drops one."""
+drops one. RefusesABatch, RefusesToSplit: an embedding and a splitting actor whose batches fail
+with vraagbaak's own error."""
 
 from __future__ import annotations
 
@@ -50,6 +51,20 @@ class FakeActor(EmbedActor):
         from tests.fakes import FakeEmbedder
 
         return FakeEmbedder(spec=ModelSpec(**spec))
+
+
+class RefusesABatch(FakeActor):
+    def _vectors(self, texts):
+        from indexer.errors import ModelError
+
+        raise ModelError("this node's model refused a batch", hint="look at the node's model")
+
+
+class RefusesToSplit(SplitActor):
+    def _pieces(self, doc_id, text):
+        from indexer.errors import InputError
+
+        raise InputError(f"article {doc_id} cannot be split here", hint="look at the node")
 
 
 class SinkDiesOnce(MilvusSink):

@@ -194,6 +194,36 @@ def test_an_actor_s_error_comes_back_as_itself_with_its_hint_from_ray_s_text():
     assert failure(died, Path("/tmp/ray.log")).hint == "Ray's own messages are in /tmp/ray.log"
 
 
+def test_a_batch_an_actor_fails_with_vraagbaak_s_error_comes_back_as_it(cluster):
+    """Not at the actor's start but in a batch (Ray Data wraps it in its own errors)."""
+    from indexer.errors import ModelError
+    from indexer.write.embedding import PASSAGES, TextRow
+    from indexer.write.ray_embedding import RayEmbedding
+    from tests.ray_actors import RefusesABatch
+
+    rows = [TextRow(f"k{i}", f"tekst {i}", i, PASSAGES, 0, "") for i in range(20)]
+    executor = RayEmbedding(RaySettings(actors=1), actor=RefusesABatch)
+    with pytest.raises(ModelError) as caught:
+        list(executor.embed(rows, FakeEmbedder(), 16))
+    assert str(caught.value) == "this node's model refused a batch"
+    assert caught.value.hint == "look at the node's model"
+    assert type(caught.value) is ModelError  # not Ray's RayTaskError(ModelError)
+
+
+def test_an_article_a_splitting_actor_fails_with_vraagbaak_s_error_comes_back_as_it(cluster):
+    from indexer.errors import InputError
+    from indexer.write.changes import stored
+    from indexer.write.ray_embedding import RayEmbedding
+    from tests.ray_actors import FakeActor, RefusesToSplit
+
+    documents = [stored(d) for d in load_for_index([SAMPLE_DIR]).documents]
+    embedder = FakeEmbedder()
+    executor = RayEmbedding(RaySettings(actors=1), actor=FakeActor, splitter=RefusesToSplit)
+    with pytest.raises(InputError, match=r"^article .* cannot be split here$") as caught:
+        executor.split_all(documents, ParagraphChunker(embedder), embedder)
+    assert type(caught.value) is InputError and caught.value.hint == "look at the node"
+
+
 # --- what the seam promises, on a fake model ----------------------------------------------------
 
 class Repeating:

@@ -24,7 +24,7 @@ import numpy as np
 
 from indexer.embedders import backend_of, load_embedder, load_token_counter
 from indexer.embedders.base import Embedder, ModelSpec, passive_openmp_waits, resolve_model
-from indexer.errors import IndexWriteError, ModelError, VraagbaakError
+from indexer.errors import IndexWriteError, ModelError
 from indexer.settings import RAY_AUTO, RAY_LOCAL, RaySettings
 from indexer.write.embedding import Batches, StoreWrite, TextRow, batch_size_of, longest_first
 from indexer.write.ray_placement import Placement, cpu_placement, embedding_placement, on_gpus
@@ -92,7 +92,7 @@ def _cuda_here(backend_name: str) -> None:
     if not torch.cuda.is_available():
         import ray
 
-        # the remedy in the message too: an actor's error reaches the driver as text only
+        # the remedy in the message too, for Ray's own logs, which show the message alone
         raise ModelError(f"on Ray node {socket.gethostname()}, Ray gave this actor GPU "
                          f"{','.join(map(str, ray.get_gpu_ids())) or '?'}, but torch sees no CUDA "
                          "there (install a CUDA build of torch on the GPU nodes)",
@@ -169,8 +169,6 @@ class RayEmbedding:
                 return split_on_ray(ray, place.pool, documents, self.actor,
                                     self._options(embedder, place), chunker.settings(),
                                     place.resources, self.splitter)
-            except VraagbaakError:
-                raise
             except Exception as exc:  # noqa: BLE001 (Ray wraps what failed in its own types)
                 raise failure(exc, log) from None
 
@@ -233,8 +231,6 @@ class RayEmbedding:
                                                          **dict(self.sink_options))
             try:
                 milvus_sink.run(data, sink, len(rows), progress, pool.max_size)
-            except VraagbaakError:
-                raise
             except Exception as exc:  # noqa: BLE001 (Ray wraps what failed in its own types)
                 raise failure(exc, log) from None
         written = sink.written()

@@ -183,6 +183,8 @@ def failure(exc: Exception, log: Path | None) -> VraagbaakError:
     """What failed on the cluster, as vraagbaak's own error where it was one. Ray keeps an
     actor's own exception only as text (an ActorDiedError's message ends with its traceback),
     so the last `indexer.errors.X: message` line there is read back as that error."""
+    if isinstance(exc, VraagbaakError) and not _made_by_ray(type(exc)):
+        return exc  # the driver's own (an article lost in the split, a short write), as it is
     where = f"Ray's own messages are in {log}" if log else None
     seen, chain = set(), [exc]
     while chain and len(seen) < 16:
@@ -191,8 +193,9 @@ def failure(exc: Exception, log: Path | None) -> VraagbaakError:
             continue
         seen.add(id(current))
         if isinstance(current, VraagbaakError):
-            hint = "; ".join(h for h in (current.hint, where) if h) or None
-            return type(current)(str(current).split("\n")[0], hint=hint)
+            own = _unwrapped(current)
+            hint = "; ".join(h for h in (own.hint, where) if h) or None
+            return _own_class(own)(str(own).split("\n")[0], hint=hint)
         own = _OWN_ERROR.findall(str(current))
         if own and isinstance(getattr(errors, own[-1][0], None), type):
             kind, message, hint = own[-1]
@@ -202,6 +205,22 @@ def failure(exc: Exception, log: Path | None) -> VraagbaakError:
     return ClusterError(f"embedding on Ray failed: {type(exc).__name__}: {_first_line(exc)}",
                         hint="nothing was published; the vectors made so far are kept"
                              + (f"; {where}" if where else ""))
+
+
+def _unwrapped(error: VraagbaakError) -> VraagbaakError:
+    """Ray's RayTaskError(X) is an X too, but with Ray's text and constructor; the actor's own
+    X is its cause."""
+    cause = getattr(error, "cause", None)
+    return cause if isinstance(cause, VraagbaakError) else error
+
+
+def _own_class(error: VraagbaakError) -> type:
+    return next(c for c in type(error).__mro__
+                if issubclass(c, VraagbaakError) and not _made_by_ray(c))
+
+
+def _made_by_ray(cls: type) -> bool:
+    return cls.__module__.split(".")[0] == "ray"
 
 
 def _first_line(exc: BaseException) -> str:
