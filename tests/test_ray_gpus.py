@@ -83,6 +83,7 @@ def test_a_gpu_actor_whose_torch_sees_no_cuda_says_so(gpu_cluster, tmp_path, rea
         _build(tmp_path / "idx", RayEmbedding(RaySettings(device="cuda", actors=1)), real_embedder)
     assert "Ray gave this actor GPU 0, but torch sees no CUDA there (install a CUDA build of " \
            "torch on the GPU nodes)" in str(raised.value)
+    assert "install a CUDA build of torch" in raised.value.hint  # the actor's hint (keeps_hint)
     assert IndexDirectory(tmp_path / "idx").manifest_if_any() is None  # nothing published
 
 

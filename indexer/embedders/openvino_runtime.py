@@ -7,8 +7,8 @@ around every product: 1.7x torch's bf16 on the same texts, with the same answers
 measured (decision 0069). The graph is the folder's encoder in fp32, converted once by
 `vraagbaak model build` (onnx_export.py: ``openvino/encoder.xml``); its input is the token
 vectors, read by row from the folder's word table as ONNX Runtime's path does, and its output
-the mean-pooled, normalised vector. The tokenizer is transformers' (as sentence-transformers loads it), so the tokens are
-the torch path's to the token.
+the mean-pooled, normalised vector. The tokenizer is transformers' (as sentence-transformers
+loads it), so the tokens are the torch path's to the token.
 """
 
 from __future__ import annotations
