@@ -15,28 +15,41 @@ def backup(
     dest: Annotated[Path, typer.Argument(help="A new (or empty) folder for the copy.",
                                          show_default=False)],
     index_dir: IndexOption = DEFAULT_INDEX,
+    with_vectors: Annotated[bool, typer.Option(
+        "--with-vectors",
+        help="Also copy vectors kept in Milvus, into the copy as FAISS files: the copy is then "
+             "an embedded index that answers without Milvus.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Copy the index's current version to DEST, which is then an index of its own.
 
     Safe while a server answers and while `index` or `remove` runs: the copy is one complete
     version. Use DEST with --index, or copy it back to restore. Vectors kept in Milvus are not
-    copied (the command says so): back those up with Milvus's own tools at the same time.
+    copied unless --with-vectors is given (the command says so): back them up with Milvus's own
+    tools at the same time, or bring them into the copy with --with-vectors.
     """
     from indexer.index.directory import IndexDirectory
+    from indexer.index.vectors_home import backup_with_vectors
 
     with handle_errors():
-        version = IndexDirectory(index_dir).backup(dest)
+        source = IndexDirectory(index_dir)
+        before = source.manifest().vector_store if with_vectors else None
+        version = backup_with_vectors(source, dest) if with_vectors else source.backup(dest)
         manifest = IndexDirectory(dest).manifest()
     elsewhere = _vectors_elsewhere(manifest.vector_store)
+    brought = before if before and before.get("kind", "faiss") != manifest.vector_store["kind"] else None
     if as_json:
         print_json({"backup": str(dest), "version": version.name, "articles": manifest.articles,
                     "chunks": manifest.chunks, "vectors_copied": elsewhere is None,
                     "vector_store": {k: manifest.vector_store.get(k)
-                                     for k in ("kind", "uri", "collections")}})
+                                     for k in ("kind", "uri", "collections")},
+                    "vectors_from": brought and {k: brought.get(k) for k in ("kind", "uri")}})
     else:
         typer.echo(f"Copied version {version.name} ({manifest.articles} articles, "
                    f"{manifest.chunks} passages) to {dest}")
+        if brought:
+            typer.echo(f"Its vectors came from {brought['kind']} at {brought.get('uri')} and are "
+                       "FAISS files in the copy: it answers without Milvus.")
     if elsewhere:
         typer.echo(elsewhere, err=True)
 
@@ -49,4 +62,5 @@ def _vectors_elsewhere(store: dict) -> str | None:
     names = ", ".join(sorted((store.get("collections") or {}).values()))
     return (f"Note: the vectors are not in the copy: they stay in {store.get('kind')} at "
             f"{store.get('uri')} (collections {names}). Back those up with Milvus's own tool "
-            "(milvus-backup) at the same time; the copy answers only while they hold its rows.")
+            "(milvus-backup) at the same time, or copy them into the backup with --with-vectors; the "
+            "copy answers only while they hold its rows.")

@@ -223,3 +223,43 @@ def test_an_idle_milvus_lite_connection_prints_nothing_and_keeps_working(tmp_pat
     assert any("GOAWAY" in line and "plain.db.sock" in line for line in lines), \
         "the control got no GOAWAY: this test no longer tests anything\n" + "\n".join(lines)
     assert not [line for line in lines if "ours.db.sock" in line], "\n".join(lines)
+
+
+def test_a_backup_with_vectors_answers_without_milvus(run, fake_model, both, tmp_path):
+    """--with-vectors: the copy's vectors come out of Milvus as its segments' FAISS files (two
+    segments, a removed article's tombstones); with the Milvus file gone, the copy answers as
+    the FAISS index does."""
+    faiss, milvus, db = both
+    changed = changed_sample(tmp_path)
+    for index in (faiss, milvus):
+        assert run("index", changed, "--index", index, "--model", fake_model).exit_code == 0
+        assert run("remove", "004_2279d42696e0605c", "--index", index).exit_code == 0
+    copied = run("backup", tmp_path / "copy", "--index", milvus, "--with-vectors", "--json")
+    assert copied.exit_code == 0, copied.output
+    said = json.loads(copied.stdout)
+    assert said["vectors_copied"] is True and said["vector_store"]["kind"] == "faiss"
+    assert said["vectors_from"] == {"kind": "milvus", "uri": str(db)} and not copied.stderr
+    info = json.loads(run("info", "--index", tmp_path / "copy", "--json").stdout)
+    assert len(info["segments"]) == 2 and info["vector_store"]["kind"] == "faiss"
+    (db.parent).rename(tmp_path / "gone")  # no Milvus behind the copy now
+    for question in [*QUESTIONS, "klimaatwet Jetten", "Biden ransomware"]:
+        for mode in ("dense", "hybrid"):
+            assert hits(run, tmp_path / "copy", question, "--mode", mode) == \
+                hits(run, faiss, question, "--mode", mode)
+    plain = run("backup", tmp_path / "faiss-copy", "--index", faiss, "--with-vectors", "--json")
+    assert plain.exit_code == 0 and json.loads(plain.stdout)["vectors_from"] is None
+
+
+def test_a_backup_whose_vectors_cannot_be_read_leaves_no_half_copy(run, both, tmp_path):
+    from pymilvus import MilvusClient
+
+    faiss, milvus, db = both
+    client = MilvusClient(str(db))  # the sentences' collection dropped outside vraagbaak
+    client.drop_collection(next(n for n in client.list_collections() if n.endswith("_sentences")))
+    client.close()
+    dest = tmp_path / "copy"
+    dest.mkdir()  # an empty folder given: it stays, empty
+    failed = run("backup", dest, "--index", milvus, "--with-vectors")
+    assert failed.exit_code != 0 and "Traceback" not in failed.output, failed.output
+    assert "_sentences at " in failed.output and "which is not there" in failed.output
+    assert not list(dest.iterdir())
