@@ -80,6 +80,9 @@ def backup_with_vectors(directory, dest: Path) -> Path:
             bring_vectors_home(target)
     except BaseException:
         for child in ([dest] if made else list(dest.iterdir())):
-            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink()
         raise
     return target
