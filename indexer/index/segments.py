@@ -126,6 +126,17 @@ def open_segments(path: Path, manifest: Manifest, vectors: bool = True,
     return segments
 
 
+def vector_summary(setting: str, entries: list[dict]) -> dict:
+    """The manifest's vector-index summary of a version whose segments are ``entries``: the
+    setting, the count, the largest segment's kinds (an empty version's: exact)."""
+    described = {"setting": setting, "segments": len(entries)}
+    largest = max(entries, key=lambda e: e["chunks"], default=None)
+    for part in PARTS:
+        described[part] = (dict(largest["vector_indexes"][part]) if largest
+                           else {"kind": "faiss-flat-ip"})
+    return described
+
+
 def read_tombstones(path: Path) -> Tombstones:
     return Tombstones.read(path / TOMBSTONES)
 

@@ -30,7 +30,8 @@ from indexer.index.keywords import DEFAULT_KIND
 from indexer.index.keywords.analysis import Analyzer
 from indexer.index.keywords.tantivy_index import link_files, update as update_keywords
 from indexer.index.manifest import ARTICLE_KEYWORDS, KEYWORDS, MANIFEST, SEGMENTS, TOMBSTONES, Manifest
-from indexer.index.segments import Segment, Tombstones, link_segment, read_tombstones
+from indexer.index.segments import (Segment, Tombstones, link_segment, read_tombstones,
+                                     vector_summary)
 from indexer.index.stores import store_of
 from indexer.write.segment_writer import (MAX_MERGED_CHUNKS, joined, live_rows, merges_due, packs,
                                           write_segment)
@@ -233,7 +234,8 @@ def _publish(index_dir: IndexDirectory, work: Path, merged: _Merged) -> Manifest
         # before made dead is deleted once this one is published, as after any write.
         manifest = replace(now, segments=entries, tombstones=tombstones.counts(),
                            keyword_index=keyword_index, article_index=article_index,
-                           vector_indexes=_described(now, entries),
+                           vector_indexes=vector_summary(now.vector_indexes.get("setting", "auto"),
+                                                         entries),
                            vector_store=with_dead(now.vector_store, (), ()),
                            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         manifest.write(writer.staging / MANIFEST)
@@ -310,13 +312,3 @@ def _keywords_caught_up(writer, work: Path, now: Manifest, merged: _Merged,
                               analyzer, dead_articles, article_ids, articles, sizes[1],
                               dates=dates)
     return {"kind": DEFAULT_KIND, "articles": size}
-
-
-def _described(now: Manifest, entries: list[dict]) -> dict:
-    """The manifest's vector-index summary: the setting, the count, the largest segment's kinds."""
-    described = {"setting": now.vector_indexes.get("setting", "auto"), "segments": len(entries)}
-    largest = max(entries, key=lambda e: e["chunks"], default=None)
-    for part in ("passages", "sentences"):
-        described[part] = (dict(largest["vector_indexes"][part]) if largest
-                           else {"kind": "faiss-flat-ip"})
-    return described

@@ -20,7 +20,7 @@ from indexer.index.keywords.names import NAMES_FILE, count_words, save_counts
 from indexer.index.keywords.tantivy_index import update as update_keywords
 from indexer.index.manifest import (ARTICLE_KEYWORDS, FORMAT_VERSION, KEYWORDS, MANIFEST, SEGMENTS,
                                     TOMBSTONES, Manifest)
-from indexer.index.segments import Segment, Tombstones
+from indexer.index.segments import Segment, Tombstones, vector_summary
 from indexer.index.store import StoredDocument
 from indexer.write.changes import Plan
 from indexer.write.segment_writer import (SegmentRows, joined, link_segments, live_rows,
@@ -237,10 +237,7 @@ def _manifest(upcoming: _Next, settings: dict, language: str) -> Manifest:
     entries, dead = upcoming.entries, upcoming.tombstones.counts()
     live = {part: sum(e[part] for e in entries) - dead[part]
             for part in ("articles", "chunks", "sentences")}
-    largest = max(entries, key=lambda e: e["chunks"], default=None)
-    described = {"setting": settings["index_type"], "segments": len(entries)}
-    for part in ("passages", "sentences"):
-        described[part] = dict(largest["vector_indexes"][part]) if largest else {"kind": "faiss-flat-ip"}
+    described = vector_summary(settings["index_type"], entries)
     return Manifest(
         format_version=FORMAT_VERSION, model=settings["model"],
         document_backends=settings["backends"], dim=settings["dim"], chunker=settings["chunker"],
