@@ -33,11 +33,10 @@ def backup(
 
     with handle_errors():
         source = IndexDirectory(index_dir)
-        before = source.manifest().vector_store if with_vectors else None
-        version = backup_with_vectors(source, dest) if with_vectors else source.backup(dest)
+        version, brought = (backup_with_vectors(source, dest) if with_vectors
+                            else (source.backup(dest), None))
         manifest = IndexDirectory(dest).manifest()
     elsewhere = _vectors_elsewhere(manifest.vector_store)
-    brought = before if before and before.get("kind", "faiss") != manifest.vector_store["kind"] else None
     if as_json:
         print_json({"backup": str(dest), "version": version.name, "articles": manifest.articles,
                     "chunks": manifest.chunks, "vectors_copied": elsewhere is None,
@@ -62,5 +61,5 @@ def _vectors_elsewhere(store: dict) -> str | None:
     names = ", ".join(sorted((store.get("collections") or {}).values()))
     return (f"Note: the vectors are not in the copy: they stay in {store.get('kind')} at "
             f"{store.get('uri')} (collections {names}). Back those up with Milvus's own tool "
-            "(milvus-backup) at the same time, or copy them into the backup with --with-vectors; the "
-            "copy answers only while they hold its rows.")
+            "(milvus-backup) at the same time, or copy them into the backup with "
+            "--with-vectors; the copy answers only while they hold its rows.")

@@ -13,15 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from indexer.errors import IndexBusyError, IndexFormatError
-from indexer.index.manifest import MANIFEST, SEGMENT_FILES, SEGMENTS, Manifest
+from indexer.index.manifest import MANIFEST, SEGMENT_FILES, Manifest
+from indexer.index.segments import vector_summary
 from indexer.index.vectors import build_vector_index
 
 PARTS = (("passages", "chunk_ids", "chunks"), ("sentences", "sentence_ids", "sentences"))
 
 
-def bring_vectors_home(version_path: Path) -> Manifest:
+def bring_vectors_home(version_path: Path) -> dict:
     """Write the vectors of the version at ``version_path`` (a copy, whose manifest names the
-    store that holds them) as its segments' FAISS files, and its manifest as a FAISS version's.
+    store that holds them) as its segments' FAISS files, and its manifest as a FAISS version's;
+    the store they came from (the manifest's ``vector_store`` before).
     A row deleted since the version was written (a tombstone) gets a zero vector: no search
     returns it. Raises IndexBusyError where the store no longer holds a row the version needs."""
     from indexer.index.version import IndexVersion
@@ -29,20 +31,14 @@ def bring_vectors_home(version_path: Path) -> Manifest:
     with IndexVersion.open(version_path, keywords=False) as version:
         manifest = version.manifest
         setting = manifest.vector_indexes.get("setting", "auto")
-        entries = [_segment_home(version_path / SEGMENTS / entry["name"], segment, entry,
-                                 version, setting)
-                   for segment, entry in zip(version.segments, manifest.segments)]
-    largest = max(entries, key=lambda e: e["chunks"], default=None)
-    described = dict(manifest.vector_indexes)
-    for part, _, _ in PARTS:
-        described[part] = dict(largest["vector_indexes"][part]) if largest else {"kind": "faiss-flat-ip"}
-    home = replace(manifest, segments=entries, vector_store={"kind": "faiss"},
-                   vector_indexes=described, vector_index=described["passages"]["kind"])
-    home.write(version_path / MANIFEST)
-    return home
+        entries = [_segment_home(segment, version, setting) for segment in version.segments]
+    described = vector_summary(setting, entries)
+    replace(manifest, segments=entries, vector_store={"kind": "faiss"}, vector_indexes=described,
+            vector_index=described["passages"]["kind"]).write(version_path / MANIFEST)
+    return manifest.vector_store
 
 
-def _segment_home(folder: Path, segment, entry: dict, version, setting: str) -> dict:
+def _segment_home(segment, version, setting: str) -> dict:
     segment.load_ids()
     described = {}
     for part, ids_of, dead_of in PARTS:
@@ -59,16 +55,18 @@ def _segment_home(folder: Path, segment, entry: dict, version, setting: str) -> 
                                      hint="run the backup again; if it fails the same way, "
                                           "rebuild the index") from None
         index = build_vector_index(matrix, setting)
-        index.save(folder / SEGMENT_FILES[part])
+        index.save(segment.path / SEGMENT_FILES[part])
         described[part] = index.describe()
     files = dict(SEGMENT_FILES)
-    return entry | {"files": files, "vector_indexes": described,
-                    "bytes": {p: (folder / f).stat().st_size for p, f in files.items()}}
+    return segment.entry | {"files": files, "vector_indexes": described,
+                            "bytes": {p: (segment.path / f).stat().st_size
+                                      for p, f in files.items()}}
 
 
-def backup_with_vectors(directory, dest: Path) -> Path:
+def backup_with_vectors(directory, dest: Path) -> tuple[Path, dict | None]:
     """``directory.backup(dest)``, then, where the vectors live outside the copy, the copy's
-    vectors brought home; where that fails, no half copy is left in ``dest``."""
+    vectors brought home; the copied version, and the store they came from (None where they
+    were the version's own files). Where that fails, no half copy is left in ``dest``."""
     import shutil
 
     from indexer.index.stores import store_of
@@ -76,8 +74,8 @@ def backup_with_vectors(directory, dest: Path) -> Path:
     made = not dest.exists()
     target = directory.backup(dest)
     try:
-        if not store_of(Manifest.from_file(target / MANIFEST).vector_store).files:
-            bring_vectors_home(target)
+        elsewhere = not store_of(Manifest.from_file(target / MANIFEST).vector_store).files
+        came_from = bring_vectors_home(target) if elsewhere else None
     except BaseException:
         for child in ([dest] if made else list(dest.iterdir())):
             if child.is_dir():
@@ -85,4 +83,4 @@ def backup_with_vectors(directory, dest: Path) -> Path:
             else:
                 child.unlink()
         raise
-    return target
+    return target, came_from
