@@ -194,17 +194,19 @@ def failure(exc: Exception, log: Path | None) -> VraagbaakError:
         seen.add(id(current))
         if isinstance(current, VraagbaakError):
             own = _unwrapped(current)
-            hint = "; ".join(h for h in (own.hint, where) if h) or None
-            return _own_class(own)(str(own).split("\n")[0], hint=hint)
+            return _own_class(own)(str(own).split("\n")[0], hint=_hints(own.hint, where))
         own = _OWN_ERROR.findall(str(current))
         if own and isinstance(getattr(errors, own[-1][0], None), type):
             kind, message, hint = own[-1]
-            hint = "; ".join(h for h in (hint.strip(), where) if h) or None
-            return getattr(errors, kind)(message.strip(), hint=hint)
+            return getattr(errors, kind)(message.strip(), hint=_hints(hint.strip(), where))
         chain += [getattr(current, "cause", None), current.__cause__, current.__context__]
     return ClusterError(f"embedding on Ray failed: {type(exc).__name__}: {_first_line(exc)}",
-                        hint="nothing was published; the vectors made so far are kept"
-                             + (f"; {where}" if where else ""))
+                        hint=_hints("nothing was published; the vectors made so far are kept",
+                                    where))
+
+
+def _hints(*parts: str | None) -> str | None:
+    return "; ".join(p for p in parts if p) or None
 
 
 def _unwrapped(error: VraagbaakError) -> VraagbaakError:
