@@ -29,9 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.lib import indexes, machine, quality, results
-from bench.lib.corpora import ROOT
-
-EVAL_CORPUS = ROOT / "bench" / "data" / "eval" / "corpus.jsonl"
+from bench.lib.corpora import EVAL_CORPUS, model_tokens
 
 
 def passages(embedder) -> list[str]:
@@ -80,9 +78,9 @@ def main() -> None:
     spec = resolve_model()
     cpu = embedders.load_embedder(spec)
     texts = passages(cpu)
-    tokens = sum(cpu.count_tokens(texts)) + 4 * len(texts)
+    tokens = model_tokens(cpu, texts)
     sample = texts[:args.cpu_passages]
-    cpu_rate, _ = rate(cpu, sample, sum(cpu.count_tokens(sample)) + 4 * len(sample), lambda: None)
+    cpu_rate, _ = rate(cpu, sample, model_tokens(cpu, sample), lambda: None)
     reference = cpu.embed_documents(texts)
     rows = {"sentence-transformers fp32, CPU (reference)": {
         "tokens_per_s": cpu_rate, "x_reference": 1.0, "min_cosine": 1.0}}

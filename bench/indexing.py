@@ -39,7 +39,7 @@ from bench.lib import corpora, indexes, machine, quality, results
 from bench.lib.stages import STAGES, StageClock
 from bench.lib.timing import Timer, summary
 
-EVAL_CORPUS = corpora.ROOT / "bench" / "data" / "eval" / "corpus.jsonl"
+EVAL_CORPUS, model_tokens = corpora.EVAL_CORPUS, corpora.model_tokens
 WINDOW, REFERENCE_BATCH = 150, 32  # the issue's reference: 150-token windows, batch 32
 GOAL = 3.0
 
@@ -55,11 +55,6 @@ def windows(tokenizer, texts: list[str], size: int = WINDOW) -> list[str]:
             chunk = offsets[start:start + size]
             pieces.append(text[chunk[0][0]:chunk[-1][1]])
     return pieces
-
-
-def model_tokens(embedder, texts: list[str]) -> int:
-    """Tokens the model reads for ``texts``: theirs, plus [CLS], the "passage: " prompt, [SEP]."""
-    return sum(embedder.count_tokens(texts)) + 4 * len(texts)
 
 
 class Paths:

@@ -26,9 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.lib import indexes, machine, quality, results
-from bench.lib.corpora import ROOT
+from bench.lib.corpora import EVAL_CORPUS, model_tokens
 
-EVAL_CORPUS = ROOT / "bench" / "data" / "eval" / "corpus.jsonl"
 LAYERS = 12
 
 
@@ -90,7 +89,7 @@ def main() -> None:
             paths[embedders.OPENVINO_BF16] = embedders.load_embedder(spec, embedders.OPENVINO_BF16)
         indexes.build_index(work / "ref", reference, [EVAL_CORPUS])
         texts = indexes.embedded_texts(work / "ref")
-        tokens = sum(reference.count_tokens(texts)) + 4 * len(texts)
+        tokens = model_tokens(reference, texts)
         seconds = {name: [] for name in paths}
         vectors = {}
         for name, embedder in paths.items():

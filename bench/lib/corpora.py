@@ -20,6 +20,7 @@ SAMPLE = ROOT / "data" / "sample"
 QUESTIONS = ROOT / "tests" / "data" / "sample_questions.jsonl"
 UNANSWERABLE = ROOT / "tests" / "data" / "unanswerable_questions.jsonl"
 GENERIC = ROOT / "bench" / "data" / "generic_questions.txt"
+EVAL_CORPUS = ROOT / "bench" / "data" / "eval" / "corpus.jsonl"  # the eval sets' corpus
 DEV_ENV = "BENCH_DEV"
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -75,6 +76,11 @@ def dutch_sentences() -> list[str]:
     if dev:
         paragraphs += [p["text"] for p in dev[0]]
     return [s for p in paragraphs for s in SENTENCE_END.split(p.strip()) if len(s.split()) >= 4]
+
+
+def model_tokens(embedder, texts: list[str]) -> int:
+    """Tokens the model reads for ``texts``: theirs, plus [CLS], the "passage: " prompt, [SEP]."""
+    return sum(embedder.count_tokens(texts)) + 4 * len(texts)
 
 
 def sample_passages(embedder, max_tokens: int | None = None) -> list[str]:
