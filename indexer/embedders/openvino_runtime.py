@@ -52,7 +52,7 @@ class OpenVinoEmbedder:
         self._tokenizer = _tokenizer(folder)
         self._words = word_table(folder / "model.safetensors")
         self.dim = int(self._words.shape[1])
-        threads = _torch_threads() if threads is None else threads
+        threads = torch_threads() if threads is None else threads
         self._request = _compiled(graph, PRECISIONS[precision], threads).create_infer_request()
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -87,7 +87,7 @@ def _tokenizer(folder: Path):
                          hint="run `vraagbaak model build --force`") from exc
 
 
-def _torch_threads() -> int:
+def torch_threads() -> int:
     """As many threads as torch is set to use where it is loaded (a Ray actor sets its own per
     actor, as for the torch path), else 0: OpenVINO's choice, the cores."""
     torch = sys.modules.get("torch")
