@@ -103,11 +103,10 @@ class Paths:
         return "fallback" if name == self.fallback_name else "fp32"
 
 
-LABELS = {"fp32": "fp32, separately"}
-
-
-def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path) -> tuple[dict, dict[str, Path]]:
-    """Every path's best of ``rounds``, alternating; the runs' index folders."""
+def speed(tmp: Path, paths: Paths, rounds: int,
+          corpus: Path) -> tuple[dict, dict[str, Path], dict[str, str]]:
+    """Every path's best of ``rounds``, alternating; the runs' index folders; the index run of
+    each embedder (kept, fallback, fp32), by name."""
     articles = [row["text"] for row in corpora.read_jsonl(corpus)]
     pieces = windows(paths.plain.tokenizer, articles)
     runs = {
@@ -136,7 +135,8 @@ def speed(tmp: Path, paths: Paths, rounds: int, corpus: Path) -> tuple[dict, dic
             with timers[name]:
                 reports[name] = indexes.build_index(root, embedders[which], [corpus])
             roots[name] = root
-    return numbers(paths, runs, timers, reports, roots, pieces), roots
+    labelled = {which: name for name, (which, how) in runs.items() if how is None}
+    return numbers(paths, runs, timers, reports, roots, pieces), roots, labelled
 
 
 def numbers(paths: Paths, runs: dict, timers: dict, reports: dict, roots: dict,
@@ -282,14 +282,11 @@ def main() -> None:
 
     paths = Paths()
     with tempfile.TemporaryDirectory() as tmp:
-        n, roots = speed(Path(tmp), paths, args.rounds, args.corpus)
+        n, roots, labelled = speed(Path(tmp), paths, args.rounds, args.corpus)
         names = {"fp32": "fp32, separately", "kept": f"{paths.kept_name}, separately ({paths.role})",
                  "fallback": f"{paths.fallback_name}, separately "
                              f"({paths.role_of(paths.fallback_name)})"}
-        marks = {"fp32": f"index run, {LABELS['fp32']}", "kept": f"({paths.role})",
-                 "fallback": f"{paths.fallback_name}, separately"}
-        by_label = {label: next((r for r in roots if marks[label] in r), None) for label in names}
-        by_label = {k: v for k, v in by_label.items() if v}
+        by_label = {label: labelled[label] for label in names if label in labelled}
         names = {k: names[k] for k in by_label}
         # the eval sets judge the eval corpus: another corpus is timed only
         evals = {label: quality.eval_sets(roots[run]) for label, run in by_label.items()} \
