@@ -20,7 +20,7 @@ from indexer.index.directory import IndexDirectory
 from indexer.index.version import IndexVersion
 from indexer.settings import RaySettings
 from indexer.write.chunking import ParagraphChunker
-from indexer.write.embedding import LocalEmbedding
+from indexer.write.embedding import PASSAGES, LocalEmbedding, TextRow
 from indexer.write.pipeline import load_for_index, update_index
 from indexer.write.vector_cache import VectorCache
 from tests.conftest import ROOT, SAMPLE_DIR, sample_questions, write
@@ -153,14 +153,17 @@ def test_an_actor_that_dies_mid_run_duplicates_nothing(cluster, tmp_path, real_e
     assert_same_index(real_index, tmp_path / "idx")
 
 
+def twenty_rows() -> list[TextRow]:
+    return [TextRow(f"k{i}", f"tekst {i}", i, PASSAGES, 0, "") for i in range(20)]
+
+
 def test_a_node_without_the_model_is_named(cluster):
     """An actor that cannot find the driver's model on its node fails the run with vraagbaak's
     own error (read back from Ray's text of it), not Ray's wrapper."""
     from indexer.errors import ModelError
-    from indexer.write.embedding import PASSAGES, TextRow
     from indexer.write.ray_embedding import RayEmbedding
 
-    rows = [TextRow(f"k{i}", f"tekst {i}", i, PASSAGES, 0, "") for i in range(20)]
+    rows = twenty_rows()
     executor = RayEmbedding(RaySettings(actors=1))
     with pytest.raises(ModelError, match=r"^on Ray node .*: model folder /nonexistent/fake does "
                                          r"not exist \(every node needs the model at the same path\)$"
@@ -197,11 +200,10 @@ def test_an_actor_s_error_comes_back_as_itself_with_its_hint_from_ray_s_text():
 def test_a_batch_an_actor_fails_with_vraagbaak_s_error_comes_back_as_it(cluster):
     """Not at the actor's start but in a batch (Ray Data wraps it in its own errors)."""
     from indexer.errors import ModelError
-    from indexer.write.embedding import PASSAGES, TextRow
     from indexer.write.ray_embedding import RayEmbedding
     from tests.ray_actors import RefusesABatch
 
-    rows = [TextRow(f"k{i}", f"tekst {i}", i, PASSAGES, 0, "") for i in range(20)]
+    rows = twenty_rows()
     executor = RayEmbedding(RaySettings(actors=1), actor=RefusesABatch)
     with pytest.raises(ModelError) as caught:
         list(executor.embed(rows, FakeEmbedder(), 16))
